@@ -1,0 +1,36 @@
+"""hmm: heterogeneous multiscale and equation-free computation on Dask.
+
+Public names
+------------
+Budget, Estimate, EstimateBatch, EstimateCache
+    What a micro run may spend and what it returns.
+Coupler
+    Sends micro queries out as Dask futures; reproducible seeds, caching,
+    batching, retries.
+HMMSolver
+    Macro conservation law + Coupler -> labelled xarray results.
+OracleError, QueryError, BudgetError, ConfigError, SchedulerError, HMMError
+    The exception tree (see :mod:`hmm.errors`).
+"""
+
+from .budget import Budget
+from .cache import EstimateCache
+from .coupler import Coupler
+from .errors import (BudgetError, CheckpointError, ConfigError, HMMError, OracleError,
+                     QueryError, SchedulerError)
+from .estimate import Estimate, EstimateBatch
+from .provenance import package_version
+
+__version__ = package_version()
+
+__all__ = ["Budget", "Estimate", "EstimateBatch", "EstimateCache", "Coupler", "HMMSolver",
+           "OracleError", "QueryError", "BudgetError", "ConfigError", "SchedulerError",
+           "CheckpointError", "HMMError", "__version__"]
+
+
+def __getattr__(name):  # HMMSolver imports xarray; load it on first use
+    if name == "HMMSolver":
+        from .solver import HMMSolver
+
+        return HMMSolver
+    raise AttributeError(f"module 'hmm' has no attribute {name!r}")

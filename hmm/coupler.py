@@ -1,0 +1,354 @@
+"""The Coupler: sends micro queries out as Dask futures and gathers estimates.
+
+Responsibilities, in the order a query meets them:
+
+1. validate the query array against ``oracle.inputs``;
+2. deduplicate identical states and answer what it can from the cache;
+3. pack the remaining queries ``batch_size`` per task and submit the tasks;
+4. on the worker, derive each query's seed from
+   ``SeedSequence(root_seed, spawn_key=hash(state, replica))``, run the oracle,
+   retry on exceptions or non-finite output, and report failures;
+5. gather in query order, fill the cache, raise :class:`OracleError` naming
+   the state, seed, worker and cause of the first failed query.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from oracles.base import Oracle
+
+from ._client import resolve_client
+from ._validation import check_int, check_states
+from .budget import Budget
+from .cache import CachedEstimate, EstimateCache, cache_key
+from .errors import OracleError
+from .estimate import Estimate, EstimateBatch
+from .provenance import oracle_name, oracle_token, package_version, query_seed
+
+TASKS_PER_THREAD = 4  # automatic batching: about this many tasks per worker thread
+
+
+@dataclass
+class _ChunkResult:
+    """What one task sends back: arrays for its queries, or the first failure."""
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    n_eff: np.ndarray
+    cost_s: np.ndarray
+    seed: np.ndarray
+    worker: str
+    failure: tuple[int, int, str] | None = None  # (row in chunk, seed, cause)
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "sync"
+
+
+def _run_one(oracle: Any, state: np.ndarray, seed: int, budget: Budget, n_out: int,
+             attempts: int) -> tuple[Estimate | None, float, str]:
+    """Run one query up to ``attempts`` times; return (estimate, wall s, cause)."""
+    cause = ""
+    for _ in range(attempts):
+        start = time.perf_counter()
+        try:
+            est = oracle.run(state, seed=seed, budget=budget)
+        except Exception as exc:  # noqa: BLE001 - any micro failure is reported, not hidden
+            cause = f"{type(exc).__name__}: {exc}"
+            continue
+        wall = time.perf_counter() - start
+        if not isinstance(est, Estimate):
+            cause = f"run() returned {type(est).__name__}, expected hmm.Estimate"
+            continue
+        if est.mean.shape != (n_out,):
+            cause = f"run() returned {est.mean.shape[0]} outputs, expected {n_out}"
+            continue
+        if not est.is_finite():
+            cause = f"non-finite output mean={est.mean.tolist()} stderr={est.stderr.tolist()}"
+            continue
+        return est, wall, ""
+    return None, math.nan, cause
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a task needs besides its block of states, sent once per task.
+
+    ``__dask_tokenize__`` returns the precomputed identity, so Dask does not
+    re-hash the oracle's fields for every task of a batch.
+    """
+
+    oracle: Any
+    root_seed: int
+    replica: int
+    budget: Budget
+    retries: int
+    token: str
+
+    def __dask_tokenize__(self) -> str:
+        return self.token
+
+
+def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
+    """Evaluate a block of queries in one task (runs on a worker, or in process)."""
+    oracle, root_seed, replica, budget = spec.oracle, spec.root_seed, spec.replica, spec.budget
+    retries = spec.retries
+    n, n_out = states.shape[0], len(oracle.outputs)
+    mean = np.empty((n, n_out))
+    stderr = np.empty((n, n_out))
+    n_eff = np.empty(n)
+    cost = np.empty(n)
+    seeds = np.empty(n, dtype=np.uint64)
+    worker = _worker_address()
+    for i in range(n):
+        seed = query_seed(root_seed, states[i], replica)
+        seeds[i] = seed
+        est, wall, cause = _run_one(oracle, states[i], seed, budget, n_out, retries + 1)
+        if est is None:
+            return _ChunkResult(mean[:i], stderr[:i], n_eff[:i], cost[:i], seeds[:i], worker,
+                                (i, seed, cause))
+        mean[i] = est.mean
+        stderr[i] = est.stderr
+        n_eff[i] = est.n_eff
+        cost[i] = wall if math.isnan(est.cost_s) else est.cost_s
+    return _ChunkResult(mean, stderr, n_eff, cost, seeds, worker)
+
+
+class Coupler:
+    """Evaluate an oracle at many macro states, in parallel, reproducibly.
+
+    Parameters
+    ----------
+    oracle : Oracle
+        The micro model (a frozen dataclass with ``inputs``, ``outputs``, ``run``).
+    client : None, "sync", str or distributed.Client
+        ``None`` starts an embedded ``LocalCluster`` on 127.0.0.1 with the
+        dashboard off, closed by :meth:`close` or on context exit; a scheduler
+        address (``tcp://host:port``, ``tls://...``) or a ``Client`` uses an
+        existing cluster; ``"sync"`` runs every query in this process.
+    seed : int
+        Root seed. Query ``i`` gets ``SeedSequence(seed, spawn_key=hash(state_i,
+        replica))``, so results do not depend on worker count, order or retries.
+    cache : None, True, str, Path or EstimateCache
+        ``None``: no cache; ``True``: in-memory; a path: an ``.npz``-backed cache
+        (loaded if it exists, saved by :meth:`save_cache`); or a cache object.
+    batch_size : int or None
+        Queries per Dask task. ``None`` chooses about four tasks per worker
+        thread; ``1`` sends each query as its own task.
+    retries : int
+        Extra attempts for a query that raises or returns non-finite values
+        (same seed, so a deterministic failure fails again; transient ones pass).
+    n_workers : int, optional
+        Worker processes of the embedded cluster (default: one per core).
+    security : distributed.security.Security, optional
+        TLS settings for a remote scheduler address.
+    timeout_s : float
+        Connection timeout for a scheduler address.
+    """
+
+    def __init__(self, oracle: Oracle, client: Any = None, *, seed: int = 0,
+                 cache: Any = None, batch_size: int | None = None, retries: int = 2,
+                 n_workers: int | None = None, security: Any = None,
+                 timeout_s: float = 10.0) -> None:
+        if not isinstance(oracle, Oracle):
+            raise TypeError("Coupler(): `oracle` must provide `inputs`, `outputs` and "
+                            f"`run(state, *, seed, budget)`, got {type(oracle).__name__}")
+        self.oracle = oracle
+        self.inputs = tuple(oracle.inputs)
+        self.outputs = tuple(oracle.outputs)
+        self.seed = check_int(seed, "seed", func="Coupler()", minimum=0)
+        self.retries = check_int(retries, "retries", func="Coupler()", minimum=0)
+        self.batch_size = (None if batch_size is None
+                           else check_int(batch_size, "batch_size", func="Coupler()", minimum=1))
+        self.cache = self._make_cache(cache)
+        self.token = oracle_token(oracle)
+        self._resolved = resolve_client(client, n_workers=n_workers, security=security,
+                                        timeout_s=timeout_s)
+        self.n_evaluated = 0  # fresh micro runs so far
+        self.micro_seconds = 0.0  # their total cost
+
+    @staticmethod
+    def _make_cache(cache: Any) -> EstimateCache | None:
+        if cache is None or cache is False:
+            return None
+        if cache is True:
+            return EstimateCache()
+        if isinstance(cache, EstimateCache):
+            return cache
+        if isinstance(cache, (str, os.PathLike)):
+            return EstimateCache(cache)
+        raise TypeError("Coupler(): `cache` must be None, True, a path or an EstimateCache, "
+                        f"got {type(cache).__name__}")
+
+    # -- cluster --------------------------------------------------------------------------
+    @property
+    def client(self):
+        """The ``distributed.Client`` in use (``None`` when running ``"sync"``)."""
+        return self._resolved.client
+
+    def describe(self) -> str:
+        """One line naming the cluster the queries go to."""
+        return self._resolved.description
+
+    def _n_threads(self) -> int:
+        if self.client is None:
+            return 1
+        workers = self.client.scheduler_info().get("workers", {})
+        return max(1, sum(w.get("nthreads", 1) for w in workers.values()))
+
+    def close(self) -> None:
+        """Close the embedded cluster (an external client is left running)."""
+        self._resolved.close()
+
+    def __enter__(self) -> "Coupler":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Coupler({oracle_name(self.oracle)}, {self._resolved.description}, seed={self.seed}, "
+                f"batch_size={self.batch_size}, retries={self.retries})")
+
+    def save_cache(self) -> None:
+        """Write a path-backed cache to its file."""
+        if self.cache is not None and self.cache.path is not None:
+            self.cache.save()
+
+    # -- evaluation -----------------------------------------------------------------------
+    def provenance(self, budget: Budget) -> dict[str, Any]:
+        return {"oracle": oracle_name(self.oracle), "oracle_token": self.token,
+                "root_seed": self.seed, "budget": budget.token(),
+                "package_version": package_version()}
+
+    def evaluate(self, states: Any, budget: Budget | None = None, *,
+                 replica: int = 0) -> EstimateBatch:
+        """Run the oracle at every row of ``states`` and return the estimates in order.
+
+        Parameters
+        ----------
+        states : array_like, shape (n_queries, len(oracle.inputs))
+            One macro state per row, columns ``oracle.inputs``.
+        budget : Budget
+            Micro budget of every query (default ``Budget()``).
+        replica : int
+            Index of an independent repetition: a different ``replica`` gives
+            each query a statistically independent seed.
+
+        Raises
+        ------
+        QueryError
+            Wrong shape or non-finite states (nothing is submitted).
+        OracleError
+            A query failed on all attempts; estimates of the queries that did
+            finish are kept in the cache.
+        """
+        budget = Budget() if budget is None else budget
+        if not isinstance(budget, Budget):
+            raise TypeError(f"evaluate(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
+        replica = check_int(replica, "replica", func="evaluate()", minimum=0)
+        arr = check_states(states, len(self.inputs), func="evaluate()", inputs=self.inputs)
+        n, n_out = arr.shape[0], len(self.outputs)
+        uniq, inverse = np.unique(arr + 0.0, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        m = uniq.shape[0]
+        mean = np.empty((m, n_out))
+        stderr = np.empty((m, n_out))
+        n_eff = np.empty(m)
+        cost = np.empty(m)
+        seeds = np.empty(m, dtype=np.uint64)
+        cached = np.zeros(m, dtype=bool)
+        worker = np.full(m, "cache", dtype=object)
+        keys: list[bytes] = []
+        if self.cache is not None:
+            btoken = budget.token()
+            keys = [cache_key(self.token, btoken, self.seed, replica, row) for row in uniq]
+            for i, key in enumerate(keys):
+                hit = self.cache.get(key)
+                if hit is not None:
+                    mean[i], stderr[i], n_eff[i], cost[i], seeds[i] = hit
+                    cached[i] = True
+        todo = np.flatnonzero(~cached)
+        if todo.size:
+            self._run(uniq, todo, budget, replica, keys, mean, stderr, n_eff, cost, seeds, worker)
+        return EstimateBatch(self.inputs, self.outputs, arr, mean[inverse], stderr[inverse],
+                             n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse],
+                             worker[inverse].astype(str), self.provenance(budget))
+
+    def _chunks(self, todo: np.ndarray) -> list[np.ndarray]:
+        if self.client is None:
+            return [todo]
+        size = self.batch_size or max(1, math.ceil(todo.size / (TASKS_PER_THREAD * self._n_threads())))
+        return [todo[i:i + size] for i in range(0, todo.size, size)]
+
+    def _run(self, uniq, todo, budget, replica, keys, mean, stderr, n_eff, cost, seeds, worker):
+        chunks = self._chunks(todo)
+        blocks = [uniq[idx] for idx in chunks]
+        spec = TaskSpec(self.oracle, self.seed, replica, budget, self.retries,
+                        f"{self.token}-{self.seed}-{replica}-{budget.token()}-{self.retries}")
+        if self.client is None:
+            results = ((0, run_chunk(spec, blocks[0])),)
+        else:
+            tag = uuid.uuid4().hex
+            name = oracle_name(self.oracle)
+            k = len(blocks)
+            futures = self.client.map(run_chunk, [spec] * k, blocks,
+                                      key=[f"hmm-{name}-{tag}-{i}" for i in range(k)],
+                                      retries=self.retries)
+            try:
+                results = enumerate(self.client.gather(futures))
+            except BaseException:
+                # keep what finished (it is in the cache for the rerun), then re-raise
+                done = [(i, f) for i, f in enumerate(futures) if f.status == "finished"]
+                self._store(uniq, chunks, [(i, f.result()) for i, f in done], keys, mean, stderr,
+                            n_eff, cost, seeds, worker)
+                raise
+        failure = self._store(uniq, chunks, results, keys, mean, stderr, n_eff, cost, seeds,
+                              worker)
+        if failure is not None:
+            row, seed, where, cause = failure
+            state = uniq[row]
+            named = ", ".join(f"{k}={v:.17g}" for k, v in zip(self.inputs, state))
+            raise OracleError(
+                f"{oracle_name(self.oracle)} failed at state ({named}) with seed {seed} on "
+                f"worker {where} after {self.retries + 1} attempt(s): {cause}",
+                state=state, seed=seed, worker=where, cause=cause, oracle=oracle_name(self.oracle))
+
+    def _store(self, uniq, chunks, results, keys, mean, stderr, n_eff, cost, seeds, worker):
+        """Copy task results into the per-query arrays and the cache; return the
+        first failure as (row of ``uniq``, seed, worker, cause) or None."""
+        results = list(results)
+        if not results:
+            return None
+        idx = np.concatenate([chunks[c][:r.mean.shape[0]] for c, r in results])
+        mean[idx] = np.concatenate([r.mean for _, r in results])
+        stderr[idx] = np.concatenate([r.stderr for _, r in results])
+        n_eff[idx] = np.concatenate([r.n_eff for _, r in results])
+        cost[idx] = np.concatenate([r.cost_s for _, r in results])
+        seeds[idx] = np.concatenate([r.seed for _, r in results])
+        worker[idx] = np.repeat([r.worker for _, r in results], [r.mean.shape[0] for _, r in results])
+        self.n_evaluated += idx.size
+        self.micro_seconds += float(np.sum(cost[idx]))
+        if self.cache is not None:
+            for j in idx:
+                self.cache.put(keys[j], CachedEstimate(mean[j].copy(), stderr[j].copy(),
+                                                       float(n_eff[j]), float(cost[j]),
+                                                       int(seeds[j])))
+        for c, r in results:
+            if r.failure is not None:
+                row, seed, cause = r.failure
+                return chunks[c][row], seed, r.worker, cause
+        return None

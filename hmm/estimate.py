@@ -1,0 +1,175 @@
+"""Micro estimates: one query's answer and a batch of them.
+
+An :class:`Estimate` is what an oracle returns for one macro state: the mean
+of each output, its standard error (zeros for deterministic oracles), the
+effective number of independent samples behind it and the micro wall time it
+cost. An :class:`EstimateBatch` holds many estimates as arrays, in the order
+of the queries, and converts to a labelled :class:`xarray.Dataset`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Answer of one micro run.
+
+    Parameters
+    ----------
+    mean : array_like, shape (n_outputs,)
+        Estimated value of each output named by ``oracle.outputs`` (in the
+        oracle's units).
+    stderr : array_like, shape (n_outputs,)
+        Standard error of ``mean`` (block averaging or replicas; zeros for a
+        deterministic oracle). Never the naive stderr of correlated samples.
+    n_eff : float
+        Effective number of independent samples (``inf`` for deterministic).
+    cost_s : float
+        Micro wall seconds spent. ``nan`` lets the Coupler fill in the wall
+        time it measured around ``run``.
+    provenance : dict
+        Free-form facts about the run (oracle-specific); the Coupler adds the
+        oracle token, seed, worker and package version in the batch.
+    """
+
+    mean: np.ndarray
+    stderr: np.ndarray | None = None
+    n_eff: float = math.inf
+    cost_s: float = math.nan
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        mean = np.atleast_1d(np.asarray(self.mean, dtype=np.float64))
+        if mean.ndim != 1:
+            raise ValueError(f"Estimate.mean must be 1-D (one value per output), got shape {mean.shape}")
+        stderr = (np.zeros_like(mean) if self.stderr is None
+                  else np.atleast_1d(np.asarray(self.stderr, dtype=np.float64)))
+        if stderr.shape != mean.shape:
+            raise ValueError(f"Estimate.stderr must have the shape of mean {mean.shape}, got {stderr.shape}")
+        if np.any(stderr < 0):
+            raise ValueError(f"Estimate.stderr must be >= 0, got {stderr}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "stderr", stderr)
+        object.__setattr__(self, "n_eff", float(self.n_eff))
+        object.__setattr__(self, "cost_s", float(self.cost_s))
+
+    def is_finite(self) -> bool:
+        """True if mean and stderr are finite (``n_eff`` may be ``inf``)."""
+        return bool(np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.stderr)))
+
+
+@dataclass(frozen=True)
+class EstimateBatch:
+    """Estimates of many queries, as arrays in query order.
+
+    Attributes
+    ----------
+    inputs, outputs : tuple of str
+        Names of the state columns and of the output columns.
+    states : ndarray, shape (n, n_inputs)
+        The queries.
+    mean, stderr : ndarray, shape (n, n_outputs)
+    n_eff, cost_s : ndarray, shape (n,)
+    seed : ndarray of uint64, shape (n,)
+        Per-query seeds the oracle was called with.
+    cached : ndarray of bool, shape (n,)
+        True where the estimate came from the cache (``cost_s`` is then the
+        cost of the original run, not spent again).
+    worker : ndarray of str, shape (n,)
+        Where each query ran (``"sync"`` in process).
+    provenance : dict
+        Oracle name and token, root seed, budget, package version.
+    """
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    states: np.ndarray
+    mean: np.ndarray
+    stderr: np.ndarray
+    n_eff: np.ndarray
+    cost_s: np.ndarray
+    seed: np.ndarray
+    cached: np.ndarray
+    worker: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.states.shape[0]
+        if self.mean.shape != (n, len(self.outputs)) or self.stderr.shape != self.mean.shape:
+            raise ValueError(f"EstimateBatch: mean/stderr must have shape {(n, len(self.outputs))}, "
+                             f"got {self.mean.shape} and {self.stderr.shape}")
+        for name in ("n_eff", "cost_s", "seed", "cached", "worker"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"EstimateBatch.{name} must have shape ({n},), got {getattr(self, name).shape}")
+
+    def __len__(self) -> int:
+        return self.states.shape[0]
+
+    def __getitem__(self, index) -> "EstimateBatch":
+        """A sub-batch (``index`` is a slice, an integer array or a boolean mask)."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        return EstimateBatch(self.inputs, self.outputs, self.states[index], self.mean[index],
+                             self.stderr[index], self.n_eff[index], self.cost_s[index],
+                             self.seed[index], self.cached[index], self.worker[index],
+                             dict(self.provenance))
+
+    def estimate(self, i: int) -> Estimate:
+        """The ``i``-th query's answer as an :class:`Estimate`."""
+        return Estimate(self.mean[i], self.stderr[i], self.n_eff[i], self.cost_s[i],
+                        {"seed": int(self.seed[i]), "worker": str(self.worker[i]),
+                         "cached": bool(self.cached[i]), **self.provenance})
+
+    @property
+    def total_cost_s(self) -> float:
+        """Micro seconds actually spent by this batch (cached answers excluded)."""
+        return float(np.sum(self.cost_s[~self.cached]))
+
+    @classmethod
+    def concat(cls, batches: Sequence["EstimateBatch"]) -> "EstimateBatch":
+        """Concatenate batches of the same oracle along the query axis."""
+        if not batches:
+            raise ValueError("EstimateBatch.concat() needs at least one batch")
+        first = batches[0]
+        for b in batches[1:]:
+            if b.inputs != first.inputs or b.outputs != first.outputs:
+                raise ValueError("EstimateBatch.concat(): batches have different inputs/outputs")
+        cat = lambda name: np.concatenate([getattr(b, name) for b in batches])  # noqa: E731
+        return cls(first.inputs, first.outputs, cat("states"), cat("mean"), cat("stderr"),
+                   cat("n_eff"), cat("cost_s"), cat("seed"), cat("cached"), cat("worker"),
+                   dict(first.provenance))
+
+    def to_xarray(self, units: dict[str, str] | None = None):
+        """The batch as an :class:`xarray.Dataset` with dimension ``query``.
+
+        Each output ``name`` becomes a variable ``name`` with a sibling
+        ``name_stderr``; inputs become coordinates; ``n_eff``, ``cost_s``,
+        ``seed``, ``cached`` and ``worker`` are variables; provenance goes into
+        the attributes. ``units`` maps input/output names to unit strings.
+        """
+        import xarray as xr
+
+        units = units or {}
+        coords = {name: ("query", self.states[:, j], {"units": units.get(name, "1")})
+                  for j, name in enumerate(self.inputs)}
+        coords["query"] = np.arange(len(self))
+        data: dict[str, Any] = {}
+        for j, name in enumerate(self.outputs):
+            u = units.get(name, "1")
+            data[name] = ("query", self.mean[:, j], {"units": u})
+            data[f"{name}_stderr"] = ("query", self.stderr[:, j],
+                                      {"units": u, "long_name": f"standard error of {name}"})
+        data["n_eff"] = ("query", self.n_eff, {"long_name": "effective number of samples"})
+        data["cost_s"] = ("query", self.cost_s, {"units": "s", "long_name": "micro wall time"})
+        data["seed"] = ("query", self.seed.astype(np.uint64))
+        data["cached"] = ("query", self.cached.astype(np.int8), {"long_name": "answer from cache (1) or fresh run (0)"})
+        data["worker"] = ("query", self.worker.astype(str))
+        attrs = {k: (v if isinstance(v, (str, int, float)) else str(v))
+                 for k, v in self.provenance.items()}
+        return xr.Dataset(data, coords=coords, attrs=attrs)

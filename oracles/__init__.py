@@ -1,0 +1,22 @@
+"""Micro models ("oracles") answering macro queries with estimates.
+
+Every oracle follows the :class:`Oracle` protocol: ``inputs``/``outputs``
+name the state columns and returned quantities, ``run(state, *, seed,
+budget)`` returns an :class:`hmm.Estimate`.
+
+=====================  ==============================================  =========================
+oracle                 physics                                         inputs -> outputs
+=====================  ==============================================  =========================
+CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], grad) -> flux
+=====================  ==============================================  =========================
+"""
+
+from .base import Oracle
+from .cell_problem import CellProblemOracle
+from .coefficients import (COEFFICIENTS, ConstantCoefficient, LayeredCosine, TwoPhaseLaminate,
+                           make_coefficient)
+
+ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle}
+
+__all__ = ["Oracle", "CellProblemOracle", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+           "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient"]

@@ -1,0 +1,43 @@
+"""The Oracle contract: a micro model as a small, frozen, picklable config object.
+
+In the spirit of an ASE ``Calculator``: the model declares what it takes and
+what it returns as class data and writes one method, ``run``. The framework
+(:class:`hmm.Coupler`) owns scheduling, seeding, caching and retries.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hmm.budget import Budget
+    from hmm.estimate import Estimate
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """A microscale model queried with a macro state.
+
+    Attributes
+    ----------
+    inputs : tuple of str
+        Names of the macro state components, in column order of ``state``
+        (e.g. ``("x", "grad_x")`` or ``("strain", "temperature")``).
+    outputs : tuple of str
+        Names of the returned quantities, in the order of ``Estimate.mean``.
+
+    Notes
+    -----
+    ``run`` must be pure: the same ``state``, ``seed`` and ``budget`` give the
+    same bits on any worker. Implementations should be frozen dataclasses so
+    that :func:`hmm.provenance.oracle_token` identifies their configuration.
+    """
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def run(self, state: np.ndarray, *, seed: int, budget: "Budget") -> "Estimate":
+        """Run one micro simulation constrained by ``state`` and return its estimate."""
+        ...
