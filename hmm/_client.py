@@ -66,7 +66,11 @@ def start_local_cluster(n_workers: int | None = None, *, threads_per_worker: int
     with dask.config.set({"distributed.scheduler.worker-saturation": "inf"}):
         return LocalCluster(n_workers=n, threads_per_worker=threads_per_worker,
                             processes=processes, host="127.0.0.1", dashboard_address=None,
-                            silence_logs=40)
+                            silence_logs=40,
+                            # no dashboard; the scheduler's plain HTTP routes (health,
+                            # metrics) on a free port of 127.0.0.1 only
+                            scheduler_kwargs={"dashboard": False,
+                                              "dashboard_address": "127.0.0.1:0"})
 
 
 def resolve_client(client: Any, *, n_workers: int | None = None, security: Any = None,

@@ -38,7 +38,7 @@ TASKS_PER_THREAD = 4  # automatic batching: about this many tasks per worker thr
 
 @dataclass
 class _ChunkResult:
-    """What one task sends back: arrays for its queries, or the first failure."""
+    """What one task sends back: arrays for its queries (NaN rows where a query failed)."""
 
     mean: np.ndarray
     stderr: np.ndarray
@@ -46,7 +46,7 @@ class _ChunkResult:
     cost_s: np.ndarray
     seed: np.ndarray
     worker: str
-    failure: tuple[int, int, str] | None = None  # (row in chunk, seed, cause)
+    failures: tuple[tuple[int, int, str], ...] = ()  # (row in chunk, seed, cause)
 
 
 def _worker_address() -> str:
@@ -113,18 +113,20 @@ def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
     cost = np.empty(n)
     seeds = np.empty(n, dtype=np.uint64)
     worker = _worker_address()
+    failures = []
     for i in range(n):
         seed = query_seed(root_seed, states[i], replica)
         seeds[i] = seed
         est, wall, cause = _run_one(oracle, states[i], seed, budget, n_out, retries + 1)
-        if est is None:
-            return _ChunkResult(mean[:i], stderr[:i], n_eff[:i], cost[:i], seeds[:i], worker,
-                                (i, seed, cause))
+        if est is None:  # keep going: the other queries' answers go to the cache
+            failures.append((i, seed, cause))
+            mean[i] = stderr[i] = n_eff[i] = cost[i] = np.nan
+            continue
         mean[i] = est.mean
         stderr[i] = est.stderr
         n_eff[i] = est.n_eff
         cost[i] = wall if math.isnan(est.cost_s) else est.cost_s
-    return _ChunkResult(mean, stderr, n_eff, cost, seeds, worker)
+    return _ChunkResult(mean, stderr, n_eff, cost, seeds, worker, tuple(failures))
 
 
 class Coupler:
@@ -333,22 +335,21 @@ class Coupler:
         results = list(results)
         if not results:
             return None
-        idx = np.concatenate([chunks[c][:r.mean.shape[0]] for c, r in results])
+        idx = np.concatenate([chunks[c] for c, _ in results])
         mean[idx] = np.concatenate([r.mean for _, r in results])
         stderr[idx] = np.concatenate([r.stderr for _, r in results])
         n_eff[idx] = np.concatenate([r.n_eff for _, r in results])
         cost[idx] = np.concatenate([r.cost_s for _, r in results])
         seeds[idx] = np.concatenate([r.seed for _, r in results])
-        worker[idx] = np.repeat([r.worker for _, r in results], [r.mean.shape[0] for _, r in results])
-        self.n_evaluated += idx.size
-        self.micro_seconds += float(np.sum(cost[idx]))
+        worker[idx] = np.repeat([r.worker for _, r in results], [len(chunks[c]) for c, _ in results])
+        failed = [(chunks[c][row], seed, r.worker, cause) for c, r in results
+                  for row, seed, cause in r.failures]
+        ok = idx[np.isfinite(cost[idx])]
+        self.n_evaluated += ok.size
+        self.micro_seconds += float(np.sum(cost[ok]))
         if self.cache is not None:
-            for j in idx:
+            for j in ok:
                 self.cache.put(keys[j], CachedEstimate(mean[j].copy(), stderr[j].copy(),
                                                        float(n_eff[j]), float(cost[j]),
                                                        int(seeds[j])))
-        for c, r in results:
-            if r.failure is not None:
-                row, seed, cause = r.failure
-                return chunks[c][row], seed, r.worker, cause
-        return None
+        return min(failed, key=lambda f: f[0]) if failed else None

@@ -1,0 +1,73 @@
+"""Small misbehaving oracles for the Coupler tests (importable by Dask workers).
+
+Call counters live in files under ``tag`` (a tmp dir), so they count runs
+across processes without any global state in the oracle object.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from hmm import Estimate
+
+
+def _bump(tag: str) -> int:
+    os.makedirs(tag, exist_ok=True)
+    path = os.path.join(tag, "calls")
+    n = int(open(path).read()) + 1 if os.path.exists(path) else 1
+    with open(path, "w") as fh:
+        fh.write(str(n))
+    return n
+
+
+@dataclass(frozen=True)
+class CountingOracle:
+    tag: str
+    inputs = ("s0", "s1")
+    outputs = ("value",)
+
+    def calls(self) -> int:
+        path = os.path.join(self.tag, "calls")
+        return int(open(path).read()) if os.path.exists(path) else 0
+
+    def run(self, state, *, seed, budget):
+        _bump(self.tag)
+        return Estimate([state.sum() + seed % 1000], [0.0])
+
+
+@dataclass(frozen=True)
+class FlakyOracle:
+    """Raises on its first ``failures`` calls, then answers ``state[0]``."""
+
+    tag: str
+    failures: int = 1
+    inputs = ("s0",)
+    outputs = ("value",)
+
+    def run(self, state, *, seed, budget):
+        if _bump(self.tag) <= self.failures:
+            raise RuntimeError("transient")
+        return Estimate([state[0]], [0.0])
+
+
+@dataclass(frozen=True)
+class NaNOracle:
+    """Returns NaN for negative input (an exploding micro run)."""
+
+    inputs = ("s0",)
+    outputs = ("value",)
+
+    def run(self, state, *, seed, budget):
+        return Estimate([np.sqrt(state[0]) if state[0] >= 0 else np.nan], [0.0])
+
+
+@dataclass(frozen=True)
+class WrongShapeOracle:
+    inputs = ("s0",)
+    outputs = ("value",)
+
+    def run(self, state, *, seed, budget):
+        return Estimate([1.0, 2.0])
