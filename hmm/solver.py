@@ -1,0 +1,274 @@
+"""The HMM driver: a macro conservation law whose closure is answered by micro runs.
+
+At every stage of every macro step the law gathers the macro state at its
+flux points (position and current gradient), the closure lifts them to
+oracle queries, the Coupler sends them out as one batch of Dask futures, and
+the restricted estimates (flux mean and stderr) enter the finite-volume
+update. Nothing is precomputed offline: a nonlinear or time-dependent micro
+model is queried exactly the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .budget import Budget
+from .closure import CouplerClosure
+from .coupler import Coupler
+from .errors import CheckpointError
+from .provenance import package_version
+from .results import face_coords, flux_dims, netcdf_attrs, split_faces, write_netcdf
+
+
+class HMMSolver:
+    """Heterogeneous multiscale solver for a macro law with a micro closure.
+
+    Parameters
+    ----------
+    law
+        Macro conservation law (e.g. :class:`macro.DiffusionLaw`): provides
+        ``closure_inputs(grid)``, ``closure_outputs(grid)``, ``evaluate`` and
+        works with the steppers of :data:`macro.STEPPERS`.
+    grid
+        Macro finite-volume grid (:class:`macro.Grid1D` / :class:`macro.Grid2D`).
+    coupler : Coupler
+        Executes the micro queries.
+    budget : Budget, optional
+        Budget of each micro run.
+    stepper : str or Stepper subclass
+        Time-stepper by name: ``"explicit_euler"``, ``"heun"`` (CFL
+        sub-cycled), ``"implicit_euler"``, ``"crank_nicolson"`` (modified
+        Newton with closure tangents).
+    stepper_options : dict, optional
+        Keyword arguments of the stepper (``cfl``, ``newton_tol``, ...).
+    fixed_inputs : mapping, optional
+        Oracle inputs the law does not provide (e.g. ``{"temperature": 1.0}``).
+    units : mapping, optional
+        Unit strings for ``u``, ``x``, ``time`` and ``flux`` (default ``"1"``).
+    """
+
+    def __init__(self, law: Any, grid: Any, coupler: Coupler, *, budget: Budget | None = None,
+                 stepper: Any = "implicit_euler", stepper_options: Mapping[str, Any] | None = None,
+                 fixed_inputs: Mapping[str, float] | None = None,
+                 units: Mapping[str, str] | None = None) -> None:
+        from macro import get_stepper
+
+        if not isinstance(coupler, Coupler):
+            raise TypeError(f"HMMSolver(): `coupler` must be a hmm.Coupler, got {type(coupler).__name__}")
+        for attr in ("closure_inputs", "closure_outputs", "evaluate"):
+            if not hasattr(law, attr):
+                raise TypeError(f"HMMSolver(): `law` lacks `{attr}`; expected a macro conservation law")
+        self.law, self.grid, self.coupler = law, grid, coupler
+        self.budget = budget or Budget()
+        if not isinstance(self.budget, Budget):
+            raise TypeError(f"HMMSolver(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
+        self.stepper_class = get_stepper(stepper)
+        self.stepper_options = dict(stepper_options or {})
+        self.units = {"u": "1", "x": "1", "time": "1", "flux": "1", **dict(units or {})}
+        self.closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
+                                      self.budget, fixed_inputs=fixed_inputs)
+
+    # -- helpers ----------------------------------------------------------------------
+    def initial_state(self, u0: Any = None) -> np.ndarray:
+        """``u0`` as an array of ``grid.shape``: None (zeros), a number, a profile
+        ``f(*coords, t=0)`` or an array."""
+        from macro import make_profile
+
+        if u0 is None:
+            return np.zeros(self.grid.shape)
+        if isinstance(u0, np.ndarray):
+            if u0.shape != tuple(self.grid.shape):
+                raise ValueError(f"HMMSolver: `u0` must have shape {tuple(self.grid.shape)}, got {u0.shape}")
+            return np.array(u0, dtype=float)
+        profile = make_profile(u0, name="u0")
+        return np.broadcast_to(np.asarray(profile(*self.grid.coords(), t=0.0), dtype=float),
+                               self.grid.shape).copy()
+
+    def _run_token(self, **settings: Any) -> str:
+        text = "|".join([repr(self.law), repr(self.grid), self.coupler.token, str(self.coupler.seed),
+                         self.budget.token(), self.stepper_class.__name__,
+                         repr(sorted(self.stepper_options.items())),
+                         repr(sorted(settings.items()))])
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    def _attrs(self, **extra: Any) -> dict[str, Any]:
+        prov = self.coupler.provenance(self.budget)
+        return netcdf_attrs({
+            "title": "HMM run", "law": repr(self.law), "grid": repr(self.grid),
+            "stepper": self.stepper_class.name or self.stepper_class.__name__,
+            "cluster": self.coupler.describe(), **prov,
+            "package_version": package_version(), **extra})
+
+    def _dataset(self, times, us, fluxes, stderrs, costs, runs, attrs):
+        import xarray as xr
+
+        grid = self.grid
+        has_time = times is not None
+        lead = ("time",) if has_time else ()
+        coords: dict[str, Any] = {d: (d, c, {"units": self.units["x"]})
+                                  for d, c in zip(grid.dims, grid.centres)}
+        coords.update({k: (k, v, {"units": self.units["x"]}) for k, v in face_coords(grid).items()})
+        if has_time:
+            coords["time"] = ("time", np.asarray(times), {"units": self.units["time"]})
+        data: dict[str, Any] = {"u": (lead + tuple(grid.dims), np.asarray(us),
+                                      {"units": self.units["u"], "long_name": "macro field"})}
+        names = self.law.closure_outputs(grid)
+        for k, (name, dims) in enumerate(zip(names, flux_dims(grid))):
+            fu = self.units["flux"]
+            data[name] = (lead + dims, np.asarray([split_faces(grid, f)[k] for f in fluxes]
+                                                  if has_time else split_faces(grid, fluxes)[k]),
+                          {"units": fu, "long_name": f"normal component of {name} at faces (micro estimate)"})
+            data[f"{name}_stderr"] = (lead + dims, np.asarray([split_faces(grid, s)[k] for s in stderrs]
+                                                              if has_time else split_faces(grid, stderrs)[k]),
+                                      {"units": fu, "long_name": f"standard error of {name}"})
+        data["micro_cost_s"] = (lead, np.asarray(costs), {"units": "s", "long_name": "micro wall seconds spent since the previous record"})
+        data["micro_runs"] = (lead, np.asarray(runs, dtype=np.int64), {"long_name": "fresh micro runs since the previous record"})
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    # -- steady -----------------------------------------------------------------------
+    def solve_steady(self, u0: Any = None, **options: Any):
+        """Solve ``div q + f = 0`` by Newton with closure tangents; return a Dataset
+        with dims ``x`` [, ``y``] (no time)."""
+        from macro import solve_steady
+
+        start = time.perf_counter()
+        log0 = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+        res = solve_steady(self.law, self.grid, self.closure, self.initial_state(u0).ravel(), **options)
+        ev = res.evaluation
+        attrs = self._attrs(mode="steady", newton_iterations=res.iterations,
+                            residual=float(res.residual), wall_s=time.perf_counter() - start,
+                            micro_seconds=self.closure.log.micro_seconds - log0[0],
+                            micro_runs=self.closure.log.fresh_runs - log0[1])
+        return self._dataset(None, res.u.reshape(self.grid.shape), ev.normal_flux,
+                             ev.normal_flux_stderr, self.closure.log.micro_seconds - log0[0],
+                             self.closure.log.fresh_runs - log0[1], attrs)
+
+    # -- transient --------------------------------------------------------------------
+    def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
+            save_every: int | None = None, checkpoint: str | Path | None = None,
+            progress: bool = False):
+        """Advance from ``t0`` to ``t_end`` with steps ``dt``; return an xarray Dataset.
+
+        Parameters
+        ----------
+        t_end, dt, t0 : float
+            Final time, macro step (the last step is shortened to end at
+            ``t_end``) and initial time, in ``units["time"]``.
+        u0 : None, number, profile, callable or array
+            Initial field (see :meth:`initial_state`).
+        save_every : int, optional
+            Steps between records (default: about 20 records).
+        checkpoint : path, optional
+            netCDF file rewritten atomically at every record. If it exists and
+            belongs to the same run (same law, grid, oracle, budget, seed,
+            stepper and times), the run resumes from its last record and
+            gives the same bits as an uninterrupted run.
+        progress : bool
+            Show a progress bar (tqdm, on stderr).
+
+        Notes
+        -----
+        The stepper is started afresh at every record (an implicit stepper
+        recomputes its Jacobian there), so that a resumed run repeats exactly
+        what the uninterrupted run did. For implicit steppers the recorded
+        flux is the closure at the recorded state; explicit steppers evaluate
+        it there once more (free with a cache: their next step asks the same).
+        """
+        from tqdm.auto import tqdm
+
+        t_end, dt, t0 = float(t_end), float(dt), float(t0)
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"HMMSolver.run(): `dt` must be a positive number, got {dt}")
+        if not (math.isfinite(t_end) and t_end > t0):
+            raise ValueError(f"HMMSolver.run(): `t_end` must be a number > t0={t0}, got {t_end}")
+        n_steps = max(1, math.ceil((t_end - t0) / dt - 1e-9))
+        if save_every is None:
+            save_every = max(1, n_steps // 20)
+        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+            raise ValueError(f"HMMSolver.run(): `save_every` must be an int >= 1, got {save_every!r}")
+        token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
+                                u0=hashlib.blake2b(self.initial_state(u0).tobytes(), digest_size=8).hexdigest())
+        start = time.perf_counter()
+        records = self._resume(checkpoint, token) if checkpoint else None
+        if records is None:
+            u = self.initial_state(u0).ravel()
+            log0 = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+            ev = self.law.evaluate(self.grid, u, t0, self.closure)
+            records = {"step": [0], "time": [t0], "u": [u.reshape(self.grid.shape)],
+                       "flux": [ev.normal_flux], "stderr": [ev.normal_flux_stderr],
+                       "cost": [self.closure.log.micro_seconds - log0[0]],
+                       "runs": [self.closure.log.fresh_runs - log0[1]]}
+        step = records["step"][-1]
+        u = np.asarray(records["u"][-1], dtype=float).ravel()
+        mark = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+        stepper = None
+        bar = tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step")
+        try:
+            while step < n_steps:
+                if stepper is None:
+                    stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
+                t = t0 + step * dt
+                h = min(dt, t_end - t) if step == n_steps - 1 else dt
+                result = stepper.step(u, t, h)
+                u, step = result.u, step + 1
+                bar.update(1)
+                bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self.closure.log.micro_seconds:.3g}")
+                if step % save_every == 0 or step == n_steps:
+                    t_now = t_end if step == n_steps else t0 + step * dt
+                    ev = result.evaluation if stepper.implicit else self.law.evaluate(
+                        self.grid, u, t_now, self.closure)
+                    records["step"].append(step)
+                    records["time"].append(t_now)
+                    records["u"].append(u.reshape(self.grid.shape).copy())
+                    records["flux"].append(ev.normal_flux)
+                    records["stderr"].append(ev.normal_flux_stderr)
+                    records["cost"].append(self.closure.log.micro_seconds - mark[0])
+                    records["runs"].append(self.closure.log.fresh_runs - mark[1])
+                    mark = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+                    stepper = None  # restart the stepper at every record (see Notes)
+                    if checkpoint:
+                        write_netcdf(self._records_dataset(records, token, n_steps, start), checkpoint)
+                        self.coupler.save_cache()
+        finally:
+            bar.close()
+        return self._records_dataset(records, token, n_steps, start)
+
+    def _records_dataset(self, records, token, n_steps, start):
+        attrs = self._attrs(mode="transient", run_token=token, n_steps=n_steps,
+                            completed_steps=int(records["step"][-1]),
+                            wall_s=time.perf_counter() - start,
+                            micro_seconds=float(np.sum(records["cost"])),
+                            micro_runs=int(np.sum(records["runs"])))
+        ds = self._dataset(records["time"], records["u"], records["flux"], records["stderr"],
+                           records["cost"], records["runs"], attrs)
+        ds["step"] = ("time", np.asarray(records["step"], dtype=np.int64), {"long_name": "macro step index"})
+        return ds
+
+    def _resume(self, checkpoint, token):
+        import xarray as xr
+
+        path = Path(checkpoint)
+        if not path.exists():
+            return None
+        try:
+            ds = xr.load_dataset(path)
+        except Exception as exc:  # noqa: BLE001
+            raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {exc}") from exc
+        if ds.attrs.get("run_token") != token:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} belongs to a different run (law, grid, oracle, budget, "
+                "seed, stepper or times differ); delete it or choose another path")
+        names = self.law.closure_outputs(self.grid)
+        flat = lambda var, i: np.concatenate([ds[f"{n}{var}"].values[i].ravel() for n in names])  # noqa: E731
+        n = ds.sizes["time"]
+        return {"step": [int(s) for s in ds["step"].values], "time": [float(t) for t in ds["time"].values],
+                "u": [ds["u"].values[i] for i in range(n)],
+                "flux": [flat("", i) for i in range(n)], "stderr": [flat("_stderr", i) for i in range(n)],
+                "cost": [float(c) for c in ds["micro_cost_s"].values],
+                "runs": [int(r) for r in ds["micro_runs"].values]}
