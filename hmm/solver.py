@@ -174,9 +174,12 @@ class HMMSolver:
 
         Notes
         -----
-        The stepper is started afresh at every record (an implicit stepper
-        recomputes its Jacobian there), so that a resumed run repeats exactly
-        what the uninterrupted run did. For implicit steppers the recorded
+        With a checkpoint the stepper is started afresh at every record (an
+        implicit stepper recomputes its Jacobian there), so that a resumed run
+        repeats exactly what the uninterrupted run did: both give the same
+        bits. Without a checkpoint the stepper keeps its state (e.g. a reused
+        Jacobian) for the whole run, so the two differ within the Newton
+        tolerance. For implicit steppers the recorded
         flux is the closure at the recorded state; explicit steppers evaluate
         it there once more (free with a cache: their next step asks the same).
         """
@@ -231,8 +234,8 @@ class HMMSolver:
                     records["cost"].append(self.closure.log.micro_seconds - mark[0])
                     records["runs"].append(self.closure.log.fresh_runs - mark[1])
                     mark = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
-                    stepper = None  # restart the stepper at every record (see Notes)
                     if checkpoint:
+                        stepper = None  # restart the stepper where a resumed run restarts it
                         write_netcdf(self._records_dataset(records, token, n_steps, start), checkpoint)
                         self.coupler.save_cache()
         finally:

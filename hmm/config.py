@@ -1,0 +1,232 @@
+"""Run configurations (TOML) validated by a schema before anything starts.
+
+Unknown keys and wrong types are rejected with :class:`hmm.ConfigError`
+naming the dotted key (``macro.cells``). A validated :class:`RunConfig`
+builds the oracle, grid, law, budget and coupler of an HMM run.
+
+Example (``examples/layered_diffusion.toml``)::
+
+    title = "layered diffusion"
+    [oracle]
+    kind = "cell_problem"
+    cells = 24
+    coefficient = { kind = "layered_cosine", a0 = 2.0, amp = 1.5, axis = 0, macro_slope = 0.5 }
+    [macro]
+    cells = [20, 20]
+    source = 1.0
+    initial = { kind = "gaussian", amplitude = 1.0, center = [0.5, 0.5], width = 0.15 }
+    [run]
+    mode = "transient"
+    t_end = 0.05
+    dt = 0.0025
+    stepper = "crank_nicolson"
+    [output]
+    path = "results/layered_diffusion.nc"
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- micro coefficients ---------------------------------------------------------------------
+class LayeredCosineConfig(_Strict):
+    kind: Literal["layered_cosine"]
+    a0: float = 2.0
+    amp: float = 1.0
+    axis: Literal[0, 1] = 0
+    macro_slope: float = 0.0
+
+
+class TwoPhaseLaminateConfig(_Strict):
+    kind: Literal["two_phase_laminate"]
+    a_low: Annotated[float, Field(gt=0)] = 1.0
+    a_high: Annotated[float, Field(gt=0)] = 10.0
+    fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    axis: Literal[0, 1] = 0
+    macro_slope: float = 0.0
+
+
+class ConstantCoefficientConfig(_Strict):
+    kind: Literal["constant"]
+    value: Annotated[float, Field(gt=0)] = 1.0
+
+
+CoefficientConfig = Annotated[Union[LayeredCosineConfig, TwoPhaseLaminateConfig,
+                                    ConstantCoefficientConfig], Field(discriminator="kind")]
+
+
+class CellProblemConfig(_Strict):
+    kind: Literal["cell_problem"]
+    cells: Annotated[int, Field(ge=2, le=4096)] = 32
+    coefficient: CoefficientConfig
+    reuse_factorisation: bool = True
+
+
+OracleConfig = Annotated[Union[CellProblemConfig], Field(discriminator="kind")]
+
+
+# -- macro, run, budget, coupler, output -----------------------------------------------------
+Profile = Union[float, dict[str, Any]]
+
+
+class MacroConfig(_Strict):
+    law: Literal["diffusion"] = "diffusion"
+    cells: Union[Annotated[int, Field(ge=1)], list[Annotated[int, Field(ge=1)]]]
+    extent: list[list[float]] | None = None
+    source: Profile = 0.0
+    boundary: Profile = 0.0
+    initial: Profile = 0.0
+
+    @field_validator("cells")
+    @classmethod
+    def _dims(cls, v):
+        cells = [v] if isinstance(v, int) else list(v)
+        if len(cells) not in (1, 2):
+            raise ValueError(f"must have 1 or 2 entries (1D or 2D), got {len(cells)}")
+        return cells
+
+    @field_validator("source", "boundary", "initial")
+    @classmethod
+    def _profile(cls, v):
+        from macro import make_profile
+
+        make_profile(v)  # raises ValueError/TypeError naming what is wrong
+        return v
+
+    @model_validator(mode="after")
+    def _extent(self):
+        if self.extent is not None:
+            if len(self.extent) != len(self.cells) or any(len(e) != 2 for e in self.extent):
+                raise ValueError(f"extent must be {len(self.cells)} pairs [lo, hi], got {self.extent}")
+            if any(not (math.isfinite(a) and math.isfinite(b) and a < b) for a, b in self.extent):
+                raise ValueError(f"extent pairs must be finite with lo < hi, got {self.extent}")
+        return self
+
+    @property
+    def dim(self) -> int:
+        return len(self.cells)
+
+
+class RunSection(_Strict):
+    mode: Literal["transient", "steady"] = "transient"
+    t_end: Annotated[float, Field(gt=0)] | None = None
+    dt: Annotated[float, Field(gt=0)] | None = None
+    stepper: Literal["explicit_euler", "heun", "implicit_euler", "crank_nicolson"] = "implicit_euler"
+    save_every: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _times(self):
+        if self.mode == "transient" and (self.t_end is None or self.dt is None):
+            raise ValueError("a transient run needs run.t_end and run.dt")
+        return self
+
+
+class BudgetConfig(_Strict):
+    equilibration_steps: Annotated[int, Field(ge=0)] = 0
+    sampling_steps: Annotated[int, Field(ge=0)] = 0
+    target_stderr: Annotated[float, Field(gt=0)] | None = None
+    max_wall_s: Annotated[float, Field(gt=0)] | None = None
+    replicas: Annotated[int, Field(ge=1)] = 1
+
+
+class CouplerConfig(_Strict):
+    scheduler: str | None = None  # None: embedded LocalCluster; "sync"; or an address
+    workers: Annotated[int, Field(ge=1)] | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+    batch_size: Annotated[int, Field(ge=1)] | None = None
+    retries: Annotated[int, Field(ge=0)] = 2
+    cache: Union[bool, str] = True  # True: in memory; a path: .npz file; false: none
+
+
+class OutputConfig(_Strict):
+    path: str = "results/hmm_run.nc"
+    checkpoint: str | None = None
+
+    @field_validator("path", "checkpoint")
+    @classmethod
+    def _nc(cls, v):
+        if v is not None and not v.endswith(".nc"):
+            raise ValueError(f"must end in .nc, got {v!r}")
+        return v
+
+
+class RunConfig(_Strict):
+    title: str = "hmm run"
+    oracle: OracleConfig
+    macro: MacroConfig
+    run: RunSection
+    budget: BudgetConfig = BudgetConfig()
+    coupler: CouplerConfig = CouplerConfig()
+    output: OutputConfig = OutputConfig()
+
+    # -- builders ---------------------------------------------------------------------------
+    def build_oracle(self):
+        from oracles import CellProblemOracle, make_coefficient
+
+        cfg = self.oracle
+        coefficient = make_coefficient(cfg.coefficient.model_dump())
+        return CellProblemOracle(coefficient, dim=self.macro.dim, cells=cfg.cells,
+                                 reuse_factorisation=cfg.reuse_factorisation)
+
+    def build_grid(self):
+        from macro import Grid1D, Grid2D
+
+        m = self.macro
+        if m.dim == 1:
+            return Grid1D(m.cells[0], tuple(m.extent[0]) if m.extent else (0.0, 1.0))
+        extent = tuple(tuple(e) for e in m.extent) if m.extent else ((0.0, 1.0), (0.0, 1.0))
+        return Grid2D(tuple(m.cells), extent)
+
+    def build_law(self):
+        from macro import DiffusionLaw
+
+        return DiffusionLaw(source=self.macro.source, boundary=self.macro.boundary)
+
+    def build_budget(self):
+        from .budget import Budget
+
+        return Budget(**self.budget.model_dump())
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-", "tagged-union")))
+        got = e.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {loc or '<root>'}: {e['msg']}{shown}")
+    return f"invalid run configuration {source}:\n" + "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> RunConfig:
+    """Validate a config dict; raise :class:`ConfigError` naming every bad key."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format(err, source)) from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run configuration."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read run configuration {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"run configuration {str(path)!r} is not valid TOML: {exc}") from None
+    return parse_config(data, repr(str(path)))
