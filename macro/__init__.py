@@ -1,0 +1,46 @@
+"""Macro solvers: finite-volume grids, the diffusion law, time-steppers, Newton.
+
+Overview
+--------
+* :mod:`macro.grid` -- uniform cell-centred grids :class:`Grid1D`,
+  :class:`Grid2D` (cell and face orderings are documented there).
+* :mod:`macro.profiles` -- analytic initial/source/boundary profiles and the
+  config registry :data:`PROFILES` / :func:`make_profile`.
+* :mod:`macro.closures` -- the closure contract and analytic closures
+  (:class:`CoefficientFlux` resolves ``eps``; :class:`LinearFlux` is the
+  homogenised reference).
+* :mod:`macro.diffusion` -- :class:`DiffusionLaw` ``u_t = div q + f`` with
+  Dirichlet data; one closure call per evaluation, FD or exact tangents,
+  noise propagation.
+* :mod:`macro.steppers` -- :data:`STEPPERS` (explicit Euler and Heun with CFL
+  sub-cycling; implicit Euler and Crank-Nicolson with modified Newton).
+* :mod:`macro.steady` -- :func:`solve_steady`, Newton for ``div q + f = 0``.
+* :mod:`macro.linsolve` -- :func:`solve_linear` (sparse LU or AMG-Krylov).
+
+``macro`` never imports an oracle or Dask: it only calls a closure.
+
+Example
+-------
+>>> import numpy as np
+>>> from macro import Grid1D, DiffusionLaw, LinearFlux, solve_steady
+>>> grid = Grid1D(32)
+>>> law = DiffusionLaw(source=1.0, boundary=0.0)
+>>> res = solve_steady(law, grid, LinearFlux(1.0))
+>>> bool(abs(res.u.max() - 0.125) < 1e-3)  # u = x (1 - x) / 2
+True
+"""
+
+from .closures import ClosureResult, CoefficientFlux, CountingClosure, LinearFlux
+from .diffusion import DiffusionLaw, FluxEvaluation
+from .grid import Grid1D, Grid2D
+from .linsolve import LinearSolveError, solve_linear
+from .profiles import PROFILES, make_profile
+from .steady import SteadyResult, SteadyStateError, solve_steady
+from .steppers import STEPPERS, Stepper, StepperError, StepResult, get_stepper
+
+__all__ = [
+    "Grid1D", "Grid2D", "DiffusionLaw", "FluxEvaluation", "STEPPERS", "get_stepper", "Stepper",
+    "StepResult", "StepperError", "solve_steady", "SteadyResult", "SteadyStateError",
+    "ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "PROFILES",
+    "make_profile", "solve_linear", "LinearSolveError",
+]

@@ -1,0 +1,148 @@
+"""DiffusionLaw: face gradients, closure calls, tangents, noise propagation."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from macro import ClosureResult, CoefficientFlux, CountingClosure, DiffusionLaw, Grid1D, Grid2D, LinearFlux
+
+A_FULL = np.array([[2.0, 0.6], [0.6, 1.0]])
+
+
+def _affine(c0, c):
+    return lambda *xs, t=0.0: c0 + sum(ci * x for ci, x in zip(c, xs))
+
+
+@pytest.mark.parametrize(
+    "grid, c",
+    [
+        (Grid1D(7, (-1.0, 2.0)), (0.8,)),
+        (Grid2D((5, 3), ((0.0, 2.0), (1.0, 2.5))), (0.7, -1.3)),
+        (Grid2D((1, 4)), (2.0, 0.5)),
+    ],
+)
+def test_face_gradient_exact_for_affine_u(grid, c):
+    g = _affine(0.3, c)
+    law = DiffusionLaw(boundary=g)
+    u = g(*grid.coords()).ravel()
+    gmat, gvec = law.face_gradient_operator(grid, t=0.0)
+    assert sp.issparse(gmat) and gmat.shape == (grid.n_faces * grid.dim, grid.n_cells)
+    grad = (gmat @ u + gvec).reshape(grid.n_faces, grid.dim)
+    np.testing.assert_allclose(grad, np.broadcast_to(c, grad.shape), atol=1e-12)
+    # the operator is cached per grid
+    assert law.face_gradient_operator(grid, 1.0)[0] is gmat
+    pts = law.flux_points(grid, u, 0.0)
+    assert pts.shape == (grid.n_faces, 2 * grid.dim)
+    np.testing.assert_allclose(pts[:, : grid.dim], grid.face_centres())
+
+
+def test_closure_names():
+    assert DiffusionLaw.closure_inputs(Grid1D(3)) == ("x", "grad_x")
+    assert DiffusionLaw.closure_inputs(Grid2D((2, 2))) == ("x", "y", "grad_x", "grad_y")
+    assert DiffusionLaw.closure_outputs(Grid1D(3)) == ("flux",)
+    assert DiffusionLaw.closure_outputs(Grid2D((2, 2))) == ("flux_x", "flux_y")
+
+
+def test_evaluate_matches_three_point_laplacian_and_calls_once():
+    grid = Grid1D(10)
+    law = DiffusionLaw(source=1.5, boundary=0.0)
+    u = np.random.default_rng(0).random(10)
+    counted = CountingClosure(LinearFlux(2.0))
+    ev = law.evaluate(grid, u, 0.0, counted)
+    assert counted.calls == 1 and counted.points_evaluated == grid.n_faces
+    h = 0.1
+    ext = np.concatenate([[-u[0]], u, [-u[-1]]])  # ghost values 2g - u with g = 0
+    lap = (ext[2:] - 2 * ext[1:-1] + ext[:-2]) / h**2
+    np.testing.assert_allclose(ev.du_dt, 2.0 * lap + 1.5, rtol=1e-12)
+    assert ev.normal_flux.shape == (11,) and np.all(ev.rhs_stderr == 0)
+
+
+def _hide_tangent(closure):
+    return lambda points: closure(points)
+
+
+def _coefficient(x, y):
+    return 1.0 + 0.5 * np.sin(2 * np.pi * y[:, 0]) * np.cos(2 * np.pi * y[:, -1])
+
+
+@pytest.mark.parametrize(
+    "grid, closure",
+    [
+        (Grid1D(9), CoefficientFlux(_coefficient, 0.1, 1)),
+        (Grid2D((6, 5)), CoefficientFlux(_coefficient, 0.13, 2)),
+        (Grid2D((6, 5)), LinearFlux(A_FULL)),
+    ],
+)
+def test_fd_tangents_match_exact(grid, closure):
+    law = DiffusionLaw(boundary=lambda *xs, t=0.0: xs[0] ** 2)
+    u = np.random.default_rng(1).normal(size=grid.n_cells) * 5
+    exact_t, ev_exact = law.tangents(grid, u, 0.0, closure)
+    counted = CountingClosure(_hide_tangent(closure))
+    fd_t, ev_fd = law.tangents(grid, u, 0.0, counted)
+    assert counted.calls == 1  # base + dim perturbed copies in ONE stacked call
+    assert counted.points_evaluated == (1 + grid.dim) * grid.n_faces
+    np.testing.assert_allclose(fd_t, exact_t, rtol=1e-6, atol=1e-6 * np.abs(exact_t).max())
+    np.testing.assert_allclose(ev_fd.du_dt, ev_exact.du_dt, rtol=1e-12)
+
+
+def test_jacobian_matches_finite_differences_of_rhs():
+    grid = Grid2D((5, 4))
+    law = DiffusionLaw(source=1.0, boundary=0.5)
+    closure = LinearFlux(A_FULL)
+    u = np.random.default_rng(2).random(grid.n_cells)
+    counted = CountingClosure(closure)
+    jac, ev = law.jacobian(grid, u, 0.0, counted)
+    assert counted.calls == 1 and counted.tangent_calls == 1
+    # linear closure: F(u + e_j) - F(u) is column j exactly
+    eye = np.eye(grid.n_cells)
+    cols = np.column_stack(
+        [law.evaluate(grid, u + eye[j], 0.0, closure).du_dt - ev.du_dt for j in range(grid.n_cells)]
+    )
+    np.testing.assert_allclose(jac.toarray(), cols, atol=1e-10)
+    counted_fd = CountingClosure(_hide_tangent(closure))
+    jac_fd, _ = law.jacobian(grid, u, 0.0, counted_fd)
+    assert counted_fd.calls == 1
+    np.testing.assert_allclose(jac_fd.toarray(), cols, atol=1e-6 * np.abs(cols).max())
+
+
+def test_noise_propagation_and_cost():
+    grid = Grid2D((4, 3))
+    law = DiffusionLaw()
+    sigma = np.linspace(0.1, 1.0, grid.n_faces)
+
+    def noisy(points):
+        n = len(points)
+        return ClosureResult(points[:, 2:], np.column_stack([sigma[:n], sigma[:n]]), np.full(n, 2.0))
+
+    ev = law.evaluate(grid, np.zeros(grid.n_cells), 0.0, noisy)
+    hx, hy = grid.spacing
+    # cell (0, 0): x-faces (0,0), (1,0) -> flat 0, 3 (ny = 3); y-faces (0,0), (0,1) -> 15, 16
+    # (15 = (nx + 1) * ny x-faces come first)
+    expected = np.sqrt((sigma[0] / hx) ** 2 + (sigma[3] / hx) ** 2 + (sigma[15] / hy) ** 2 + (sigma[16] / hy) ** 2)
+    assert ev.rhs_stderr[0] == pytest.approx(expected)
+    np.testing.assert_allclose(ev.cost_s, 2.0)
+
+
+def test_max_diffusivity_gershgorin():
+    grid = Grid2D((3, 3))
+    d = DiffusionLaw().max_diffusivity(grid, np.zeros(9), 0.0, LinearFlux(A_FULL))
+    assert d == pytest.approx(2.0 + 0.6)  # max row sum of |A| over normal rows
+
+
+def test_argument_errors():
+    grid = Grid2D((4, 3))
+    law = DiffusionLaw()
+    with pytest.raises(ValueError, match=r"`u` must have shape \(12,\) or the grid shape \(4, 3\), got \(5,\)"):
+        law.evaluate(grid, np.zeros(5), 0.0, LinearFlux(1.0))
+    with pytest.raises(TypeError, match="`source` must be a real number"):
+        DiffusionLaw(source="hot")
+    with pytest.raises(TypeError, match="`grid` must be a Grid1D or Grid2D"):
+        law.evaluate((4, 3), np.zeros(12), 0.0, LinearFlux(1.0))
+    with pytest.raises(ValueError, match=r"closure `mean` must have shape \(31, 2\)"):
+        law.evaluate(grid, np.zeros(12), 0.0, lambda p: ClosureResult(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(3)))
+    with pytest.raises(TypeError, match="lacks"):
+        law.evaluate(grid, np.zeros(12), 0.0, lambda p: np.zeros((31, 2)))
+    with pytest.raises(ValueError, match="`fd_step` must be positive"):
+        DiffusionLaw(fd_step=0.0)
+    # u in grid shape is accepted
+    assert law.evaluate(grid, np.zeros((4, 3)), 0.0, LinearFlux(1.0)).du_dt.shape == (12,)
