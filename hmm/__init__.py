@@ -18,12 +18,12 @@ from .cache import EstimateCache
 from .coupler import Coupler
 from .errors import (BudgetError, CheckpointError, ConfigError, HMMError, OracleError,
                      QueryError, SchedulerError)
-from .estimate import Estimate, EstimateBatch
+from .estimate import Estimate, EstimateArrays, EstimateBatch
 from .provenance import package_version
 
 __version__ = package_version()
 
-__all__ = ["Budget", "Estimate", "EstimateBatch", "EstimateCache", "Coupler", "HMMSolver",
+__all__ = ["Budget", "Estimate", "EstimateArrays", "EstimateBatch", "EstimateCache", "Coupler", "HMMSolver",
            "OracleError", "QueryError", "BudgetError", "ConfigError", "SchedulerError",
            "CheckpointError", "HMMError", "__version__"]
 

@@ -6,7 +6,7 @@ Responsibilities, in the order a query meets them:
 2. deduplicate identical states and answer what it can from the cache;
 3. pack the remaining queries ``batch_size`` per task and submit the tasks;
 4. on the worker, derive each query's seed from
-   ``SeedSequence(root_seed, spawn_key=hash(state, replica))``, run the oracle,
+   ``SeedSequence(root_seed, spawn_key=(state bits, replica))``, run the oracle,
    retry on exceptions or non-finite output, and report failures;
 5. gather in query order, fill the cache, raise :class:`OracleError` naming
    the state, seed, worker and cause of the first failed query.
@@ -31,7 +31,7 @@ from .budget import Budget
 from .cache import CachedEstimate, EstimateCache, cache_key
 from .errors import OracleError
 from .estimate import Estimate, EstimateBatch
-from .provenance import oracle_name, oracle_token, package_version, query_seed
+from .provenance import oracle_name, oracle_token, package_version, query_seeds
 
 TASKS_PER_THREAD = 4  # automatic batching: about this many tasks per worker thread
 
@@ -83,6 +83,26 @@ def _run_one(oracle: Any, state: np.ndarray, seed: int, budget: Budget, n_out: i
     return None, math.nan, cause
 
 
+def _try_batch(run_batch, states, seeds, budget, n_out, mean, stderr, n_eff, cost) -> np.ndarray:
+    """Answer a block with the oracle's ``run_batch``; return the rows that must
+    be re-run one by one (all of them if the batch raised or was malformed,
+    else those with non-finite output)."""
+    n = states.shape[0]
+    start = time.perf_counter()
+    try:
+        out = run_batch(states, seeds=seeds.copy(), budget=budget)
+        m, e = np.asarray(out.mean, dtype=float), np.asarray(out.stderr, dtype=float)
+        ne, c = np.asarray(out.n_eff, dtype=float), np.asarray(out.cost_s, dtype=float)
+        if m.shape != (n, n_out) or e.shape != m.shape or ne.shape != (n,) or c.shape != (n,):
+            return np.arange(n)
+    except Exception:  # noqa: BLE001 - the per-query path reports the failure precisely
+        return np.arange(n)
+    if np.isnan(c).any():
+        c = np.where(np.isnan(c), (time.perf_counter() - start) / n, c)
+    mean[:], stderr[:], n_eff[:], cost[:] = m, e, ne, c
+    return np.flatnonzero(~(np.isfinite(m).all(axis=1) & np.isfinite(e).all(axis=1) & (e >= 0).all(axis=1)))
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Everything a task needs besides its block of states, sent once per task.
@@ -114,9 +134,13 @@ def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
     seeds = np.empty(n, dtype=np.uint64)
     worker = _worker_address()
     failures = []
-    for i in range(n):
-        seed = query_seed(root_seed, states[i], replica)
-        seeds[i] = seed
+    seeds[:] = query_seeds(root_seed, states, replica)
+    todo = range(n)
+    run_batch = getattr(oracle, "run_batch", None)
+    if run_batch is not None and n > 1:
+        todo = _try_batch(run_batch, states, seeds, budget, n_out, mean, stderr, n_eff, cost)
+    for i in todo:
+        seed = int(seeds[i])
         est, wall, cause = _run_one(oracle, states[i], seed, budget, n_out, retries + 1)
         if est is None:  # keep going: the other queries' answers go to the cache
             failures.append((i, seed, cause))
@@ -142,8 +166,9 @@ class Coupler:
         address (``tcp://host:port``, ``tls://...``) or a ``Client`` uses an
         existing cluster; ``"sync"`` runs every query in this process.
     seed : int
-        Root seed. Query ``i`` gets ``SeedSequence(seed, spawn_key=hash(state_i,
-        replica))``, so results do not depend on worker count, order or retries.
+        Root seed. Query ``i`` gets ``SeedSequence(seed, spawn_key=(bits of
+        state_i, replica))``, so results do not depend on worker count, order
+        or retries.
     cache : None, True, str, Path or EstimateCache
         ``None``: no cache; ``True``: in-memory; a path: an ``.npz``-backed cache
         (loaded if it exists, saved by :meth:`save_cache`); or a cache object.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -45,6 +45,13 @@ class Estimate:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        m, e = self.mean, self.stderr
+        if (type(m) is np.ndarray and m.dtype == np.float64 and m.ndim == 1 and type(e) is np.ndarray
+                and e.dtype == np.float64 and e.shape == m.shape and type(self.n_eff) is float
+                and type(self.cost_s) is float):
+            if (e < 0).any():  # fast path for oracles that already hand over float arrays
+                raise ValueError(f"Estimate.stderr must be >= 0, got {e}")
+            return
         mean = np.atleast_1d(np.asarray(self.mean, dtype=np.float64))
         if mean.ndim != 1:
             raise ValueError(f"Estimate.mean must be 1-D (one value per output), got shape {mean.shape}")
@@ -61,7 +68,17 @@ class Estimate:
 
     def is_finite(self) -> bool:
         """True if mean and stderr are finite (``n_eff`` may be ``inf``)."""
-        return bool(np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.stderr)))
+        return bool(np.isfinite(self.mean).all() and np.isfinite(self.stderr).all())
+
+
+class EstimateArrays(NamedTuple):
+    """What an oracle's optional ``run_batch`` returns for k queries:
+    ``mean``/``stderr`` of shape (k, n_outputs), ``n_eff``/``cost_s`` (k,)."""
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    n_eff: np.ndarray
+    cost_s: np.ndarray
 
 
 @dataclass(frozen=True)

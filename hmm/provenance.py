@@ -70,16 +70,14 @@ def oracle_name(oracle: Any) -> str:
 
 
 def query_words(state: np.ndarray, replica: int = 0) -> tuple[int, ...]:
-    """The spawn key of one query: 32-bit words of a BLAKE2b digest of the
-    state's float64 bytes, plus the replica index.
+    """The spawn key of one query: the 32-bit words of the state's float64
+    bits, then the replica index. SeedSequence hashes them into its pool.
 
     ``-0.0`` and ``0.0`` are mapped to the same key so that a query's seed
     does not depend on how a zero was computed.
     """
     row = np.ascontiguousarray(state, dtype=np.float64) + 0.0  # -0.0 + 0.0 == +0.0
-    digest = hashlib.blake2b(row.tobytes(), digest_size=16).digest()
-    words = np.frombuffer(digest, dtype="<u4")
-    return (*(int(w) for w in words), int(replica))
+    return (*row.view(np.uint32).tolist(), int(replica))
 
 
 def query_seed(root_seed: int, state: np.ndarray, replica: int = 0) -> int:
@@ -87,6 +85,72 @@ def query_seed(root_seed: int, state: np.ndarray, replica: int = 0) -> int:
 
     The result is a non-negative int below 2**63, independent of the order in
     which queries are evaluated, the number of workers, retries and restarts.
+    This is the reference definition; :func:`query_seeds` computes the same
+    bits for many queries at once.
     """
     seq = np.random.SeedSequence(root_seed, spawn_key=query_words(state, replica))
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+# Constants of numpy's SeedSequence (O'Neill's seed_seq_fe hash), see query_seeds.
+_INIT_A, _MULT_A = np.uint32(0x43B0D7E5), np.uint32(0x931E8875)
+_INIT_B, _MULT_B = np.uint32(0x8B51F9DD), np.uint32(0x58F38DED)
+_MIX_L, _MIX_R = np.uint32(0xCA01F9DD), np.uint32(0x4973F715)
+_SHIFT = np.uint32(16)
+_POOL = 4
+
+
+def _int_words(n: int) -> list[int]:
+    """A non-negative int as little-endian 32-bit words (``[0]`` for zero)."""
+    words = []
+    while n:
+        words.append(n & 0xFFFFFFFF)
+        n >>= 32
+    return words or [0]
+
+
+def query_seeds(root_seed: int, states: np.ndarray, replica: int = 0) -> np.ndarray:
+    """:func:`query_seed` of every row of ``states``, vectorised (uint64 array).
+
+    Re-implements ``SeedSequence(root, spawn_key=...).generate_state(1,
+    np.uint64)`` with array arithmetic across rows, which is possible because
+    the hash constants evolve independently of the data. About 0.3 us per
+    query instead of 15 us; a test checks bit-equality with numpy.
+    """
+    rows = np.ascontiguousarray(states, dtype=np.float64) + 0.0
+    m = rows.shape[0]
+    run = _int_words(int(root_seed))
+    run += [0] * max(0, _POOL - len(run))  # numpy pads the run entropy when a spawn key follows
+    tail = _int_words(int(replica))
+    entropy = np.concatenate([np.broadcast_to(np.array(run, np.uint32), (m, len(run))),
+                              rows.view(np.uint32).reshape(m, -1),
+                              np.broadcast_to(np.array(tail, np.uint32), (m, len(tail)))], axis=1)
+    hash_const = [_INIT_A]
+
+    def hashmix(value):
+        value = value ^ hash_const[0]
+        hash_const[0] = hash_const[0] * _MULT_A
+        value = value * hash_const[0]
+        return value ^ (value >> _SHIFT)
+
+    def mix(x, y):
+        result = _MIX_L * x - _MIX_R * y
+        return result ^ (result >> _SHIFT)
+
+    with np.errstate(over="ignore"):
+        pool = [hashmix(entropy[:, i]) for i in range(_POOL)]
+        for src in range(_POOL):
+            for dst in range(_POOL):
+                if src != dst:
+                    pool[dst] = mix(pool[dst], hashmix(pool[src]))
+        for src in range(_POOL, entropy.shape[1]):
+            for dst in range(_POOL):
+                pool[dst] = mix(pool[dst], hashmix(entropy[:, src]))
+        out, h = [], _INIT_B
+        for i in range(2):  # two 32-bit words make one uint64
+            value = pool[i] ^ h
+            h = h * _MULT_B
+            value = value * h
+            out.append(value ^ (value >> _SHIFT))
+    seeds = out[0].astype(np.uint64) | (out[1].astype(np.uint64) << np.uint64(32))
+    return seeds >> np.uint64(1)

@@ -33,6 +33,13 @@ class Oracle(Protocol):
     ``run`` must be pure: the same ``state``, ``seed`` and ``budget`` give the
     same bits on any worker. Implementations should be frozen dataclasses so
     that :func:`hmm.provenance.oracle_token` identifies their configuration.
+
+    Optional: ``run_batch(states, *, seeds, budget) -> hmm.EstimateArrays``
+    answers a block of queries at once (the Coupler packs ``batch_size``
+    queries per task and calls it when present). Row ``i`` must be bit for
+    bit what ``run(states[i], seed=seeds[i], budget=budget)`` returns. Rows
+    that come back non-finite, or a batch that raises, are re-run one by one
+    through ``run`` so that failures name the exact query.
     """
 
     inputs: tuple[str, ...]

@@ -191,3 +191,17 @@ def test_estimate_validation():
         Estimate([1.0], [-1.0])
     with pytest.raises(ValueError, match="shape of mean"):
         Estimate([1.0, 2.0], [0.1])
+
+
+def test_vectorised_seeds_equal_numpy_seedsequence_bit_for_bit():
+    from hmm.provenance import query_seeds
+
+    rng = np.random.default_rng(3)
+    for root in (0, 1, 2**40 + 7, 2**64 - 1, 2**130 + 5):
+        for replica in (0, 5, 2**33):
+            states = rng.standard_normal((40, 3)) * 10.0 ** rng.integers(-300, 300, size=(40, 3))
+            states[0, 0] = -0.0
+            fast = query_seeds(root, states, replica)
+            slow = [query_seed(root, row, replica) for row in states]
+            assert fast.tolist() == slow
+    assert query_seed(0, np.array([-0.0])) == query_seed(0, np.array([0.0]))
