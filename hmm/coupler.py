@@ -19,7 +19,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,22 +31,20 @@ from .budget import Budget
 from .cache import CachedEstimate, EstimateCache, cache_key
 from .errors import OracleError
 from .estimate import Estimate, EstimateBatch
-from .provenance import oracle_name, oracle_token, package_version, query_seeds
+from .provenance import oracle_name, oracle_token, package_version, query_seed, query_seeds
 
 TASKS_PER_THREAD = 4  # automatic batching: about this many tasks per worker thread
 
 
-@dataclass
-class _ChunkResult:
-    """What one task sends back: arrays for its queries (NaN rows where a query failed)."""
+class _ChunkResult(NamedTuple):
+    """What one task sends back, packed to pickle fast: one float array with
+    columns ``[mean (n_out), stderr (n_out), n_eff, cost_s, seed bits]`` (NaN
+    rows where a query failed; the uint64 seed travels as its float64 bit
+    pattern), the worker address, and the failures ``(row, seed, cause)``."""
 
-    mean: np.ndarray
-    stderr: np.ndarray
-    n_eff: np.ndarray
-    cost_s: np.ndarray
-    seed: np.ndarray
+    packed: np.ndarray
     worker: str
-    failures: tuple[tuple[int, int, str], ...] = ()  # (row in chunk, seed, cause)
+    failures: tuple[tuple[int, int, str], ...]
 
 
 def _worker_address() -> str:
@@ -127,14 +125,16 @@ def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
     oracle, root_seed, replica, budget = spec.oracle, spec.root_seed, spec.replica, spec.budget
     retries = spec.retries
     n, n_out = states.shape[0], len(oracle.outputs)
-    mean = np.empty((n, n_out))
-    stderr = np.empty((n, n_out))
-    n_eff = np.empty(n)
-    cost = np.empty(n)
-    seeds = np.empty(n, dtype=np.uint64)
+    packed = np.empty((n, 2 * n_out + 3))
+    mean, stderr = packed[:, :n_out], packed[:, n_out:2 * n_out]
+    n_eff, cost = packed[:, 2 * n_out], packed[:, 2 * n_out + 1]
+    seeds = packed[:, 2 * n_out + 2].view(np.uint64)
     worker = _worker_address()
     failures = []
-    seeds[:] = query_seeds(root_seed, states, replica)
+    if n >= 8:  # the vectorised hash pays off from a few rows on; same bits either way
+        seeds[:] = query_seeds(root_seed, states, replica)
+    else:
+        seeds[:] = [query_seed(root_seed, row, replica) for row in states]
     todo = range(n)
     run_batch = getattr(oracle, "run_batch", None)
     if run_batch is not None and n > 1:
@@ -150,7 +150,7 @@ def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
         stderr[i] = est.stderr
         n_eff[i] = est.n_eff
         cost[i] = wall if math.isnan(est.cost_s) else est.cost_s
-    return _ChunkResult(mean, stderr, n_eff, cost, seeds, worker, tuple(failures))
+    return _ChunkResult(packed, worker, tuple(failures))
 
 
 class Coupler:
@@ -361,11 +361,11 @@ class Coupler:
         if not results:
             return None
         idx = np.concatenate([chunks[c] for c, _ in results])
-        mean[idx] = np.concatenate([r.mean for _, r in results])
-        stderr[idx] = np.concatenate([r.stderr for _, r in results])
-        n_eff[idx] = np.concatenate([r.n_eff for _, r in results])
-        cost[idx] = np.concatenate([r.cost_s for _, r in results])
-        seeds[idx] = np.concatenate([r.seed for _, r in results])
+        packed = np.concatenate([r.packed for _, r in results])
+        n_out = mean.shape[1]
+        mean[idx], stderr[idx] = packed[:, :n_out], packed[:, n_out:2 * n_out]
+        n_eff[idx], cost[idx] = packed[:, 2 * n_out], packed[:, 2 * n_out + 1]
+        seeds[idx] = np.ascontiguousarray(packed[:, 2 * n_out + 2]).view(np.uint64)
         worker[idx] = np.repeat([r.worker for _, r in results], [len(chunks[c]) for c, _ in results])
         failed = [(chunks[c][row], seed, r.worker, cause) for c, r in results
                   for row, seed, cause in r.failures]
