@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with Coupler(oracle, scheduler, seed=cfg.coupler.seed, cache=cfg.coupler.cache or None,
                  batch_size=cfg.coupler.batch_size, retries=cfg.coupler.retries,
-                 n_workers=args.workers or cfg.coupler.workers) as coupler:
+                 n_workers=args.workers or cfg.coupler.workers, timeout_s=args.timeout) as coupler:
         solver = HMMSolver(law, grid, coupler, budget=budget, stepper=cfg.run.stepper,
                            units={"u": "1", "x": "1", "time": "1", "flux": "1"})
         if cfg.run.mode == "steady":
@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="results file (.nc); default: output.path of the config")
     run.add_argument("--workers", type=int, default=None, help="worker processes of the embedded cluster")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--timeout", type=float, default=10.0,
+                     help="seconds to wait for a scheduler address (default 10)")
     run.set_defaults(func=cmd_run)
     info = sub.add_parser("info", help="print versions and the cluster that would be used")
     info.add_argument("--scheduler", default=None, help="scheduler address to check (default: embedded)")

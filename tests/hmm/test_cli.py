@@ -1,0 +1,116 @@
+"""The command line: `hmm run CONFIG.toml` and `hmm info`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hmm.cli import main
+from hmm.config import load_config, parse_config
+from hmm.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = """
+title = "small"
+[oracle]
+kind = "cell_problem"
+cells = 16
+coefficient = {{ kind = "layered_cosine", a0 = 2.0, amp = 1.0, macro_slope = 0.5 }}
+[macro]
+cells = [12]
+source = 1.0
+initial = {{ kind = "sine", amplitude = 1.0, modes = [1] }}
+[run]
+mode = "{mode}"
+t_end = 0.05
+dt = 0.01
+stepper = "crank_nicolson"
+[coupler]
+scheduler = "sync"
+[output]
+path = "{out}"
+{extra}
+"""
+
+
+def write(tmp_path, mode="transient", extra="", name="run.toml"):
+    out = tmp_path / "results" / "out.nc"
+    cfg = tmp_path / name
+    cfg.write_text(SMALL.format(mode=mode, out=out.as_posix(), extra=extra))
+    return cfg, out
+
+
+@pytest.mark.parametrize("mode", ["transient", "steady"])
+def test_run_writes_netcdf_and_prints_summary(tmp_path, capsys, mode):
+    cfg, out = write(tmp_path, mode)
+    assert main(["run", str(cfg), "--no-progress"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("small: 1D 12 grid") and "micro runs" in line and str(out) in line
+    ds = xr.load_dataset(out)
+    assert ds.attrs["title"] == "small" and np.all(np.isfinite(ds["u"].values))
+    assert ("time" in ds.dims) == (mode == "transient")
+
+
+def test_example_config_is_valid():
+    cfg = load_config(ROOT / "examples" / "layered_diffusion.toml")
+    assert cfg.macro.dim == 2 and cfg.build_oracle().dim == 2
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("colour = 'red'", "output.colour"),
+])
+def test_unknown_key_is_rejected_naming_it_and_nothing_is_written(tmp_path, capsys, extra, key):
+    cfg, out = write(tmp_path, extra=extra)
+    assert main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert key in err and "Extra inputs are not permitted" in err
+    assert not out.exists() and not out.parent.exists()
+
+
+@pytest.mark.parametrize("patch, key, words", [
+    ({"macro": {"cells": "many"}}, "macro.cells", "valid integer"),
+    ({"run": {"dt": -1.0, "t_end": 1.0}}, "run.dt", "greater than 0"),
+    ({"oracle": {"kind": "cell_problem", "cells": 8, "coefficient": {"kind": "layered_cosine", "a00": 1}}},
+     "oracle.cell_problem.coefficient.layered_cosine.a00", "Extra inputs"),
+    ({"oracle": {"kind": "md", "cells": 8}}, "oracle", "does not match any of the expected tags"),
+    ({"run": {"mode": "transient"}}, "run", "needs run.t_end and run.dt"),
+    ({"budget": {"sampling_steps": -3}}, "budget.sampling_steps", "greater than or equal to 0"),
+    ({"macro": {"cells": [4], "initial": {"kind": "blob"}}}, "macro.initial", "unknown"),
+])
+def test_wrong_types_and_values_name_the_key(patch, key, words):
+    base = {"oracle": {"kind": "cell_problem", "coefficient": {"kind": "constant"}},
+            "macro": {"cells": [4]}, "run": {"mode": "steady"}}
+    for section, values in patch.items():
+        base[section] = {**base.get(section, {}), **values} if section != "oracle" else values
+    with pytest.raises(ConfigError) as info:
+        parse_config(base, "test")
+    assert key in str(info.value) and words in str(info.value)
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[oracle\nkind=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_unreachable_scheduler_exits_3_naming_address_and_writes_nothing(tmp_path, capsys):
+    cfg, out = write(tmp_path)
+    assert main(["run", str(cfg), "--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"]) == 3
+    assert "tcp://127.0.0.1:9" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_info_and_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "hmm", "info"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "distributed" in proc.stdout and "embedded LocalCluster on 127.0.0.1" in proc.stdout
