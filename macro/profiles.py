@@ -45,6 +45,20 @@ class Constant:
         return np.full(xs[0].shape, self.value)
 
 
+def _per_axis(value: Any, name: str, func: str, check: Callable[..., Any], scalar: type,
+              kind: str) -> tuple:
+    """A scalar or a sequence, validated entry by entry, as a non-empty tuple."""
+    if isinstance(value, scalar):
+        return (check(value, name, func),)
+    try:
+        out = tuple(check(v, name, func) for v in value)
+    except TypeError:
+        raise TypeError(f"{func}: `{name}` must be a sequence of {kind}, got {value!r}") from None
+    if not out:
+        raise ValueError(f"{func}: `{name}` must have one entry per axis, got ()")
+    return out
+
+
 @dataclass(frozen=True)
 class Gaussian:
     """Gaussian bump ``p(x) = amplitude * exp(-|x - center|^2 / (2 width^2))``.
@@ -58,17 +72,7 @@ class Gaussian:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amplitude", check_float(self.amplitude, "amplitude", "Gaussian()"))
-        if isinstance(self.center, numbers.Real):
-            center: tuple[float, ...] = (check_float(self.center, "center", "Gaussian()"),)
-        else:
-            try:
-                center = tuple(check_float(c, "center", "Gaussian()") for c in self.center)
-            except TypeError:
-                raise TypeError(
-                    f"Gaussian(): `center` must be a sequence of floats, got {self.center!r}"
-                ) from None
-        if not center:
-            raise ValueError("Gaussian(): `center` must have one entry per axis, got ()")
+        center = _per_axis(self.center, "center", "Gaussian()", check_float, numbers.Real, "floats")
         object.__setattr__(self, "center", center)
         object.__setattr__(self, "width", check_float(self.width, "width", "Gaussian()", positive=True))
 
@@ -97,17 +101,7 @@ class SineProduct:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amplitude", check_float(self.amplitude, "amplitude", "SineProduct()"))
-        if isinstance(self.modes, numbers.Integral):
-            modes: tuple[int, ...] = (check_int(self.modes, "modes", "SineProduct()"),)
-        else:
-            try:
-                modes = tuple(check_int(m, "modes", "SineProduct()") for m in self.modes)
-            except TypeError as err:
-                raise TypeError(
-                    f"SineProduct(): `modes` must be a sequence of ints, got {self.modes!r}"
-                ) from err
-        if not modes:
-            raise ValueError("SineProduct(): `modes` must have one entry per axis, got ()")
+        modes = _per_axis(self.modes, "modes", "SineProduct()", check_int, numbers.Integral, "ints")
         object.__setattr__(self, "modes", modes)
 
     def __call__(self, *coords: Any, t: float = 0.0) -> np.ndarray:

@@ -9,29 +9,25 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(scope="session")
-def client_1w():
-    """A Client on an embedded LocalCluster with 1 worker process x 1 thread."""
+def _client(n_workers: int):
     from distributed import Client
 
     from hmm._client import start_local_cluster
 
-    cluster = start_local_cluster(1)
+    cluster = start_local_cluster(n_workers)
     client = Client(cluster, set_as_default=False)
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture(scope="session")
+def client_1w():
+    """A Client on an embedded LocalCluster with 1 worker process x 1 thread."""
+    yield from _client(1)
 
 
 @pytest.fixture(scope="session")
 def client_2w():
     """A Client on an embedded LocalCluster with 2 worker processes x 1 thread."""
-    from distributed import Client
-
-    from hmm._client import start_local_cluster
-
-    cluster = start_local_cluster(2)
-    client = Client(cluster, set_as_default=False)
-    yield client
-    client.close()
-    cluster.close()
+    yield from _client(2)
