@@ -29,7 +29,7 @@ from ._client import resolve_client
 from ._validation import check_int, check_states
 from .budget import Budget
 from .cache import CachedEstimate, EstimateCache, cache_key
-from .errors import OracleError
+from .errors import OracleError, QueryError
 from .estimate import Estimate, EstimateBatch
 from .provenance import oracle_name, oracle_token, package_version, query_seed, query_seeds
 
@@ -81,6 +81,19 @@ def _run_one(oracle: Any, state: np.ndarray, seed: int, budget: Budget, n_out: i
     return None, math.nan, cause
 
 
+def _check_replicas(replica: Any, n: int) -> np.ndarray:
+    """Per-query replica indices as float64 (exact below 2**53), validated."""
+    if np.ndim(replica) == 0:
+        check_int(replica, "replica", func="evaluate()", minimum=0)
+    reps = np.broadcast_to(np.asarray(replica), (n,)) if np.ndim(replica) == 0 else np.asarray(replica)
+    if reps.shape != (n,) or not np.issubdtype(reps.dtype, np.integer):
+        raise QueryError(f"evaluate(): `replica` must be an int or an integer array of shape ({n},), "
+                         f"got {getattr(reps, 'dtype', type(replica))} with shape {reps.shape}")
+    if reps.size and (reps.min() < 0 or reps.max() >= 2**32):
+        raise QueryError("evaluate(): `replica` values must be in [0, 2**32)")
+    return reps.astype(np.float64)
+
+
 def _try_batch(run_batch, states, seeds, budget, n_out, mean, stderr, n_eff, cost) -> np.ndarray:
     """Answer a block with the oracle's ``run_batch``; return the rows that must
     be re-run one by one (all of them if the batch raised or was malformed,
@@ -111,7 +124,6 @@ class TaskSpec:
 
     oracle: Any
     root_seed: int
-    replica: int
     budget: Budget
     retries: int
     token: str
@@ -120,9 +132,13 @@ class TaskSpec:
         return self.token
 
 
-def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
-    """Evaluate a block of queries in one task (runs on a worker, or in process)."""
-    oracle, root_seed, replica, budget = spec.oracle, spec.root_seed, spec.replica, spec.budget
+def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
+    """Evaluate a block of queries in one task (runs on a worker, or in process).
+
+    ``block`` holds one query per row: the state, then the replica index.
+    """
+    oracle, root_seed, budget = spec.oracle, spec.root_seed, spec.budget
+    states, replica = block[:, :-1], block[:, -1].astype(np.uint64)
     retries = spec.retries
     n, n_out = states.shape[0], len(oracle.outputs)
     packed = np.empty((n, 2 * n_out + 3))
@@ -134,7 +150,7 @@ def run_chunk(spec: TaskSpec, states: np.ndarray) -> _ChunkResult:
     if n >= 8:  # the vectorised hash pays off from a few rows on; same bits either way
         seeds[:] = query_seeds(root_seed, states, replica)
     else:
-        seeds[:] = [query_seed(root_seed, row, replica) for row in states]
+        seeds[:] = [query_seed(root_seed, row, int(r)) for row, r in zip(states, replica)]
     todo = range(n)
     run_batch = getattr(oracle, "run_batch", None)
     if run_batch is not None and n > 1:
@@ -262,7 +278,7 @@ class Coupler:
                 "package_version": package_version()}
 
     def evaluate(self, states: Any, budget: Budget | None = None, *,
-                 replica: int = 0) -> EstimateBatch:
+                 replica: Any = 0) -> EstimateBatch:
         """Run the oracle at every row of ``states`` and return the estimates in order.
 
         Parameters
@@ -271,9 +287,10 @@ class Coupler:
             One macro state per row, columns ``oracle.inputs``.
         budget : Budget
             Micro budget of every query (default ``Budget()``).
-        replica : int
-            Index of an independent repetition: a different ``replica`` gives
-            each query a statistically independent seed.
+        replica : int or array of int, shape (n_queries,)
+            Index of an independent repetition (0 <= replica < 2**32): a
+            different ``replica`` gives a query a statistically independent
+            seed. An array repeats states with different replicas in one batch.
 
         Raises
         ------
@@ -286,10 +303,11 @@ class Coupler:
         budget = Budget() if budget is None else budget
         if not isinstance(budget, Budget):
             raise TypeError(f"evaluate(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
-        replica = check_int(replica, "replica", func="evaluate()", minimum=0)
         arr = check_states(states, len(self.inputs), func="evaluate()", inputs=self.inputs)
         n, n_out = arr.shape[0], len(self.outputs)
-        uniq, inverse = np.unique(arr + 0.0, axis=0, return_inverse=True)
+        replicas = _check_replicas(replica, n)
+        # the replica rides along as a last column: it is part of a query's identity
+        uniq, inverse = np.unique(np.column_stack([arr + 0.0, replicas]), axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         m = uniq.shape[0]
         mean = np.empty((m, n_out))
@@ -302,7 +320,7 @@ class Coupler:
         keys: list[bytes] = []
         if self.cache is not None:
             btoken = budget.token()
-            keys = [cache_key(self.token, btoken, self.seed, replica, row) for row in uniq]
+            keys = [cache_key(self.token, btoken, self.seed, int(row[-1]), row[:-1]) for row in uniq]
             for i, key in enumerate(keys):
                 hit = self.cache.get(key)
                 if hit is not None:
@@ -310,7 +328,7 @@ class Coupler:
                     cached[i] = True
         todo = np.flatnonzero(~cached)
         if todo.size:
-            self._run(uniq, todo, budget, replica, keys, mean, stderr, n_eff, cost, seeds, worker)
+            self._run(uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker)
         return EstimateBatch(self.inputs, self.outputs, arr, mean[inverse], stderr[inverse],
                              n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse],
                              worker[inverse].astype(str), self.provenance(budget))
@@ -321,11 +339,11 @@ class Coupler:
         size = self.batch_size or max(1, math.ceil(todo.size / (TASKS_PER_THREAD * self._n_threads())))
         return [todo[i:i + size] for i in range(0, todo.size, size)]
 
-    def _run(self, uniq, todo, budget, replica, keys, mean, stderr, n_eff, cost, seeds, worker):
+    def _run(self, uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker):
         chunks = self._chunks(todo)
         blocks = [uniq[idx] for idx in chunks]
-        spec = TaskSpec(self.oracle, self.seed, replica, budget, self.retries,
-                        f"{self.token}-{self.seed}-{replica}-{budget.token()}-{self.retries}")
+        spec = TaskSpec(self.oracle, self.seed, budget, self.retries,
+                        f"{self.token}-{self.seed}-{budget.token()}-{self.retries}")
         if self.client is None:
             results = ((0, run_chunk(spec, blocks[0])),)
         else:
@@ -347,7 +365,7 @@ class Coupler:
                               worker)
         if failure is not None:
             row, seed, where, cause = failure
-            state = uniq[row]
+            state = uniq[row, :-1]
             named = ", ".join(f"{k}={v:.17g}" for k, v in zip(self.inputs, state))
             raise OracleError(
                 f"{oracle_name(self.oracle)} failed at state ({named}) with seed {seed} on "

@@ -109,7 +109,7 @@ def _int_words(n: int) -> list[int]:
     return words or [0]
 
 
-def query_seeds(root_seed: int, states: np.ndarray, replica: int = 0) -> np.ndarray:
+def query_seeds(root_seed: int, states: np.ndarray, replica: "int | np.ndarray" = 0) -> np.ndarray:
     """:func:`query_seed` of every row of ``states``, vectorised (uint64 array).
 
     Re-implements ``SeedSequence(root, spawn_key=...).generate_state(1,
@@ -121,10 +121,15 @@ def query_seeds(root_seed: int, states: np.ndarray, replica: int = 0) -> np.ndar
     m = rows.shape[0]
     run = _int_words(int(root_seed))
     run += [0] * max(0, _POOL - len(run))  # numpy pads the run entropy when a spawn key follows
-    tail = _int_words(int(replica))
+    reps = np.broadcast_to(np.asarray(replica, dtype=np.uint64), (m,))
+    if reps.size and int(reps.max()) >= 2**32:
+        tail = np.array([_int_words(int(r)) for r in reps], dtype=np.uint32)
+        if tail.ndim != 2:
+            raise ValueError("query_seeds(): replicas >= 2**32 must all have the same word count")
+    else:
+        tail = reps.astype(np.uint32)[:, None]
     entropy = np.concatenate([np.broadcast_to(np.array(run, np.uint32), (m, len(run))),
-                              rows.view(np.uint32).reshape(m, -1),
-                              np.broadcast_to(np.array(tail, np.uint32), (m, len(tail)))], axis=1)
+                              rows.view(np.uint32).reshape(m, -1), tail], axis=1)
     hash_const = [_INIT_A]
 
     def hashmix(value):

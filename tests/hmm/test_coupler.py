@@ -205,3 +205,16 @@ def test_vectorised_seeds_equal_numpy_seedsequence_bit_for_bit():
             slow = [query_seed(root, row, replica) for row in states]
             assert fast.tolist() == slow
     assert query_seed(0, np.array([-0.0])) == query_seed(0, np.array([0.0]))
+
+
+def test_replica_arrays_give_independent_seeds_in_one_batch():
+    states = np.repeat(_states(3), 4, axis=0)
+    replicas = np.tile(np.arange(4), 3)
+    with Coupler(NOISY, "sync", seed=9) as c:
+        stacked = c.evaluate(states, BUDGET, replica=replicas)
+        one_by_one = [c.evaluate(states[replicas == r], BUDGET, replica=r) for r in range(4)]
+    for r in range(4):
+        assert np.array_equal(stacked.mean[replicas == r], one_by_one[r].mean)
+    assert len(set(stacked.seed.tolist())) == 12  # every (state, replica) has its own seed
+    with Coupler(NOISY, "sync") as c, pytest.raises(QueryError, match="`replica` must be an int"):
+        c.evaluate(states, BUDGET, replica=np.arange(5))
