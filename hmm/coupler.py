@@ -124,6 +124,7 @@ class TaskSpec:
 
     oracle: Any
     root_seed: int
+    n_inputs: int
     budget: Budget
     retries: int
     token: str
@@ -135,10 +136,13 @@ class TaskSpec:
 def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
     """Evaluate a block of queries in one task (runs on a worker, or in process).
 
-    ``block`` holds one query per row: the state, then the replica index.
+    ``block`` holds one query per row: the state (``spec.n_inputs`` columns),
+    the row its seed derives from when it is not the state itself (common
+    random numbers, possibly no columns), then the replica index.
     """
     oracle, root_seed, budget = spec.oracle, spec.root_seed, spec.budget
-    states, replica = block[:, :-1], block[:, -1].astype(np.uint64)
+    states, replica = block[:, :spec.n_inputs], block[:, -1].astype(np.uint64)
+    seed_rows = block[:, spec.n_inputs:-1] if block.shape[1] > spec.n_inputs + 1 else states
     retries = spec.retries
     n, n_out = states.shape[0], len(oracle.outputs)
     packed = np.empty((n, 2 * n_out + 3))
@@ -148,9 +152,9 @@ def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
     worker = _worker_address()
     failures = []
     if n >= 8:  # the vectorised hash pays off from a few rows on; same bits either way
-        seeds[:] = query_seeds(root_seed, states, replica)
+        seeds[:] = query_seeds(root_seed, seed_rows, replica)
     else:
-        seeds[:] = [query_seed(root_seed, row, int(r)) for row, r in zip(states, replica)]
+        seeds[:] = [query_seed(root_seed, row, int(r)) for row, r in zip(seed_rows, replica)]
     todo = range(n)
     run_batch = getattr(oracle, "run_batch", None)
     if run_batch is not None and n > 1:
@@ -278,7 +282,7 @@ class Coupler:
                 "package_version": package_version()}
 
     def evaluate(self, states: Any, budget: Budget | None = None, *,
-                 replica: Any = 0) -> EstimateBatch:
+                 replica: Any = 0, seed_from: Any = None) -> EstimateBatch:
         """Run the oracle at every row of ``states`` and return the estimates in order.
 
         Parameters
@@ -291,6 +295,11 @@ class Coupler:
             Index of an independent repetition (0 <= replica < 2**32): a
             different ``replica`` gives a query a statistically independent
             seed. An array repeats states with different replicas in one batch.
+        seed_from : array_like, shape (n_queries, k), optional
+            Rows to derive the seeds from instead of the states: queries with
+            equal ``seed_from`` rows (and replicas) share their random numbers
+            (common random numbers, e.g. for finite differences of a noisy
+            coarse time-stepper). Part of the query's identity for the cache.
 
         Raises
         ------
@@ -306,8 +315,15 @@ class Coupler:
         arr = check_states(states, len(self.inputs), func="evaluate()", inputs=self.inputs)
         n, n_out = arr.shape[0], len(self.outputs)
         replicas = _check_replicas(replica, n)
-        # the replica rides along as a last column: it is part of a query's identity
-        uniq, inverse = np.unique(np.column_stack([arr + 0.0, replicas]), axis=0, return_inverse=True)
+        extra = np.empty((n, 0))
+        if seed_from is not None:
+            extra = np.asarray(seed_from, dtype=np.float64)
+            if extra.ndim != 2 or extra.shape[0] != n or not np.isfinite(extra).all():
+                raise QueryError(f"evaluate(): `seed_from` must be a finite array of shape ({n}, k), "
+                                 f"got shape {extra.shape}")
+        # seed rows and replica ride along as last columns: they are part of a query's identity
+        uniq, inverse = np.unique(np.column_stack([arr + 0.0, extra + 0.0, replicas]), axis=0,
+                                  return_inverse=True)
         inverse = inverse.reshape(-1)
         m = uniq.shape[0]
         mean = np.empty((m, n_out))
@@ -342,8 +358,9 @@ class Coupler:
     def _run(self, uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker):
         chunks = self._chunks(todo)
         blocks = [uniq[idx] for idx in chunks]
-        spec = TaskSpec(self.oracle, self.seed, budget, self.retries,
-                        f"{self.token}-{self.seed}-{budget.token()}-{self.retries}")
+        n_in = len(self.inputs)
+        spec = TaskSpec(self.oracle, self.seed, n_in, budget, self.retries,
+                        f"{self.token}-{self.seed}-{n_in}-{budget.token()}-{self.retries}")
         if self.client is None:
             results = ((0, run_chunk(spec, blocks[0])),)
         else:
@@ -365,7 +382,7 @@ class Coupler:
                               worker)
         if failure is not None:
             row, seed, where, cause = failure
-            state = uniq[row, :-1]
+            state = uniq[row, :len(self.inputs)]
             named = ", ".join(f"{k}={v:.17g}" for k, v in zip(self.inputs, state))
             raise OracleError(
                 f"{oracle_name(self.oracle)} failed at state ({named}) with seed {seed} on "

@@ -8,7 +8,9 @@ salted per process), no ``id()``, only canonical bytes through BLAKE2b.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import inspect
 import json
 from importlib import metadata
 from typing import Any
@@ -46,6 +48,11 @@ def _canonical(obj: Any) -> Any:
         return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if hasattr(obj, "token") and callable(obj.token):
         return {"__token__": obj.token()}
+    if inspect.ismethod(obj):  # a bound method carries its instance's configuration
+        return {"__method__": obj.__func__.__qualname__, "self": _canonical(obj.__self__)}
+    if isinstance(obj, functools.partial):
+        return {"__partial__": _canonical(obj.func), "args": _canonical(list(obj.args)),
+                "keywords": _canonical(dict(obj.keywords))}
     if callable(obj) and hasattr(obj, "__qualname__"):
         return {"__callable__": f"{getattr(obj, '__module__', '?')}.{obj.__qualname__}"}
     raise TypeError(

@@ -218,3 +218,19 @@ def test_replica_arrays_give_independent_seeds_in_one_batch():
     assert len(set(stacked.seed.tolist())) == 12  # every (state, replica) has its own seed
     with Coupler(NOISY, "sync") as c, pytest.raises(QueryError, match="`replica` must be an int"):
         c.evaluate(states, BUDGET, replica=np.arange(5))
+
+
+def test_seed_from_gives_common_random_numbers():
+    states = _states(5)
+    shifted = states + 1e-3
+    key = np.zeros((5, 1))
+    with Coupler(NOISY, "sync", seed=1, cache=True) as c:
+        a = c.evaluate(states, BUDGET, seed_from=key)
+        b = c.evaluate(shifted, BUDGET, seed_from=key)
+        plain = c.evaluate(states, BUDGET)
+    assert np.array_equal(a.seed, b.seed) and len(set(a.seed.tolist())) == 1
+    # same noise draws: the difference is exactly the smooth part
+    assert np.allclose(b.mean[:, 0] - a.mean[:, 0], NOISY.exact(shifted) - NOISY.exact(states), atol=1e-12)
+    assert not np.array_equal(plain.mean, a.mean)  # the cache keeps the two apart
+    with Coupler(NOISY, "sync") as c, pytest.raises(QueryError, match="`seed_from` must be"):
+        c.evaluate(states, BUDGET, seed_from=np.zeros(5))
