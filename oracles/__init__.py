@@ -9,14 +9,18 @@ oracle                 physics                                         inputs ->
 =====================  ==============================================  =========================
 CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], grad) -> flux
 =====================  ==============================================  =========================
+
+Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
+:class:`FastSlowSDE` (fast/slow SDE with a known averaged equation).
 """
 
 from .base import Oracle
 from .cell_problem import CellProblemOracle
+from .fast_slow import FastSlowSDE
 from .coefficients import (COEFFICIENTS, ConstantCoefficient, LayeredCosine, TwoPhaseLaminate,
                            make_coefficient)
 
 ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle}
 
 __all__ = ["Oracle", "CellProblemOracle", "ORACLES", "COEFFICIENTS", "LayeredCosine",
-           "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient"]
+           "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE"]

@@ -1,0 +1,25 @@
+"""hmm.ef: the equation-free toolkit, generic over any coarse time-stepper.
+
+* :func:`coarse_stepper` / :class:`CoarseStepper` -- lift -> micro burst ->
+  restrict, bursts as Dask futures, replica averaging, common random numbers;
+* :func:`projective_integrate` -- projective forward Euler and projective
+  Heun, with the fast-mode stability check :func:`check_stability`;
+* :func:`coarse_fixed_point` -- coarse steady states by Newton-Krylov with
+  coarse multipliers and eigenvalues;
+* :func:`continuation` -- pseudo-arclength continuation through folds,
+  stable and unstable branches.
+
+Gap-tooth and patch dynamics for spatially extended problems are not built
+yet (issue 5).
+"""
+
+from .continuation import Branch, ContinuationError, continuation
+from .fixed_point import CoarseFixedPoint, CoarseNewtonError, coarse_fixed_point, stability
+from .projective import (ProjectiveResult, ProjectiveStabilityError, amplification, check_stability,
+                         projective_integrate)
+from .stepper import CoarseBurst, CoarseRecords, CoarseStepper, coarse_stepper
+
+__all__ = ["coarse_stepper", "CoarseStepper", "CoarseBurst", "CoarseRecords", "projective_integrate",
+           "ProjectiveResult", "ProjectiveStabilityError", "amplification", "check_stability",
+           "coarse_fixed_point", "CoarseFixedPoint", "CoarseNewtonError", "stability", "continuation",
+           "Branch", "ContinuationError"]
