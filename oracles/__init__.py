@@ -11,16 +11,18 @@ CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], 
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
-:class:`FastSlowSDE` (fast/slow SDE with a known averaged equation).
+:class:`FastSlowSDE` (fast/slow SDE with a known averaged equation);
+:class:`DiffusionTooth` (fine-grid reaction-diffusion tooth for :class:`hmm.ef.GapTooth`).
 """
 
 from .base import Oracle
 from .cell_problem import CellProblemOracle
 from .fast_slow import FastSlowSDE
+from .tooth_diffusion import DiffusionTooth
 from .coefficients import (COEFFICIENTS, ConstantCoefficient, LayeredCosine, TwoPhaseLaminate,
                            make_coefficient)
 
 ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle}
 
 __all__ = ["Oracle", "CellProblemOracle", "ORACLES", "COEFFICIENTS", "LayeredCosine",
-           "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE"]
+           "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]

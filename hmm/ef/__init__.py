@@ -7,13 +7,14 @@
 * :func:`coarse_fixed_point` -- coarse steady states by Newton-Krylov with
   coarse multipliers and eigenvalues;
 * :func:`continuation` -- pseudo-arclength continuation through folds,
-  stable and unstable branches.
-
-Gap-tooth and patch dynamics for spatially extended problems are not built
-yet (issue 5).
+  stable and unstable branches;
+* :class:`GapTooth` -- gap-tooth scheme for 1D spatially extended problems
+  (teeth as Dask futures); with :func:`projective_integrate` it gives patch
+  dynamics.
 """
 
 from .continuation import Branch, ContinuationError, continuation
+from .gaptooth import GapTooth, ToothBurst
 from .fixed_point import CoarseFixedPoint, CoarseNewtonError, coarse_fixed_point, stability
 from .projective import (ProjectiveResult, ProjectiveStabilityError, amplification, check_stability,
                          projective_integrate)
@@ -22,4 +23,4 @@ from .stepper import CoarseBurst, CoarseRecords, CoarseStepper, coarse_stepper
 __all__ = ["coarse_stepper", "CoarseStepper", "CoarseBurst", "CoarseRecords", "projective_integrate",
            "ProjectiveResult", "ProjectiveStabilityError", "amplification", "check_stability",
            "coarse_fixed_point", "CoarseFixedPoint", "CoarseNewtonError", "stability", "continuation",
-           "Branch", "ContinuationError"]
+           "Branch", "ContinuationError", "GapTooth", "ToothBurst"]
