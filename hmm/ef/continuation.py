@@ -43,31 +43,46 @@ class Branch:
     U: list = field(default_factory=list)
     multipliers: list = field(default_factory=list)
     residual: list = field(default_factory=list)
+    tangents: list = field(default_factory=list)  # unit tangents (dU/ds, dp/ds)
 
-    def append(self, p: float, U: np.ndarray, mu: np.ndarray, r: float) -> None:
+    def append(self, p: float, U: np.ndarray, mu: np.ndarray, r: float, tangent: np.ndarray) -> None:
         self.params.append(float(p))
         self.U.append(np.array(U, dtype=float))
         self.multipliers.append(np.array(mu, dtype=complex))
         self.residual.append(float(r))
+        self.tangents.append(np.array(tangent, dtype=float))
 
     @property
     def stable(self) -> np.ndarray:
         return np.array([np.all(np.abs(m) < 1.0) for m in self.multipliers])
 
     def folds(self) -> list[int]:
-        """Indices where the parameter turns back (sign change of its increments)."""
-        d = np.diff(np.asarray(self.params))
-        return [i + 1 for i in range(len(d) - 1) if d[i] * d[i + 1] < 0]
+        """Indices ``i`` such that the parameter turns between points i and i+1
+        (the tangent's parameter component changes sign)."""
+        tp = np.array([t[-1] for t in self.tangents])
+        return [i for i in range(len(tp) - 1) if tp[i] * tp[i + 1] < 0]
 
-    def fold_points(self, component: int = 0) -> list[tuple[float, float]]:
-        """(parameter, U_component) of each fold, refined by the vertex of the
-        parabola p(U) through the three points around the turn."""
-        p, u = np.asarray(self.params), np.asarray(self.U)[:, component]
+    def fold_points(self) -> list[tuple[float, np.ndarray]]:
+        """(parameter, U) at each fold, from the cubic Hermite interpolant of the
+        branch in arclength between the two points around the turn (values and
+        tangents known there), at the zero of dp/ds."""
         out = []
         for i in self.folds():
-            a, b, c = np.polyfit(u[i - 1:i + 2], p[i - 1:i + 2], 2)
-            u_star = -b / (2 * a)
-            out.append((float(np.polyval([a, b, c], u_star)), float(u_star)))
+            xa = np.concatenate([self.U[i], [self.params[i]]])
+            xb = np.concatenate([self.U[i + 1], [self.params[i + 1]]])
+            ds = float(np.linalg.norm(xb - xa))
+            ta, tb = self.tangents[i] * ds, self.tangents[i + 1] * ds
+            # Hermite p(th) = h00 pa + h10 ta + h01 pb + h11 tb; solve dp/dth = 0 on [0, 1]
+            c2 = 6 * xa[-1] + 3 * ta[-1] - 6 * xb[-1] + 3 * tb[-1]
+            c1 = -6 * xa[-1] - 4 * ta[-1] + 6 * xb[-1] - 2 * tb[-1]
+            c0 = ta[-1]
+            roots = np.roots([c2, c1, c0]) if abs(c2) > 1e-300 else np.array([-c0 / c1])
+            roots = [r.real for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and 0 <= r.real <= 1]
+            th = roots[0] if roots else 0.5
+            h = np.array([2 * th**3 - 3 * th**2 + 1, th**3 - 2 * th**2 + th, -2 * th**3 + 3 * th**2,
+                          th**3 - th**2])
+            x = h[0] * xa + h[1] * ta + h[2] * xb + h[3] * tb
+            out.append((float(x[-1]), x[:-1]))
         return out
 
     def to_xarray(self):
@@ -87,18 +102,23 @@ class Branch:
 def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, ds: float,
                  n_points: int, p_range: tuple[float, float] | None = None, direction: float = 1.0,
                  tol: float = 1e-8, max_newton: int = 8, ds_min: float | None = None,
-                 ds_max: float | None = None, fd_step: float = 1e-5) -> Branch:
+                 ds_max: float | None = None, fd_step: float = 1e-5,
+                 fold_ds: float | None = None) -> Branch:
     """Trace a branch of coarse fixed points starting near ``(U0, p0)``.
 
     ``direction`` (+1/-1) sets the initial direction in the parameter; the run
     stops after ``n_points`` points or when the parameter leaves ``p_range``.
     Steps adapt: halved when the corrector fails, grown by 1.3 after fast
-    convergence, within [ds_min, ds_max] (defaults ds/64, 4 ds).
+    convergence, within [ds_min, ds_max] (defaults ds/64,
+    4 ds); a step that jumps over a fold by more than ``fold_ds`` (default
+    ds/8) is redone with an eighth of its length, so folds are located by
+    :meth:`Branch.fold_points` from closely spaced points.
     """
     if len(stepper.param_names) != 1:
         raise ValueError(f"continuation(): the stepper needs exactly one parameter, has {stepper.param_names}")
     ds_min = ds / 64 if ds_min is None else ds_min
     ds_max = 4 * ds if ds_max is None else ds_max
+    fold_ds = ds / 8 if fold_ds is None else fold_ds
     n = stepper.n_coarse
     branch = Branch(stepper.param_names[0], stepper.coarse_names, horizon)
 
@@ -129,9 +149,9 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     if X is None:
         raise ContinuationError(f"continuation(): no coarse steady state near U0 at "
                                 f"{branch.param_name}={p0:g} (residual {np.max(np.abs(G)):.3e})", branch)
-    branch.append(X[-1], X[:n], np.linalg.eigvals(D), np.max(np.abs(G)))
     _, J, _ = system(X)
     tau = _tangent(J, e_p * np.sign(direction))
+    branch.append(X[-1], X[:n], np.linalg.eigvals(D), np.max(np.abs(G)), tau)
     while len(branch.params) < n_points:
         X_new, G, D, iters = correct(X + ds * tau, tau)
         if X_new is None:
@@ -143,9 +163,13 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
                     f"{len(branch.params)} points kept", branch)
             continue
         _, J, _ = system(X_new)
-        tau = _tangent(J, tau)
-        X = X_new
-        branch.append(X[-1], X[:n], np.linalg.eigvals(D), np.max(np.abs(G)))
+        tau_new = _tangent(J, tau)
+        step = float(np.linalg.norm(X_new - X))
+        if tau_new[-1] * tau[-1] < 0 and step > fold_ds:
+            ds = step / 8  # a fold lies in this step: approach it with small steps
+            continue
+        X, tau = X_new, tau_new
+        branch.append(X[-1], X[:n], np.linalg.eigvals(D), np.max(np.abs(G)), tau)
         if iters <= 2:
             ds = min(ds * 1.3, ds_max)
         if p_range is not None and not (p_range[0] <= X[-1] <= p_range[1]):

@@ -60,13 +60,15 @@ def test_continuation_traces_both_folds_and_labels_stability():
     model = FastSlowSDE(eps=1e-5, lift_x=None)
     with stepper_for(model) as stepper:
         fp = coarse_fixed_point(stepper, [-2.0], [-1.0], horizon=0.05)
-        branch = continuation(stepper, fp.U, -1.0, horizon=0.05, ds=0.1, n_points=60, p_range=(-1.0, 1.0))
+        branch = continuation(stepper, fp.U, -1.0, horizon=0.05, ds=0.1, n_points=80, p_range=(-1.0, 1.0))
     folds = branch.fold_points()
     assert len(folds) == 2
-    (p1, y1), (p2, y2) = folds
-    # exact folds of lambda + y - y^3/3 = 0: (lambda, y) = (2/3, -1) and (-2/3, 1)
-    assert abs(p1 - 2 / 3) < 1e-3 and abs(y1 + 1) < 0.05
-    assert abs(p2 + 2 / 3) < 1e-3 and abs(y2 - 1) < 0.05
+    (p1, y1), (p2, y2) = ((p, u[0]) for p, u in folds)
+    # exact folds of lambda + y - y^3/3 = 0: (lambda, y) = (2/3, -1) and (-2/3, 1);
+    # the coarse map differs from the averaged flow by O(eps) = 1e-5 (measured: lambda
+    # within 1e-8, y within 3e-6)
+    assert abs(p1 - 2 / 3) < 1e-4 and abs(y1 + 1) < 1e-3
+    assert abs(p2 + 2 / 3) < 1e-4 and abs(y2 - 1) < 1e-3
     y = np.asarray(branch.U)[:, 0]
     far = np.abs(np.abs(y) - 1) > 0.05  # away from the folds, where F' = 1 - y^2 = 0
     assert np.array_equal(branch.stable[far], (np.abs(y) > 1)[far])  # middle branch unstable
