@@ -76,6 +76,16 @@ def main() -> None:
             lines.append(f"| {dim}D | {r['eps']:.3g} | 1/{H} | {cpp} | {r['err_hmm_direct']:.3e} | "
                          f"{r['err_hmm_homogenised']:.3e} | {r['gap_direct_homogenised']:.3e} | "
                          f"{r['corrector_estimate']:.3e} |")
+    # sections of the other models, each computed by its own validation module
+    import importlib
+    import importlib.util
+
+    for name in ("equation_free", "md", "kmc", "dpd", "adaptivity"):
+        if importlib.util.find_spec(f"hmm.validation.{name}") is None:
+            continue  # that model is not built yet
+        module = importlib.import_module(f"hmm.validation.{name}")
+        print(f"running hmm.validation.{name}.report() ...", flush=True)
+        lines += [""] + list(module.report())
     out = ROOT / "docs" / "validation.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
