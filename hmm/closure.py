@@ -48,6 +48,10 @@ class CouplerClosure:
         Values of oracle inputs that are not columns of ``points``.
     keep_batches : bool
         Keep every EstimateBatch in :attr:`log` (for adaptivity and plots).
+    rename : mapping, optional
+        Law name -> oracle name, for inputs and outputs whose names differ,
+        e.g. ``{"grad_x": "shear_rate", "flux": "shear_stress"}`` to drive a
+        shear-stress oracle from the 1D momentum law.
 
     Notes
     -----
@@ -57,11 +61,17 @@ class CouplerClosure:
 
     def __init__(self, coupler: Coupler, inputs: tuple[str, ...], outputs: tuple[str, ...],
                  budget: Budget | None = None, *, fixed_inputs: Mapping[str, float] | None = None,
-                 keep_batches: bool = False) -> None:
+                 keep_batches: bool = False, rename: Mapping[str, str] | None = None) -> None:
         fixed = dict(fixed_inputs or {})
+        rename = dict(rename or {})
         self.coupler = coupler
-        self.inputs = tuple(inputs)
-        self.outputs = tuple(outputs)
+        self.law_inputs, self.law_outputs = tuple(inputs), tuple(outputs)
+        unused = sorted(set(rename) - set(self.law_inputs) - set(self.law_outputs))
+        if unused:
+            raise ValueError(f"rename keys {unused} are not law inputs {self.law_inputs} or "
+                             f"outputs {self.law_outputs}")
+        self.inputs = tuple(rename.get(n, n) for n in inputs)
+        self.outputs = tuple(rename.get(n, n) for n in outputs)
         self.budget = budget or Budget()
         oracle_inputs, oracle_outputs = coupler.inputs, coupler.outputs
         unknown = sorted(set(fixed) - set(oracle_inputs))
@@ -95,7 +105,7 @@ class CouplerClosure:
     def restrict(self, batch: EstimateBatch) -> EstimateBatch:
         """Keep the outputs the law uses; zero the cost of cached answers."""
         cost = np.where(batch.cached, 0.0, batch.cost_s)
-        return EstimateBatch(batch.inputs, self.outputs, batch.states,
+        return EstimateBatch(batch.inputs, self.law_outputs, batch.states,
                              batch.mean[:, self._restrict], batch.stderr[:, self._restrict],
                              batch.n_eff, cost, batch.seed, batch.cached, batch.worker,
                              batch.provenance)

@@ -51,12 +51,16 @@ class HMMSolver:
         Oracle inputs the law does not provide (e.g. ``{"temperature": 1.0}``).
     units : mapping, optional
         Unit strings for ``u``, ``x``, ``time`` and ``flux`` (default ``"1"``).
+    rename : mapping, optional
+        Law input/output name -> oracle name where they differ (see
+        :class:`hmm.closure.CouplerClosure`).
     """
 
     def __init__(self, law: Any, grid: Any, coupler: Coupler, *, budget: Budget | None = None,
                  stepper: Any = "implicit_euler", stepper_options: Mapping[str, Any] | None = None,
                  fixed_inputs: Mapping[str, float] | None = None,
-                 units: Mapping[str, str] | None = None) -> None:
+                 units: Mapping[str, str] | None = None,
+                 rename: Mapping[str, str] | None = None) -> None:
         from macro import get_stepper
 
         if not isinstance(coupler, Coupler):
@@ -72,7 +76,7 @@ class HMMSolver:
         self.stepper_options = dict(stepper_options or {})
         self.units = {"u": "1", "x": "1", "time": "1", "flux": "1", **dict(units or {})}
         self.closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
-                                      self.budget, fixed_inputs=fixed_inputs)
+                                      self.budget, fixed_inputs=fixed_inputs, rename=rename)
 
     # -- helpers ----------------------------------------------------------------------
     def initial_state(self, u0: Any = None) -> np.ndarray:

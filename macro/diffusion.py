@@ -146,7 +146,12 @@ def _result_arrays(res: Any, n_points: int, n_out: int, func: str) -> tuple[np.n
 
 
 class DiffusionLaw:
-    """``u_t = div q + f`` with Dirichlet data ``g`` and a pluggable flux closure.
+    """``c u_t = div q + f`` with Dirichlet data ``g`` and a pluggable flux closure.
+
+    With ``q`` a diffusive flux this is the heat/diffusion equation; with ``u``
+    a velocity, ``q`` a shear stress ``tau(du/dy)``, ``f`` a body force and
+    ``c`` the mass density it is the momentum equation of unidirectional
+    channel flow, ``rho u_t = d tau / dy + f``.
 
     Parameters
     ----------
@@ -158,20 +163,25 @@ class DiffusionLaw:
         Relative finite-difference step for tangents when the closure has no
         ``tangent``: component ``k`` is perturbed by
         ``fd_step * max(max_faces |G_k|, 1)``.
+    capacity : float, keyword-only
+        ``c > 0`` multiplying ``u_t`` (heat capacity, mass density); default 1.
 
     Notes
     -----
     All methods take the grid explicitly; operators are cached per grid.
     """
 
-    def __init__(self, source: Any = 0.0, boundary: Any = 0.0, *, fd_step: float = 1e-4) -> None:
+    def __init__(self, source: Any = 0.0, boundary: Any = 0.0, *, fd_step: float = 1e-4,
+                 capacity: float = 1.0) -> None:
         self.source = make_profile(source, name="source")
         self.boundary = make_profile(boundary, name="boundary")
         self.fd_step = check_float(fd_step, "fd_step", "DiffusionLaw()", positive=True)
+        self.capacity = check_float(capacity, "capacity", "DiffusionLaw()", positive=True)
         self._ops: dict[Grid, FaceOperators] = {}
 
     def __repr__(self) -> str:
-        return f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step})"
+        cap = "" if self.capacity == 1.0 else f", capacity={self.capacity!r}"
+        return f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step}{cap})"
 
     # -- names and operators -------------------------------------------------
     @staticmethod
@@ -243,8 +253,8 @@ class DiffusionLaw:
         rows = np.arange(grid.n_faces)
         qn = mean[rows, ops.face_axes]
         sn = stderr[rows, ops.face_axes]
-        du_dt = ops.divergence @ qn + self.source_values(grid, t)
-        rhs_stderr = np.sqrt(ops.divergence_sq @ sn**2)
+        du_dt = (ops.divergence @ qn + self.source_values(grid, t)) / self.capacity
+        rhs_stderr = np.sqrt(ops.divergence_sq @ sn**2) / self.capacity
         return FluxEvaluation(du_dt, qn, sn, cost, rhs_stderr, points, float(t))
 
     def evaluate(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> FluxEvaluation:
@@ -326,7 +336,7 @@ class DiffusionLaw:
         rows = np.repeat(np.arange(n), dim)
         cols = np.arange(n * dim)
         tmat = sp.csr_matrix((normal_rows.ravel(), (rows, cols)), shape=(n, n * dim))
-        jac = (ops.divergence @ (tmat @ ops.gradient)).tocsr()
+        jac = (ops.divergence @ (tmat @ ops.gradient)).tocsr() / self.capacity
         return jac, evaluation
 
     def max_diffusivity(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> float:
@@ -337,4 +347,4 @@ class DiffusionLaw:
         tangent, _ = self.tangents(grid, u, t, closure)
         ops = self.operators(grid)
         normal_rows = tangent[np.arange(grid.n_faces), ops.face_axes, :]
-        return float(np.abs(normal_rows).sum(axis=1).max())
+        return float(np.abs(normal_rows).sum(axis=1).max()) / self.capacity

@@ -294,8 +294,12 @@ class _Theta(Stepper):
             r = v - explicit_part - (dt * th) * ev.du_dt
             rnorm = float(np.abs(r).max())
             roundoff = 64 * np.finfo(float).eps * float(np.max(np.abs(v) + dt * th * (self._abs_j @ np.abs(v))))
-            tol = (self.newton_tol * max(1.0, float(np.abs(v).max())) + roundoff
-                   + self.noise_factor * dt * th * float(ev.rhs_stderr.max()))
+            tol = self.newton_tol * max(1.0, float(np.abs(v).max())) + roundoff
+            if iterations > 0:
+                # The noise floor applies only once Newton has moved: at the start
+                # v = u, and a residual dt*F(u) below the noise is still a real
+                # update to make, not noise (else a noisy run stops evolving).
+                tol += self.noise_factor * dt * th * float(ev.rhs_stderr.max())
             if rnorm <= tol:
                 self._start = (t1, v.copy(), ev)
                 msg = f"Newton converged in {iterations} iteration(s), ||R||_inf={rnorm:.2e} <= {tol:.2e}"

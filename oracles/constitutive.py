@@ -1,0 +1,95 @@
+r"""Analytic constitutive laws as oracles: stand-ins for particle simulations of
+complex fluids, with exactly known answers.
+
+The Carreau model of a shear-thinning polymer solution (Bird, Armstrong &
+Hassager, *Dynamics of Polymeric Liquids* vol. 1, 1987, sec. 4.4):
+
+.. math::
+
+    \tau = \eta(\dot\gamma)\,\dot\gamma, \qquad
+    \eta(\dot\gamma) = \eta_\infty + (\eta_0 - \eta_\infty)
+                       \big(1 + (\lambda\dot\gamma)^2\big)^{(n-1)/2}.
+
+Optionally observed with Gaussian noise of standard deviation
+``noise / sqrt(max(1, budget.sampling_steps))``, like a DPD or MD estimate of
+the shear stress. Units: those of the parameters (stress = viscosity / time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hmm.budget import Budget
+from hmm.estimate import Estimate
+
+
+@dataclass(frozen=True)
+class CarreauFluid:
+    """Shear stress of a Carreau fluid at a given shear rate.
+
+    Parameters
+    ----------
+    eta0, eta_inf : float
+        Zero- and infinite-shear viscosities (eta0 >= eta_inf >= 0, eta0 > 0).
+    relaxation_time : float
+        lambda (>= 0); ``lambda * shear_rate ~ 1`` marks the onset of thinning.
+    power_index : float
+        n in (0, 1] (n < 1 shear thinning; n = 1 Newtonian).
+    noise : float
+        Standard deviation of one sample's stress noise (>= 0).
+    """
+
+    eta0: float = 1.0
+    eta_inf: float = 0.0
+    relaxation_time: float = 1.0
+    power_index: float = 0.5
+    noise: float = 0.0
+
+    inputs = ("shear_rate",)
+    outputs = ("shear_stress",)
+
+    def __post_init__(self) -> None:
+        if not (self.eta0 > 0 and 0 <= self.eta_inf <= self.eta0):
+            raise ValueError(f"CarreauFluid: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
+                             f"eta0={self.eta0}, eta_inf={self.eta_inf}")
+        if not self.relaxation_time >= 0:
+            raise ValueError(f"CarreauFluid: `relaxation_time` must be >= 0, got {self.relaxation_time}")
+        if not 0 < self.power_index <= 1:
+            raise ValueError(f"CarreauFluid: `power_index` must be in (0, 1], got {self.power_index}")
+        if not self.noise >= 0:
+            raise ValueError(f"CarreauFluid: `noise` must be >= 0, got {self.noise}")
+
+    def viscosity(self, shear_rate) -> np.ndarray:
+        g = np.asarray(shear_rate, dtype=float)
+        return self.eta_inf + (self.eta0 - self.eta_inf) * (
+            1.0 + (self.relaxation_time * g) ** 2) ** ((self.power_index - 1) / 2)
+
+    def stress(self, shear_rate) -> np.ndarray:
+        g = np.asarray(shear_rate, dtype=float)
+        return self.viscosity(g) * g
+
+    def shear_rate_for(self, stress: float) -> float:
+        """Inverse of the (monotone) flow curve by bisection + Newton-free bracketing."""
+        from scipy.optimize import brentq
+
+        if stress == 0:
+            return 0.0
+        sign, s = math.copysign(1.0, stress), abs(stress)
+        hi = 1.0
+        while self.stress(hi) < s:
+            hi *= 2.0
+        return sign * brentq(lambda g: float(self.stress(g)) - s, 0.0, hi, xtol=1e-15, rtol=1e-14)
+
+    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        start = time.perf_counter()
+        tau = float(self.stress(state[0]))
+        n = max(1, budget.sampling_steps)
+        se = self.noise / math.sqrt(n)
+        if se > 0:
+            tau += se * np.random.default_rng(seed).standard_normal()
+        return Estimate(np.array([tau]), np.array([se]), n_eff=float(n) if se > 0 else math.inf,
+                        cost_s=time.perf_counter() - start)
