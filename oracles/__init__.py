@@ -8,6 +8,7 @@ budget)`` returns an :class:`hmm.Estimate`.
 oracle                 physics                                         inputs -> outputs
 =====================  ==============================================  =========================
 CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], grad) -> flux
+CarreauFluid           Carreau shear-thinning flow curve (+ noise)     shear_rate -> shear_stress
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
@@ -17,12 +18,13 @@ Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_ste
 
 from .base import Oracle
 from .cell_problem import CellProblemOracle
+from .constitutive import CarreauFluid
 from .fast_slow import FastSlowSDE
 from .tooth_diffusion import DiffusionTooth
 from .coefficients import (COEFFICIENTS, ConstantCoefficient, LayeredCosine, TwoPhaseLaminate,
                            make_coefficient)
 
-ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle}
+ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "carreau": CarreauFluid}
 
-__all__ = ["Oracle", "CellProblemOracle", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+__all__ = ["Oracle", "CellProblemOracle", "CarreauFluid", "ORACLES", "COEFFICIENTS", "LayeredCosine",
            "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]
