@@ -234,3 +234,26 @@ def test_seed_from_gives_common_random_numbers():
     assert not np.array_equal(plain.mean, a.mean)  # the cache keeps the two apart
     with Coupler(NOISY, "sync") as c, pytest.raises(QueryError, match="`seed_from` must be"):
         c.evaluate(states, BUDGET, seed_from=np.zeros(5))
+
+
+def test_existing_cluster_by_address_is_used_and_left_running(client_2w):
+    address = client_2w.scheduler.address
+    with Coupler(NOISY, address, seed=3) as c:
+        batch = c.evaluate(_states(8), BUDGET)
+        assert "external cluster" in c.describe()
+    with Coupler(NOISY, "sync", seed=3) as ref:
+        _same_bits(ref.evaluate(_states(8), BUDGET), batch)
+    assert client_2w.status == "running"  # closing the Coupler did not stop the cluster
+
+
+def test_tls_cluster_through_security():
+    pytest.importorskip("cryptography")
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    security = Security.temporary()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls",
+                      security=security, dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tls://")
+        with Coupler(TrivialOracle(), cluster.scheduler_address, security=security) as c:
+            assert c.evaluate(np.array([[1.5], [2.5]])).mean[:, 0].tolist() == [1.5, 2.5]
