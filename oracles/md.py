@@ -56,6 +56,20 @@ def tail_corrections(density: float, cutoff: float) -> tuple[float, float]:
             16.0 / 3.0 * math.pi * density**2 * (2.0 * ri9 / 3.0 - ri3))
 
 
+def parse_state(name: str, state) -> tuple[float, float]:
+    """Validated (strain, temperature) from a state row; errors name the field."""
+    state = np.asarray(state, dtype=float).reshape(-1)
+    if state.shape != (2,):
+        raise ValueError(f"{name}.run(): `state` must be [strain, temperature], got shape {state.shape}")
+    strain, temperature = float(state[0]), float(state[1])
+    if not math.isfinite(strain) or strain <= -1.0:
+        raise ValueError(f"{name}.run(): `strain` must be > -1 (1 + strain is the stretch; "
+                         f"<= -1 inverts the box), got {strain}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"{name}.run(): `temperature` must be >= 0, got {temperature}")
+    return strain, temperature
+
+
 def fcc_lattice(cells: tuple[int, int, int], a: float, orientation: str = "100") -> tuple[np.ndarray, np.ndarray]:
     """Perfect fcc crystal of cubic lattice constant ``a`` in a periodic orthorhombic box.
 
@@ -365,15 +379,7 @@ class LennardJonesMD:
                         shift=self.shift, dt=self.dt, seed=int(rng.integers(2**31)))
 
     def _check_state(self, state) -> tuple[float, float]:
-        state = np.asarray(state, dtype=float).reshape(-1)
-        if state.shape != (2,):
-            raise ValueError(f"{type(self).__name__}.run(): `state` must be [strain, temperature], got shape {state.shape}")
-        strain, temperature = float(state[0]), float(state[1])
-        if not math.isfinite(strain) or strain <= -1.0:
-            raise ValueError(f"{type(self).__name__}.run(): `strain` must be > -1 (1 + strain is the box "
-                             f"stretch; <= -1 inverts the box), got {strain}")
-        if not math.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"{type(self).__name__}.run(): `temperature` must be >= 0, got {temperature}")
+        strain, temperature = parse_state(type(self).__name__, state)
         box_min = min(self.reference_box_length * (1.0 + strain), self.reference_box_length)
         if self.cutoff + self.skin > 0.5 * box_min:
             raise ValueError(f"{type(self).__name__}.run(): at strain {strain} the box side {box_min:g} is less "
@@ -433,3 +439,131 @@ class LennardJonesMD:
         return Estimate(mean, stderr, float(np.sum(np.min(n_effs, axis=1))), time.perf_counter() - start,
                         {"n_atoms": self.n_atoms, "blocks": self.blocks, "replicas": budget.replicas,
                          "rebuilds": rebuilds, "dof": len(means) * (self.blocks - 1)})
+
+
+def mean_squared_displacement(frames: np.ndarray, max_lag: int) -> np.ndarray:
+    """MSD(lag) for lags 0..max_lag from unwrapped frames (n_frames, n, d),
+    averaged over atoms and all time origins, centre-of-mass drift removed."""
+    frames = np.asarray(frames, dtype=float)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    msd = np.zeros(max_lag + 1)
+    for lag in range(1, max_lag + 1):  # a loop over lags; atoms and origins are vectorised
+        msd[lag] = np.mean(np.sum((frames[lag:] - frames[:-lag]) ** 2, axis=-1))
+    return msd
+
+
+def diffusion_coefficient(frames: np.ndarray, frame_dt: float, *, blocks: int = 8,
+                          fit_from: float = 0.3) -> tuple[float, float]:
+    """Self-diffusion coefficient by the Einstein relation, MSD(t) ~ 2 d D t.
+
+    The trajectory (n_frames, n, d) is cut into ``blocks`` consecutive
+    segments; in each, D is the slope of MSD over lags from ``fit_from`` to 1
+    times a quarter of the segment length, divided by 2 d. Returns the mean
+    over blocks and its stderr (blocks are nearly independent when a segment
+    is much longer than the velocity correlation time).
+    """
+    frames = np.asarray(frames, dtype=float)
+    length = len(frames) // blocks
+    max_lag = length // 4
+    lo = max(1, int(fit_from * max_lag))
+    if max_lag - lo < 2:
+        raise ValueError(f"diffusion_coefficient(): {len(frames)} frames are too few for {blocks} blocks")
+    lags = np.arange(lo, max_lag + 1) * frame_dt
+    d = frames.shape[-1]
+    slopes = [np.polyfit(lags, mean_squared_displacement(frames[b * length:(b + 1) * length], max_lag)[lo:], 1)[0]
+              for b in range(blocks)]
+    slopes = np.asarray(slopes) / (2 * d)
+    return float(slopes.mean()), float(slopes.std(ddof=1) / math.sqrt(blocks))
+
+
+def trajectory(system: LJSystem, n_frames: int, frame_every: int, *, friction: float = 0.0,
+               temperature: float = 0.0) -> np.ndarray:
+    """Unwrapped positions (n_frames, n, 3) every ``frame_every`` steps."""
+    frames = np.empty((n_frames, system.n_atoms, 3))
+    for k in range(n_frames):
+        system.run(frame_every, friction=friction, temperature=temperature, sample_every=0)
+        frames[k] = system.unwrapped()
+    return frames
+
+
+@dataclass(frozen=True)
+class LJChain:
+    r"""Tension of a periodic 1D chain with nearest-neighbour bonds at strain e and temperature T.
+
+    Bond energy phi(r) = k/2 (r - a0)^2 (``bond="harmonic"``) or
+    4 eps (r^-12 - r^-6) (``bond="lj"``, eps = 1). Reference spacing ``a0``
+    (default: the potential minimum, 2^(1/6) for LJ); the strained chain has
+    spacing a0 (1 + e). The ``stress`` output is the tension (force units, the
+    1D stress; tension positive), from the 1D virial
+    sigma = [sum_bonds r phi'(r) - sum_i m v_i^2] / L. Reference (Lagrangian)
+    density m / a0; at T = 0 the modulus d sigma / d e is a0 phi''(a0 (1 + e))
+    and the long-wave speed a0 sqrt(phi'' / m) = sqrt(modulus / density).
+    Langevin BAOAB thermostat; same budget rules as :class:`LennardJonesMD`.
+    """
+
+    bond: str = "harmonic"
+    n_atoms: int = 64
+    spring: float = 1.0
+    a0: float | None = None
+    mass: float = 1.0
+    dt: float = 0.01
+    friction: float = 1.0
+    sample_every: int = 10
+    blocks: int = 20
+
+    inputs = ("strain", "temperature")
+    outputs = ("stress",)
+
+    def __post_init__(self) -> None:
+        if self.bond not in ("harmonic", "lj"):
+            raise ValueError(f"LJChain: `bond` must be 'harmonic' or 'lj', got {self.bond!r}")
+        if isinstance(self.n_atoms, bool) or not isinstance(self.n_atoms, int) or self.n_atoms < 2:
+            raise ValueError(f"LJChain: `n_atoms` must be an int >= 2, got {self.n_atoms!r}")
+        for field in ("spring", "mass", "dt", "friction"):
+            value = getattr(self, field)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"LJChain: `{field}` must be a positive number, got {value!r}")
+        if self.a0 is not None and not (math.isfinite(self.a0) and self.a0 > 0):
+            raise ValueError(f"LJChain: `a0` must be positive or None, got {self.a0!r}")
+
+    @property
+    def spacing(self) -> float:
+        """Reference bond length a0."""
+        return float(self.a0) if self.a0 is not None else (2.0 ** (1 / 6) if self.bond == "lj" else 1.0)
+
+    @property
+    def density(self) -> float:
+        """Reference mass per length m / a0."""
+        return self.mass / self.spacing
+
+    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        start = time.perf_counter()
+        strain, temperature = parse_state(type(self).__name__, state)
+        a = self.spacing * (1.0 + strain)
+        n, length = self.n_atoms, self.n_atoms * a
+        x = np.arange(n) * a
+        v = np.zeros(n)
+        f = np.zeros(n)
+        harmonic = self.bond == "harmonic"
+        args = (length, harmonic, self.spring, self.spacing, 1.0)
+        u, w = K.chain_forces(x, f, *args)
+        if temperature == 0.0:
+            return Estimate(np.array([w / length]), np.zeros(1), math.inf, time.perf_counter() - start)
+        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION_STEPS
+        n_samp = budget.sampling_steps or DEFAULT_SAMPLING_STEPS
+        rng = np.random.default_rng(np.random.SeedSequence(seed))
+        v[:] = rng.standard_normal(n) * math.sqrt(temperature / self.mass)
+        K.seed_numba_rng(int(rng.integers(2**31)))
+        status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_eq, harmonic, self.spring, self.spacing,
+                               1.0, self.friction, temperature, n_eq + 1, np.empty((0, 3)))
+        samples = np.zeros((n_samp // self.sample_every, 3))
+        if status == K.OK:
+            status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_samp, harmonic, self.spring,
+                                   self.spacing, 1.0, self.friction, temperature, self.sample_every, samples)
+        if status != K.OK:
+            raise RuntimeError(f"LJChain: run at strain={strain}, temperature={temperature} (seed {seed}) "
+                               f"became non-finite; dt={self.dt} is likely too large")
+        m, se, n_eff = block_average((samples[:, 2] - samples[:, 1]) / length, self.blocks)
+        return Estimate(m, se, float(n_eff[0]), time.perf_counter() - start, {"blocks": self.blocks})
+
+
