@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                  batch_size=cfg.coupler.batch_size, retries=cfg.coupler.retries,
                  n_workers=args.workers or cfg.coupler.workers, timeout_s=args.timeout) as coupler:
         solver = HMMSolver(law, grid, coupler, budget=budget, stepper=cfg.run.stepper,
-                           units={"u": "1", "x": "1", "time": "1", "flux": "1"})
+                           rename=cfg.macro.rename or None)
         if cfg.run.mode == "steady":
             ds = solver.solve_steady()
         else:

@@ -110,8 +110,13 @@ class CouplerClosure:
                              batch.n_eff, cost, batch.seed, batch.cached, batch.worker,
                              batch.provenance)
 
-    def __call__(self, points: np.ndarray) -> EstimateBatch:
-        batch = self.coupler.evaluate(self.lift(points), self.budget)
+    accepts_seed_rows = True  # see macro.closures.CountingClosure
+
+    def __call__(self, points: np.ndarray, seed_rows: np.ndarray | None = None) -> EstimateBatch:
+        """Estimates at ``points``; rows with equal ``seed_rows`` share their
+        random numbers (the seeds derive from the lifted seed rows)."""
+        seed_from = None if seed_rows is None else self.lift(seed_rows)
+        batch = self.coupler.evaluate(self.lift(points), self.budget, seed_from=seed_from)
         result = self.restrict(batch)
         log = self.log
         log.calls += 1

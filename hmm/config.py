@@ -74,7 +74,16 @@ class CellProblemConfig(_Strict):
     reuse_factorisation: bool = True
 
 
-OracleConfig = Annotated[Union[CellProblemConfig], Field(discriminator="kind")]
+class CarreauConfig(_Strict):
+    kind: Literal["carreau"]
+    eta0: Annotated[float, Field(gt=0)] = 1.0
+    eta_inf: Annotated[float, Field(ge=0)] = 0.0
+    relaxation_time: Annotated[float, Field(ge=0)] = 1.0
+    power_index: Annotated[float, Field(gt=0, le=1)] = 0.5
+    noise: Annotated[float, Field(ge=0)] = 0.0
+
+
+OracleConfig = Annotated[Union[CellProblemConfig, CarreauConfig], Field(discriminator="kind")]
 
 
 # -- macro, run, budget, coupler, output -----------------------------------------------------
@@ -88,6 +97,9 @@ class MacroConfig(_Strict):
     source: Profile = 0.0
     boundary: Profile = 0.0
     initial: Profile = 0.0
+    capacity: Annotated[float, Field(gt=0)] = 1.0  # c in c u_t = div q + f (density, heat capacity)
+    fd_step: Annotated[float, Field(gt=0)] = 1e-4  # relative step of finite-difference closure tangents
+    rename: dict[str, str] = {}  # law name -> oracle name, e.g. {grad_x = "shear_rate"}
 
     @field_validator("cells")
     @classmethod
@@ -173,9 +185,11 @@ class RunConfig(_Strict):
 
     # -- builders ---------------------------------------------------------------------------
     def build_oracle(self):
-        from oracles import CellProblemOracle, make_coefficient
+        from oracles import CarreauFluid, CellProblemOracle, make_coefficient
 
         cfg = self.oracle
+        if cfg.kind == "carreau":
+            return CarreauFluid(**cfg.model_dump(exclude={"kind"}))
         coefficient = make_coefficient(cfg.coefficient.model_dump())
         return CellProblemOracle(coefficient, dim=self.macro.dim, cells=cfg.cells,
                                  reuse_factorisation=cfg.reuse_factorisation)
@@ -192,7 +206,8 @@ class RunConfig(_Strict):
     def build_law(self):
         from macro import DiffusionLaw
 
-        return DiffusionLaw(source=self.macro.source, boundary=self.macro.boundary)
+        return DiffusionLaw(source=self.macro.source, boundary=self.macro.boundary,
+                            capacity=self.macro.capacity, fd_step=self.macro.fd_step)
 
     def build_budget(self):
         from .budget import Budget

@@ -187,6 +187,11 @@ class LinearFlux:
 class CountingClosure:
     """Wrap a closure and count its calls; behaves exactly like the wrapped one.
 
+    Closures of noisy estimates may set ``accepts_seed_rows = True`` and take
+    ``closure(points, seed_rows=rows)``: points with equal seed rows share
+    their random numbers (common random numbers). The law uses it so that
+    finite-difference copies share the noise of their base point.
+
     ``calls`` counts ``closure(points)`` calls (one batch each),
     ``tangent_calls`` counts ``tangent`` calls and ``points_evaluated`` the
     total number of query points sent. ``tangent`` exists on the wrapper
@@ -200,12 +205,15 @@ class CountingClosure:
         self.calls = 0
         self.tangent_calls = 0
         self.points_evaluated = 0
+        self.accepts_seed_rows = bool(getattr(closure, "accepts_seed_rows", False))
         if hasattr(self.closure, "tangent"):
             self.tangent = self._tangent
 
-    def __call__(self, points: np.ndarray) -> Any:
+    def __call__(self, points: np.ndarray, seed_rows: np.ndarray | None = None) -> Any:
         self.calls += 1
         self.points_evaluated += int(np.shape(points)[0])
+        if seed_rows is not None and self.accepts_seed_rows:
+            return self.closure(points, seed_rows=seed_rows)
         return self.closure(points)
 
     def _tangent(self, points: np.ndarray) -> np.ndarray:

@@ -257,17 +257,30 @@ class DiffusionLaw:
         rhs_stderr = np.sqrt(ops.divergence_sq @ sn**2) / self.capacity
         return FluxEvaluation(du_dt, qn, sn, cost, rhs_stderr, points, float(t))
 
-    def evaluate(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> FluxEvaluation:
-        """Evaluate ``du/dt = div q + f`` with exactly one closure call."""
+    def evaluate(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
+                 seed_points: np.ndarray | None = None) -> FluxEvaluation:
+        """Evaluate ``du/dt = div q + f`` with exactly one closure call.
+
+        ``seed_points`` (n_faces, n_in): rows the closure's random numbers derive
+        from instead of the query points (common random numbers; ignored by
+        closures without ``accepts_seed_rows``). Implicit steppers pass the
+        flux points of the step's start, so Newton iterates see one noise
+        realisation per step.
+        """
         grid = _check_grid(grid, "evaluate()")
         u = as_state(u, grid.n_cells, grid.shape, "evaluate()")
         closure = _check_closure(closure, "evaluate()")
         t = check_float(t, "t", "evaluate()")
         points = self.flux_points(grid, u, t)
-        mean, stderr, cost = _result_arrays(closure(points), grid.n_faces, grid.dim, "evaluate()")
+        if seed_points is not None and getattr(closure, "accepts_seed_rows", False):
+            result = closure(points, seed_rows=seed_points)
+        else:
+            result = closure(points)
+        mean, stderr, cost = _result_arrays(result, grid.n_faces, grid.dim, "evaluate()")
         return self._evaluation(grid, points, mean, stderr, cost, t)
 
-    def tangents(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> tuple[np.ndarray, FluxEvaluation]:
+    def tangents(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
+                 seed_points: np.ndarray | None = None) -> tuple[np.ndarray, FluxEvaluation]:
         """Flux tangents ``dq/dG`` at every face and the evaluation at ``u``.
 
         Uses ``closure.tangent`` when present (one closure call plus one
@@ -302,15 +315,24 @@ class DiffusionLaw:
                 shifted[:, dim + k] += steps[k]
                 copies.append(shifted)
             stacked = np.vstack(copies)
-            allmean, allerr, allcost = _result_arrays(closure(stacked), (1 + dim) * n, dim, "tangents()")
+            # common random numbers: each perturbed copy shares its base point's noise
+            # when the closure supports it, so noisy estimates difference cleanly
+            if getattr(closure, "accepts_seed_rows", False):
+                base_seeds = points if seed_points is None else seed_points
+                result = closure(stacked, seed_rows=np.vstack([base_seeds] * (1 + dim)))
+            else:
+                result = closure(stacked)
+            allmean, allerr, allcost = _result_arrays(result, (1 + dim) * n, dim, "tangents()")
             mean, stderr = allmean[:n], allerr[:n]
             cost = allcost.reshape(1 + dim, n).sum(axis=0)
             tangent = np.empty((n, dim, dim))
             noise = 0.0
+            common = getattr(closure, "accepts_seed_rows", False)
             for k in range(dim):  # loop over components only, never over points
                 actual = copies[k + 1][:, dim + k] - grads[:, k]  # the representable step
                 tangent[:, :, k] = (allmean[(k + 1) * n : (k + 2) * n] - mean) / actual[:, None]
-                noise = max(noise, float(np.max(np.sqrt(2.0) * stderr / actual[:, None])))
+                if not common:  # independent noise in base and copy
+                    noise = max(noise, float(np.max(np.sqrt(2.0) * stderr / actual[:, None])))
             scale = float(np.abs(tangent).max())
             if noise > 0.1 * scale:
                 warnings.warn(
@@ -322,14 +344,15 @@ class DiffusionLaw:
                 )
         return tangent, self._evaluation(grid, points, mean, stderr, cost, t)
 
-    def jacobian(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> tuple[sp.csr_matrix, FluxEvaluation]:
+    def jacobian(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
+                 seed_points: np.ndarray | None = None) -> tuple[sp.csr_matrix, FluxEvaluation]:
         """Sparse Jacobian ``d(du_dt)/du = Div @ T @ Gmat`` and the evaluation at ``u``.
 
         ``T`` (n_faces, n_faces * dim) holds the normal-flux rows of the
         tangents, ``T[f, f * dim + k] = dq_n / dG_k``. One closure call (see
         :meth:`tangents`); the base evaluation comes with it.
         """
-        tangent, evaluation = self.tangents(grid, u, t, closure)
+        tangent, evaluation = self.tangents(grid, u, t, closure, seed_points=seed_points)
         ops = self.operators(grid)
         n, dim = grid.n_faces, grid.dim
         normal_rows = tangent[np.arange(n), ops.face_axes, :]  # (n_faces, dim)

@@ -253,9 +253,10 @@ class _Theta(Stepper):
         self._abs_j = None
         self._lu_dt: float | None = None
         self._start: tuple[float, np.ndarray, FluxEvaluation] | None = None  # last converged state
+        self._seeds: np.ndarray | None = None  # flux points of the current step's start
 
     def _refresh(self, v: np.ndarray, t1: float, dt: float) -> FluxEvaluation:
-        jac, ev = self.law.jacobian(self.grid, v, t1, self.closure)
+        jac, ev = self.law.jacobian(self.grid, v, t1, self.closure, seed_points=self._seeds)
         self.n_jacobians += 1
         n = self.grid.n_cells
         matrix = (sp.identity(n, format="csc") - (dt * self.theta) * jac).tocsc()
@@ -280,15 +281,24 @@ class _Theta(Stepper):
         except _SingularMatrix as err:
             return False, str(err), u, {}
 
+    def _iterate_rhs(self, v: np.ndarray, t1: float) -> FluxEvaluation:
+        """F(v) with this step's common random numbers (see :meth:`_newton`)."""
+        return self.law.evaluate(self.grid, v, t1, self.closure, seed_points=self._seeds)
+
     def _newton(self, u: np.ndarray, t: float, dt: float) -> tuple[bool, str, np.ndarray, dict]:
+        """Modified Newton for v. Noisy closures see one noise realisation per step:
+        every evaluation in the step draws its random numbers from the flux
+        points of the step's start (common random numbers), so the iteration
+        solves one smooth equation instead of chasing fresh noise."""
         th, t1 = self.theta, t + dt
+        self._seeds = self.law.flux_points(self.grid, u, t)
         f0 = self._start_rhs(u, t) if th < 1.0 else None
         explicit_part = u + (dt * (1.0 - th)) * f0.du_dt if f0 is not None else u
         v = u.copy()
         if self._lu is None or self._lu_dt != dt:
             ev, fresh = self._refresh(v, t1, dt), True
         else:
-            ev, fresh = self._rhs(v, t1), False
+            ev, fresh = self._iterate_rhs(v, t1), False
         iterations, since_refresh, prev, refreshed_for_cap = 0, 0, None, False
         while True:
             r = v - explicit_part - (dt * th) * ev.du_dt
@@ -315,7 +325,7 @@ class _Theta(Stepper):
                 ev, fresh, since_refresh, prev = self._refresh(v, t1, dt), True, 0, None
                 continue
             v = v + self._lu.solve(-r)
-            ev, fresh = self._rhs(v, t1), False
+            ev, fresh = self._iterate_rhs(v, t1), False
             prev, iterations, since_refresh = rnorm, iterations + 1, since_refresh + 1
 
 
