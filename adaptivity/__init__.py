@@ -1,6 +1,29 @@
-"""Error indicators, marking and allocation of micro work (issue 7: not built yet).
+"""Error indicators, marking and allocation of micro work (issue 7).
 
-This package will hold the statistical, modelling/reuse and discretisation
-indicators and the Dörfler / budget-greedy marking strategies. It never runs
-anything itself: it proposes, :class:`hmm.Coupler` executes.
+``adaptivity`` proposes, it never runs micro work: :mod:`hmm.adaptive`
+executes its proposals through :class:`hmm.Coupler`.
+
+Public names
+------------
+MeanValueGoal, flux_sensitivity, adjoint
+    Goal functionals and their adjoint sensitivities to face fluxes.
+GPClosureSurrogate
+    Gaussian-process model of a closure with predictive (co)variance.
+StatisticalIndicator, ModellingIndicator, DiscretisationIndicator, CombinedIndicator
+    Indicators (``indicate(context) -> Indication``); :data:`INDICATORS` by name.
+make_context, IndicatorContext, Indication
+doerfler_mark, BudgetGreedyAllocator, Action, CostModel, ACTIONS
+    Marking and allocation.
 """
+
+from .goal import MeanValueGoal, adjoint, flux_sensitivity
+from .indicators import (INDICATORS, CombinedIndicator, DiscretisationIndicator, Indication,
+                         IndicatorContext, ModellingIndicator, StatisticalIndicator, faces_to_cells,
+                         make_context, prolongation, refine_grid)
+from .marking import ACTIONS, Action, BudgetGreedyAllocator, CostModel, doerfler_mark
+from .surrogate import GPClosureSurrogate
+
+__all__ = ["MeanValueGoal", "adjoint", "flux_sensitivity", "GPClosureSurrogate", "INDICATORS",
+           "StatisticalIndicator", "ModellingIndicator", "DiscretisationIndicator", "CombinedIndicator",
+           "Indication", "IndicatorContext", "make_context", "faces_to_cells", "prolongation",
+           "refine_grid", "doerfler_mark", "BudgetGreedyAllocator", "Action", "CostModel", "ACTIONS"]

@@ -1,0 +1,188 @@
+"""Gaussian-process surrogate of a micro closure over macro-state space.
+
+The closure ``q(X, G)`` (flux as a function of position and gradient) is
+modelled output by output by a scikit-learn ``GaussianProcessRegressor``
+with an anisotropic Matern-5/2 kernel on standardised inputs. Every micro
+estimate enters with its own noise variance ``stderr^2`` (``alpha``), so a
+noisy run is trusted exactly as much as its error bar says; repeated runs
+at one state (``sample_more``) simply add observations there.
+
+The surrogate only *models*: it is told micro results (``tell``) and
+predicts means, standard deviations and covariances. It never runs a micro
+model (the driver in :mod:`hmm.adaptive` does).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy.linalg import cho_solve
+
+__all__ = ["GPClosureSurrogate"]
+
+
+class GPClosureSurrogate:
+    """GP model of a closure with ``n_in`` input and ``n_out`` output columns.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Numbers of closure input and output columns.
+    grad_columns : int
+        How many trailing input columns are gradient components (used by
+        :meth:`tangent`).
+    nu : float
+        Smoothness of the Matern kernel.
+    n_restarts : int
+        Extra optimiser restarts of the kernel hyperparameters.
+    jitter : float
+        Relative nugget added to every observation's variance.
+    linear_in_gradient : bool
+        Closure known to be linear in the gradient, ``q = k(X) G`` (the
+        cell problem of homogenisation; one gradient column and one output):
+        the GP then models ``k(X)`` from ``q / G`` (noise ``stderr / |G|``)
+        over positions only, and predicts ``q = k G`` with std ``|G| std_k``.
+        A stationary kernel cannot learn the product structure from the
+        few gradient values a Newton path visits.
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, grad_columns: int | None = None, nu: float = 2.5,
+                 n_restarts: int = 0, jitter: float = 1e-8, linear_in_gradient: bool = False) -> None:
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.grad_columns = self.n_in // 2 if grad_columns is None else int(grad_columns)
+        self.linear = bool(linear_in_gradient)
+        if self.linear and (self.grad_columns != 1 or self.n_out != 1):
+            raise ValueError("GPClosureSurrogate: `linear_in_gradient` needs one gradient column and one output")
+        self.nu, self.n_restarts, self.jitter = nu, int(n_restarts), float(jitter)
+        self.X = np.empty((0, self.n_in))
+        self.Y = np.empty((0, self.n_out))
+        self.S = np.empty((0, self.n_out))
+        self._models: list[Any] = []
+        self._dirty = True
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def tell(self, states: np.ndarray, mean: np.ndarray, stderr: np.ndarray) -> None:
+        """Add micro estimates (states (k, n_in), mean/stderr (k, n_out))."""
+        states = np.asarray(states, dtype=float).reshape(-1, self.n_in)
+        self.X = np.vstack([self.X, states])
+        self.Y = np.vstack([self.Y, np.asarray(mean, dtype=float).reshape(-1, self.n_out)])
+        self.S = np.vstack([self.S, np.asarray(stderr, dtype=float).reshape(-1, self.n_out)])
+        self._dirty = True
+
+    # -- fitting --------------------------------------------------------------------
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        return (X - self._x_mean) / self._x_std
+
+    def fit(self) -> "GPClosureSurrogate":
+        """(Re)fit one GP per output, hyperparameters by maximum likelihood."""
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern
+
+        if len(self) < 2:
+            raise ValueError("GPClosureSurrogate.fit(): needs at least 2 observations")
+        X, Y, S = self.X, self.Y, self.S
+        if self.linear:
+            g = X[:, -1]
+            keep = np.abs(g) > 1e-6 * max(float(np.abs(g).max()), 1e-300)
+            X, Y, S = X[keep, :-1], (Y[keep, 0] / g[keep])[:, None], (S[keep, 0] / np.abs(g[keep]))[:, None]
+            self._keep = keep
+        self._x_mean = X.mean(axis=0)
+        self._x_std = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        Xs = self._scale(X)
+        self._models, self._y_mean, self._y_std = [], [], []
+        for k in range(self.n_out):
+            y = Y[:, k]
+            mu, sd = float(y.mean()), float(y.std()) or 1.0
+            kernel = ConstantKernel(1.0, (1e-4, 1e4)) * Matern(
+                length_scale=np.ones(X.shape[1]), length_scale_bounds=(1e-3, 1e3), nu=self.nu)
+            alpha = (S[:, k] / sd) ** 2 + self.jitter
+            gp = GaussianProcessRegressor(kernel, alpha=alpha, normalize_y=False,
+                                          n_restarts_optimizer=self.n_restarts, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # bound warnings of the optimiser
+                gp.fit(Xs, (y - mu) / sd)
+            self._models.append(gp)
+            self._y_mean.append(mu)
+            self._y_std.append(sd)
+        self._dirty = False
+        return self
+
+    def _ready(self) -> None:
+        if self._dirty:
+            self.fit()
+
+    # -- prediction -----------------------------------------------------------------
+    def predict(self, points: np.ndarray, *, output: int | None = None, return_cov: bool = False):
+        """Posterior mean and std (n, n_out) at ``points``; with ``output=k`` and
+        ``return_cov`` the mean (n,) and covariance (n, n) of output ``k``."""
+        self._ready()
+        points = np.asarray(points, dtype=float).reshape(-1, self.n_in)
+        if self.linear:
+            g = points[:, -1]
+            gp, mu, sd = self._models[0], self._y_mean[0], self._y_std[0]
+            Xs = self._scale(points[:, :-1])
+            if return_cov:
+                m, c = gp.predict(Xs, return_cov=True)
+                mean = (mu + sd * m) * g
+                cov = sd**2 * c * np.outer(g, g)
+                return (mean, cov) if output is not None else (mean[:, None], cov)
+            m, st = gp.predict(Xs, return_std=True)
+            mean, std = (mu + sd * m) * g, sd * st * np.abs(g)
+            return (mean, std) if output is not None else (mean[:, None], std[:, None])
+        Xs = self._scale(points)
+        if output is not None:
+            gp, mu, sd = self._models[output], self._y_mean[output], self._y_std[output]
+            if return_cov:
+                m, c = gp.predict(Xs, return_cov=True)
+                return mu + sd * m, sd**2 * c
+            m, s = gp.predict(Xs, return_std=True)
+            return mu + sd * m, sd * s
+        means, stds = [], []
+        for gp, mu, sd in zip(self._models, self._y_mean, self._y_std):
+            m, s = gp.predict(Xs, return_std=True)
+            means.append(mu + sd * m)
+            stds.append(sd * s)
+        return np.column_stack(means), np.column_stack(stds)
+
+    def data_weights(self, points: np.ndarray, output: int, weights: np.ndarray) -> np.ndarray:
+        """``d(weights . mean(points)) / d y_j`` for every observation ``j``: the
+        linear map from micro estimates to a weighted sum of predictions."""
+        self._ready()
+        gp = self._models[output]
+        points = np.asarray(points, dtype=float).reshape(-1, self.n_in)
+        weights = np.asarray(weights, dtype=float)
+        if self.linear:  # mean_f = G_f k(x_f), k fitted to y_j / G_j
+            k_tp = gp.kernel_(gp.X_train_, self._scale(points[:, :-1]))
+            out = np.zeros(len(self))
+            out[self._keep] = cho_solve((gp.L_, True), k_tp @ (weights * points[:, -1])) / self.X[self._keep, -1]
+            return out
+        k_train_points = gp.kernel_(gp.X_train_, self._scale(points))  # (m, n)
+        return cho_solve((gp.L_, True), k_train_points @ weights)
+
+    def tangent(self, points: np.ndarray, rel_step: float = 1e-3) -> np.ndarray:
+        """``d mean / d G`` (n, n_out, n_grad) by central differences of the posterior mean."""
+        points = np.asarray(points, dtype=float)
+        n, g = points.shape[0], self.grad_columns
+        out = np.empty((n, self.n_out, g))
+        self._ready()
+        if self.linear:
+            gp, mu, sd = self._models[0], self._y_mean[0], self._y_std[0]
+            out[:, 0, 0] = mu + sd * gp.predict(self._scale(points[:, :-1]))
+            return out
+        for k in range(g):
+            col = self.n_in - g + k
+            step = rel_step * float(self._x_std[col])
+            up, down = points.copy(), points.copy()
+            up[:, col] += step
+            down[:, col] -= step
+            out[:, :, k] = (self.predict(up)[0] - self.predict(down)[0]) / (2 * step)
+        return out
+
+    def length_scales(self) -> list[np.ndarray]:
+        """Fitted length scales per output (in standardised input units)."""
+        self._ready()
+        return [np.atleast_1d(gp.kernel_.k2.length_scale) for gp in self._models]
