@@ -33,7 +33,8 @@ from .errors import OracleError, QueryError
 from .estimate import Estimate, EstimateBatch
 from .provenance import oracle_name, oracle_token, package_version, query_seed, query_seeds
 
-TASKS_PER_THREAD = 4  # automatic batching: about this many tasks per worker thread
+TASKS_PER_THREAD = 4  # automatic batching before any cost is known: tasks per worker thread
+TARGET_TASK_S = 0.05  # automatic batching once costs are known: micro seconds per task
 
 
 class _ChunkResult(NamedTuple):
@@ -193,8 +194,10 @@ class Coupler:
         ``None``: no cache; ``True``: in-memory; a path: an ``.npz``-backed cache
         (loaded if it exists, saved by :meth:`save_cache`); or a cache object.
     batch_size : int or None
-        Queries per Dask task. ``None`` chooses about four tasks per worker
-        thread; ``1`` sends each query as its own task.
+        Queries per Dask task. ``None`` sizes tasks automatically: about four
+        per worker thread at first, then, from the measured mean cost per
+        query, tasks of about 50 ms (never fewer tasks than threads when
+        there is enough work). ``1`` sends each query as its own task.
     retries : int
         Extra attempts for a query that raises or returns non-finite values
         (same seed, so a deterministic failure fails again; transient ones pass).
@@ -226,6 +229,7 @@ class Coupler:
                                         timeout_s=timeout_s)
         self.n_evaluated = 0  # fresh micro runs so far
         self.micro_seconds = 0.0  # their total cost
+        self._cost_per_query: float | None = None  # running mean, sizes automatic batches
 
     @staticmethod
     def _make_cache(cache: Any) -> EstimateCache | None:
@@ -352,7 +356,14 @@ class Coupler:
     def _chunks(self, todo: np.ndarray) -> list[np.ndarray]:
         if self.client is None:
             return [todo]
-        size = self.batch_size or max(1, math.ceil(todo.size / (TASKS_PER_THREAD * self._n_threads())))
+        size = self.batch_size
+        if size is None:
+            threads = self._n_threads()
+            if self._cost_per_query is None:
+                size = max(1, math.ceil(todo.size / (TASKS_PER_THREAD * threads)))
+            else:  # tasks long enough to hide Dask's ~1 ms per task, but every thread busy
+                size = max(1, min(math.ceil(todo.size / threads),
+                                  math.ceil(TARGET_TASK_S / max(self._cost_per_query, 1e-9))))
         return [todo[i:i + size] for i in range(0, todo.size, size)]
 
     def _run(self, uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker):
@@ -407,6 +418,8 @@ class Coupler:
         ok = idx[np.isfinite(cost[idx])]
         self.n_evaluated += ok.size
         self.micro_seconds += float(np.sum(cost[ok]))
+        if self.n_evaluated:
+            self._cost_per_query = self.micro_seconds / self.n_evaluated
         if self.cache is not None:
             for j in ok:
                 self.cache.put(keys[j], CachedEstimate(mean[j].copy(), stderr[j].copy(),
