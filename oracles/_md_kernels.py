@@ -34,13 +34,13 @@ HALF_STENCIL = np.array([(dx, dy, dz) for dz in (-1, 0, 1) for dy in (-1, 0, 1) 
 P_STEPS, P_REBUILDS, P_NEED_REBUILD, P_PENDING_KICK, P_SAMPLES, P_NEEDED, P_SINCE_REBUILD = range(7)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def seed_numba_rng(seed: int) -> None:
     """Seed numba's (per-thread) generator used by the Langevin kernels."""
     np.random.seed(seed)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cell_coord(x: float, length: float, n: int) -> int:
     c = int(x / length * n)
     if c < 0:
@@ -50,7 +50,7 @@ def _cell_coord(x: float, length: float, n: int) -> int:
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rebuild(pos, vel, force, image, ids, ref_pos, box, ncell, cell_start, cell_index, cursor,
             order, buf3, ibuf3, ibuf, rlist2, nbr_start, nbr_mid, nbr) -> int:
     """Wrap, sort atoms by cell and build the half Verlet list of radius sqrt(rlist2).
@@ -169,7 +169,7 @@ def rebuild(pos, vel, force, image, ids, ref_pos, box, ncell, cell_start, cell_i
     return count
 
 
-@njit(cache=True, fastmath={"contract", "arcp", "nsz"})
+@njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
 def pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, obs) -> None:
     """Add LJ forces over the half list to ``force``; if ``obs.size`` > 0 also
     add the potential energy to obs[0] and the virial W to obs[7:13].
@@ -231,7 +231,7 @@ def pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, obs
         obs[12] += wyz
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def kinetic_tensor(vel, mass, obs) -> None:
     """Add K = sum m v v (xx, yy, zz, xy, xz, yz) to obs[1:7]."""
     for i in range(vel.shape[0]):
@@ -244,7 +244,7 @@ def kinetic_tensor(vel, mass, obs) -> None:
         obs[6] += mass * vy * vz
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, eps, e_shift, skin,
              friction, kT, ncell, cell_start, cell_index, cursor, order, buf3, ibuf3, ibuf, rlist2,
              nbr_start, nbr_mid, nbr, sample_every, samples, progress, rebuild_every) -> int:
@@ -327,7 +327,7 @@ def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, 
     return OK
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def close_half_kick(vel, force, mass, dt, progress) -> None:
     """Pay the owed half kick so that velocities sit at the full step."""
     if progress[P_PENDING_KICK] == 1:
@@ -336,7 +336,7 @@ def close_half_kick(vel, force, mass, dt, progress) -> None:
 
 
 # ----------------------------------------------------------------------------- 1D chain
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def chain_steps(x, v, f, length, mass, dt, n_steps, harmonic, k_spring, a0, eps, friction, kT,
                 sample_every, samples) -> int:
     """Periodic nearest-neighbour chain (unwrapped coordinates, bond i joins
@@ -374,7 +374,7 @@ def chain_steps(x, v, f, length, mass, dt, n_steps, harmonic, k_spring, a0, eps,
     return OK
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def chain_forces(x, f, length, harmonic, k_spring, a0, eps):
     """Overwrite ``f`` with the chain forces; return (U, sum_bonds r phi'(r))."""
     n = x.shape[0]
