@@ -267,7 +267,11 @@ class AdaptiveSteadySolver:
             closure = SurrogateClosure(surrogate)
             u = solve_steady(law, grid, closure, u, tol=newton_tol).u
             ctx = make_context(law, grid, goal, u, closure, surrogate=surrogate)
-            m = model_ind.indicate(ctx)
+            # the discretisation indicator queries the surrogate between the faces too, so
+            # its uncertainty is judged (and reduced) on the twice finer grid's faces
+            ctx_f = make_context(law, refine_grid(grid), goal, prolongation(grid, u), closure,
+                                 surrogate=surrogate)
+            m = model_ind.indicate(ctx_f)
             d = disc_ind.indicate(ctx)
             stat = self._statistical(ctx, surrogate)
             J = goal.value(grid, u)
@@ -278,7 +282,7 @@ class AdaptiveSteadySolver:
                              ("true_error", np.nan if self.reference is None else J - self.reference),
                              ("micro_seconds", micro_s), ("micro_runs", len(runs["cost"])),
                              ("faces_reused", grid.n_faces),
-                             ("eta_modelling", _on_plot(grid, np.abs(m.cells), plot_axes)),
+                             ("eta_modelling", _on_plot(ctx_f.grid, np.abs(m.cells), plot_axes)),
                              ("eta_discretisation", _on_plot(grid, np.abs(d.cells), plot_axes))):
                 log[key].append(val)
             if est <= self.tol:
@@ -290,7 +294,7 @@ class AdaptiveSteadySolver:
                 log["n_fresh_run"].append(0), log["n_sample_more"].append(0), log["refined"].append(False)
                 break
             # mark and allocate
-            states, kinds, cov, v, var = self._candidates(ctx, surrogate)
+            states, kinds, cov, v, var = self._candidates(ctx_f, surrogate)
             sig = np.median(np.array(runs["stderr"])[:, 0] * np.sqrt(np.array(runs["samples"])))
             cost_model = CostModel.fit(np.array(runs["samples"]), np.array(runs["cost"]))
             can_refine = max(grid.shape) * 2 <= self.max_cells
