@@ -213,7 +213,7 @@ class DPD:
         shear_rate = self.check_shear_rate(float(state[0]))
         n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION
         n_max = budget.sampling_steps or (10**6 if budget.target_stderr else DEFAULT_SAMPLING)
-        block_means, steps = [], 0
+        block_means, sample_var, steps = [], [], 0
         for replica in range(budget.replicas):
             rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0])
             sys_ = self.system(shear_rate, seed=rseed)
@@ -229,9 +229,9 @@ class DPD:
                 raise RuntimeError(f"DPD at shear_rate={shear_rate}: {len(data)} samples cannot make "
                                    f"{self.blocks} blocks; raise budget.sampling_steps")
             block_means.append(_block_means(data, self.blocks))
+            sample_var.append(data.var(axis=0, ddof=1))
             steps += n_eq + len(data) * self.sample_every
-        mean, stderr, n_eff = pooled_blocks(np.concatenate(block_means),
-                                            np.concatenate([np.var(b, 0) for b in block_means]))
+        mean, stderr, n_eff = pooled_blocks(np.concatenate(block_means), np.mean(sample_var, axis=0))
         if not (np.isfinite(mean).all() and np.isfinite(stderr).all()):
             raise RuntimeError(f"DPD at shear_rate={shear_rate}: non-finite estimate {mean}")
         return Estimate(mean, stderr, n_eff=n_eff, cost_s=time.perf_counter() - start,
@@ -351,15 +351,29 @@ class DPDSystem:
                        self.cell_of, self.cell_start, self.cursor, self.ncell, self.box, self.vtilde.size > 0)
         self.pos, self.vel, self.ids, self.types, self.vtilde, self._buffers = (
             pb, vb, ib, yb, tb, (self.pos, self.vel, self.vtilde, self.ids, self.types))
+        self._evaluate_forces(False)
+
+    def _evaluate_forces(self, want_virial: bool) -> np.ndarray:
         row = np.zeros(K.N_OBS)
+        cfg = self.config
         K.pair_forces(self.pos, self.vel, self.ids, self.types, self.cell_start, self.ncell, self.box, self.offset,
-                      self.shear_rate, self.a_mat, self.config.gamma, self.config.sigma * math.sqrt(3 / self.config.dt),
-                      self.config.rc, K.step_key(self.seed, self.step), self.force, row, False, *self._scratch)
+                      self.shear_rate, self.a_mat, cfg.gamma, cfg.sigma * math.sqrt(3 / cfg.dt), cfg.rc,
+                      np.uint64(K.step_key(self.seed, self.step)), self.force, row, want_virial, *self._scratch)
         if len(self.bonds):
             K.bond_forces(self.pos, self.slot_of, self.bonds, self.box, self.offset, *self.fparams[[
-                K.F_BOND_K, K.F_BOND_R0, K.F_BOND_RMAX]], self.force, row, False)
+                K.F_BOND_K, K.F_BOND_R0, K.F_BOND_RMAX]], self.force, row, want_virial)
         body = self.fparams[K.F_BODY]
-        self.force[:, 0] += np.where(self.pos[:, 1] < 0.5 * self.box[1], body, -body)
+        if body:
+            self.force[:, 0] += np.where(self.pos[:, 1] < 0.5 * self.box[1], body, -body)
+        return row
+
+    def forces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Forces at the current state with v~ = v and the noise of the current
+        step: (positions, velocities, forces, each (n, 3) in bead-id order, and
+        the virial row of ``N_OBS``). Also resets the stored force (tests)."""
+        row = self._evaluate_forces(True)
+        order = np.argsort(self.ids)
+        return self.pos[order].copy(), self.vel[order].copy(), self.force[order].copy(), row
 
     def advance(self, nsteps: int, *, sample_every: int = 0, profile_bins: int = 0):
         """Run ``nsteps`` steps; return (obs rows (n_samples, N_OBS), profile
@@ -378,3 +392,54 @@ class DPDSystem:
             raise RuntimeError(f"DPD at shear_rate={self.shear_rate}: {what} at step {self.step} "
                                f"(dt={self.config.dt} too large or bad parameters)")
         return obs[:self.istate[1]], profile
+
+
+def reference_forces(system: "DPDSystem", pos: np.ndarray, vel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slow, obviously correct all-pairs NumPy forces of bead-id ordered
+    ``pos``/``vel`` in ``system``'s box, Lees-Edwards offset, bonds and noise
+    key (the same pair random numbers as the kernel): (forces (n, 3), W (4, 6)
+    for the conservative, dissipative, random and bond virials)."""
+    cfg, box = system.config, system.box
+    types = system.types[np.argsort(system.ids)]
+    i, j = np.triu_indices(len(pos), 1)
+
+    def separation(i, j):
+        d, dv = pos[i] - pos[j], vel[i] - vel[j]
+        for sign in (1.0, -1.0):  # nearest image across the sheared y boundary
+            cross = sign * d[:, 1] > 0.5 * box[1]
+            d[cross, 1] -= sign * box[1]
+            d[cross, 0] -= sign * system.offset
+            dv[cross, 0] -= sign * system.shear_rate * box[1]
+        d[:, [0, 2]] -= box[[0, 2]] * np.round(d[:, [0, 2]] / box[[0, 2]])
+        return d, dv
+
+    d, dv = separation(i, j)
+    r = np.linalg.norm(d, axis=1)
+    keep = r < cfg.rc
+    i, j, d, dv, r = i[keep], j[keep], d[keep], dv[keep], r[keep]
+    e, w = d / r[:, None], 1.0 - r / cfg.rc
+    theta = math.sqrt(3.0) * K.pair_uniforms(np.uint64(K.step_key(system.seed, system.step)), i, j)
+    parts = [system.a_mat[types[i], types[j]] * w, -cfg.gamma * w**2 * np.einsum("ij,ij->i", e, dv),
+             cfg.sigma * w * theta / math.sqrt(cfg.dt)]
+    force, virial = np.zeros_like(pos), np.zeros((4, 6))
+    for k, f in enumerate(parts):
+        np.add.at(force, i, f[:, None] * e)
+        np.add.at(force, j, -f[:, None] * e)
+        virial[k] = _outer6(d, f[:, None] * e)
+    if len(system.bonds):
+        a, b = system.bonds[:, 0], system.bonds[:, 1]
+        d, _ = separation(a, b)
+        r = np.linalg.norm(d, axis=1)
+        if cfg.bond == "fene":
+            fb = -cfg.bond_k * d / (1 - (r / cfg.fene_rmax) ** 2)[:, None]
+        else:
+            fb = -cfg.bond_k * (1 - cfg.bond_r0 / r)[:, None] * d
+        np.add.at(force, a, fb)
+        np.add.at(force, b, -fb)
+        virial[3] = _outer6(d, fb)
+    return force, virial
+
+
+def _outer6(d: np.ndarray, f: np.ndarray) -> np.ndarray:
+    w = np.einsum("ka,kb->ab", d, f)
+    return w[[0, 1, 2, 0, 0, 1], [0, 1, 2, 1, 2, 2]]

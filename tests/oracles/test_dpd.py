@@ -1,0 +1,155 @@
+"""DPD oracle (Groot & Warren, J. Chem. Phys. 107, 4423, 1997) against a NumPy
+reference, fluctuation-dissipation and published fluid properties.
+
+Reference numbers (see hmm/validation/dpd.py for the long versions):
+* p ~ 23.6 at rho = 3, a = 25, kT = 1 (well-converged published value quoted
+  in issue 6; GW97's fit p = rho kT + 0.101 a rho^2 is rough).
+* GW97: with lambda = 0.65 the kinetic temperature stays within ~1-2% of kT at
+  dt = 0.04; with lambda = 1/2 it drifts upwards with dt.
+* Reverse Poiseuille flow measures the same shear viscosity as Lees-Edwards
+  shear for a Newtonian fluid (Backer et al., J. Chem. Phys. 122, 154503, 2005).
+Statistical tolerances are 4 block-averaged standard errors plus the stated
+systematic allowances.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from hmm import Budget
+from hmm.provenance import oracle_token
+from hmm.validation import dpd as V
+from oracles import Oracle
+from oracles import _dpd_kernels as K
+from oracles.dpd import DPD, reference_forces
+
+SMALL = dict(box=(6.0, 6.0, 6.0))
+
+
+@pytest.mark.parametrize("config, shear_rate", [
+    (DPD(density=0.8, box=(4.0, 4.0, 4.0), gamma=0.0), 0.0),  # conservative force only
+    (DPD(density=0.8, box=(4.0, 4.5, 5.0), a_matrix=((25.0, 40.0), (40.0, 18.0)), composition=(0.5, 0.5),
+         polymer_fraction=0.5, chain_length=5, chain_type=1), 0.9),
+    (DPD(density=1.0, box=(4.0, 4.5, 5.0), bond="fene", bond_k=20.0, polymer_fraction=0.5, chain_length=5,
+         vv_lambda=0.65), -0.7),
+])
+def test_kernel_forces_and_virial_equal_numpy_pair_loop(config, shear_rate):
+    system = config.system(shear_rate, seed=3)
+    system.advance(37)  # sorted, diffused, Lees-Edwards offset != 0 when sheared
+    assert (system.offset != 0.0) == (shear_rate != 0.0)
+    pos, vel, force, row = system.forces()
+    ref_force, ref_virial = reference_forces(system, pos, vel)
+    scale = np.abs(ref_force).max()
+    assert np.allclose(force, ref_force, rtol=0, atol=1e-12 * scale)
+    assert np.allclose(row[K.WC0:K.WB0 + 6].reshape(4, 6), ref_virial, rtol=0, atol=1e-11 * scale)
+    # Newton's third law pairwise: total force vanishes to round-off
+    assert np.abs(force.sum(axis=0)).max() < 1e-12 * scale * len(force)
+
+
+def test_pair_noise_is_symmetric_reproducible_and_unit_variance():
+    key = np.uint64(K.step_key(7, 123))
+    i = np.arange(200_000, dtype=np.int64)
+    j = (i * 7919 + 13) % 1_000_003
+    u = K.pair_uniforms(key, i, j)
+    assert np.array_equal(u, K.pair_uniforms(key, j, i))
+    assert not np.array_equal(u, K.pair_uniforms(np.uint64(K.step_key(7, 124)), i, j))
+    theta = math.sqrt(3.0) * u
+    se_mean, se_var = 1 / math.sqrt(u.size), math.sqrt(0.8 / u.size)  # var of theta^2 = 9/5 - 1 for uniform
+    assert abs(theta.mean()) < 4 * se_mean and abs(theta.var() - 1.0) < 4 * se_var
+
+
+def test_oracle_contract_pickle_and_same_bits():
+    oracle = DPD(box=(4.0, 4.0, 4.0))
+    assert isinstance(oracle, Oracle)
+    clone = pickle.loads(pickle.dumps(oracle))
+    assert oracle_token(clone) == oracle_token(oracle) != oracle_token(DPD(box=(4.0, 4.0, 4.0), gamma=3.0))
+    budget = Budget(equilibration_steps=50, sampling_steps=200)
+    a = oracle.run(np.array([0.3]), seed=11, budget=budget)
+    b = clone.run(np.array([0.3]), seed=11, budget=budget)
+    c = oracle.run(np.array([0.3]), seed=12, budget=budget)
+    assert a.mean.shape == (len(oracle.outputs),) and np.array_equal(a.mean, b.mean)
+    assert np.array_equal(a.stderr, b.stderr) and not np.array_equal(a.mean, c.mean)
+    assert (a.stderr > 0).all() and a.n_eff > 1
+
+
+def test_budget_replicas_and_target_stderr():
+    oracle = DPD(box=(4.0, 4.0, 4.0))
+    two = oracle.run(np.array([0.0]), seed=1, budget=Budget(equilibration_steps=50, sampling_steps=500, replicas=2))
+    assert two.provenance["steps"] == 2 * 550
+    target = oracle.run(np.array([0.0]), seed=1, budget=Budget(equilibration_steps=50, target_stderr=0.3))
+    assert (target.stderr < 0.3).all() and target.provenance["steps"] < 50 + 10**6
+
+
+def test_lees_edwards_imposes_the_linear_velocity_profile():
+    config = DPD(box=(6.0, 8.0, 6.0))
+    shear_rate = 0.5
+    system = config.system(shear_rate, seed=5)
+    system.advance(200)
+    bins, blocks, slopes = 8, 10, []
+    y = (np.arange(bins) + 0.5) * config.box[1] / bins
+    for _ in range(blocks):
+        _, prof = system.advance(100, sample_every=1, profile_bins=bins)
+        slopes.append(np.polyfit(y, prof[:, 0] / prof[:, 1], 1)[0])
+    se = np.std(slopes, ddof=1) / math.sqrt(blocks)
+    assert abs(np.mean(slopes) - shear_rate) < 4 * se
+    # pairwise forces conserve momentum; only Lees-Edwards crossings change <v_x>
+    assert abs(system.vel[:, 1:].sum(axis=0)).max() < 1e-9
+
+
+def test_pressure_at_rho3_matches_published_value_within_dt_bias():
+    rows, (p0, p0_se) = V.pressure_dt_extrapolation(box=6.0, dts=(0.04, 0.01), time_sample=50.0)
+    (_, p_coarse, se_coarse, kt_coarse, _), (_, p_fine, se_fine, _, _) = rows
+    bias = abs(p_coarse - p_fine)  # measured time-step bias at dt = 0.04
+    assert abs(p_coarse - V.P_REFERENCE) <= 4 * math.hypot(se_coarse, se_fine) + bias + V.P_REFERENCE_ROUNDING
+    assert abs(p0 - V.P_REFERENCE) <= 4 * p0_se + V.P_REFERENCE_ROUNDING
+    assert p_coarse > p_fine  # the bias at lambda = 1/2 is upwards, as is kT's
+    assert kt_coarse > 1.0
+
+
+def test_temperature_control_at_dt_004():
+    mean, se, _ = V.state_point(DPD(**SMALL, vv_lambda=0.65), time_sample=60.0)
+    assert abs(mean["temperature"] - 1.0) < 0.02 and se["temperature"] < 0.005  # GW97, lambda = 0.65
+    assert abs(mean["shear_stress"]) < 4 * se["shear_stress"]  # no shear, no mean shear stress
+
+
+def test_newtonian_viscosity_lees_edwards_equals_poiseuille():
+    fluid = DPD(box=(6.0, 10.0, 6.0))
+    (g, eta_le, se_le, _), = V.le_viscosity(fluid, (0.4,), time_sample=80.0)
+    eta_p, se_p, max_rate, _ = V.poiseuille_viscosity(fluid, 0.06, bins=10, time_sample=120.0, blocks=10)
+    assert max_rate < 0.6  # both probe the same (Newtonian) range of shear rates
+    assert abs(eta_le - eta_p) < 4 * math.hypot(se_le, se_p)
+    assert 0.5 < eta_le < 1.5  # DPD simple fluid, order of the kinetic theory estimate (~0.96)
+
+
+def test_polymer_solution_shear_thins():
+    rows = V.shear_thinning((0.1, 1.0), time_sample=40.0, box=(6.0, 6.0, 6.0), chain_length=10)
+    (_, eta_low, se_low, _), (_, eta_high, se_high, _) = rows
+    assert eta_low - eta_high > 4 * math.hypot(se_low, se_high)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(gamma=-1.0), "`gamma` must be >= 0"),
+    (dict(kT=-1.0), "`kT` must be > 0"),
+    (dict(density=12.0), "`density`"),
+    (dict(box=(3.0, 10.0, 10.0)), "`box`"),
+    (dict(composition=(0.5, 0.5)), "`composition`"),
+    (dict(bond="spring"), "`bond`"),
+    (dict(chain_length=0), "`chain_length`"),
+    (dict(box=(200.0, 200.0, 200.0)), "cell-list memory"),
+])
+def test_bad_configuration_is_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DPD(**kwargs)
+
+
+def test_shear_rate_beyond_lees_edwards_limit_is_rejected():
+    oracle = DPD(box=(4.0, 4.0, 4.0))
+    assert oracle.max_shear_rate == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="`shear_rate`"):
+        oracle.run(np.array([1.5]), seed=0, budget=Budget(sampling_steps=100))
+    with pytest.raises(ValueError, match="`state`"):
+        oracle.run(np.array([0.1, 0.2]), seed=0, budget=Budget(sampling_steps=100))
