@@ -42,9 +42,11 @@ class HMMSolver:
     budget : Budget, optional
         Budget of each micro run.
     stepper : str or Stepper subclass
-        Time-stepper by name: ``"explicit_euler"``, ``"heun"`` (CFL
-        sub-cycled), ``"implicit_euler"``, ``"crank_nicolson"`` (modified
-        Newton with closure tangents).
+        Time-stepper by name. Diffusion-type laws: ``"explicit_euler"``,
+        ``"heun"`` (CFL sub-cycled), ``"implicit_euler"`` (default),
+        ``"crank_nicolson"`` (modified Newton with closure tangents).
+        Multi-field hyperbolic laws (``law.fields``, e.g.
+        :class:`macro.ElasticWaveLaw`): ``"nessyahu_tadmor"`` (default).
     stepper_options : dict, optional
         Keyword arguments of the stepper (``cfl``, ``newton_tol``, ...).
     fixed_inputs : mapping, optional
@@ -57,22 +59,26 @@ class HMMSolver:
     """
 
     def __init__(self, law: Any, grid: Any, coupler: Coupler, *, budget: Budget | None = None,
-                 stepper: Any = "implicit_euler", stepper_options: Mapping[str, Any] | None = None,
+                 stepper: Any = None, stepper_options: Mapping[str, Any] | None = None,
                  fixed_inputs: Mapping[str, float] | None = None,
                  units: Mapping[str, str] | None = None,
                  rename: Mapping[str, str] | None = None) -> None:
-        from macro import get_stepper
+        from macro import get_field_stepper, get_stepper
 
         if not isinstance(coupler, Coupler):
             raise TypeError(f"HMMSolver(): `coupler` must be a hmm.Coupler, got {type(coupler).__name__}")
-        for attr in ("closure_inputs", "closure_outputs", "evaluate"):
+        self.fields = tuple(getattr(law, "fields", ()))  # multi-field (hyperbolic) laws
+        for attr in ("closure_inputs", "closure_outputs") + (() if self.fields else ("evaluate",)):
             if not hasattr(law, attr):
                 raise TypeError(f"HMMSolver(): `law` lacks `{attr}`; expected a macro conservation law")
         self.law, self.grid, self.coupler = law, grid, coupler
         self.budget = budget or Budget()
         if not isinstance(self.budget, Budget):
             raise TypeError(f"HMMSolver(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
-        self.stepper_class = get_stepper(stepper)
+        if self.fields:
+            self.stepper_class = get_field_stepper(stepper or "nessyahu_tadmor")
+        else:
+            self.stepper_class = get_stepper(stepper or "implicit_euler")
         self.stepper_options = dict(stepper_options or {})
         self.units = {"u": "1", "x": "1", "time": "1", "flux": "1", **dict(units or {})}
         self.closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
@@ -189,6 +195,11 @@ class HMMSolver:
         """
         from tqdm.auto import tqdm
 
+        if self.fields:
+            if checkpoint:
+                raise NotImplementedError("HMMSolver.run(): checkpoints are not supported for "
+                                          "multi-field laws yet")
+            return self._run_fields(t_end, dt, u0, t0, save_every, progress)
         t_end, dt, t0 = float(t_end), float(dt), float(t0)
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"HMMSolver.run(): `dt` must be a positive number, got {dt}")
@@ -245,6 +256,84 @@ class HMMSolver:
         finally:
             bar.close()
         return self._records_dataset(records, token, n_steps, start)
+
+    # -- multi-field (hyperbolic) laws -------------------------------------------------
+    def initial_fields(self, u0: Any = None) -> np.ndarray:
+        """Initial fields (n_fields, n_cells): None (zeros), an array, or a mapping
+        field name -> number, profile spec or callable (missing fields are zero)."""
+        from macro import make_profile
+
+        n = self.grid.n_cells
+        if u0 is None:
+            return np.zeros((len(self.fields), n))
+        if isinstance(u0, np.ndarray):
+            if u0.shape != (len(self.fields), n):
+                raise ValueError(f"HMMSolver: `u0` must have shape {(len(self.fields), n)}, got {u0.shape}")
+            return np.array(u0, dtype=float)
+        if not isinstance(u0, Mapping):
+            raise TypeError(f"HMMSolver: `u0` for fields {self.fields} must be a mapping or an array")
+        unknown = sorted(set(u0) - set(self.fields))
+        if unknown:
+            raise ValueError(f"HMMSolver: `u0` has unknown fields {unknown}; the law's fields are {self.fields}")
+        coords = self.grid.coords()
+        return np.stack([np.broadcast_to(np.asarray(make_profile(u0[f], name=f)(*coords, t=0.0), float),
+                                         self.grid.shape).reshape(n) if f in u0 else np.zeros(n)
+                         for f in self.fields])
+
+    def _run_fields(self, t_end, dt, u0, t0, save_every, progress):
+        from tqdm.auto import tqdm
+
+        t_end, dt, t0 = float(t_end), float(dt), float(t0)
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"HMMSolver.run(): `dt` must be a positive number, got {dt}")
+        if not (math.isfinite(t_end) and t_end > t0):
+            raise ValueError(f"HMMSolver.run(): `t_end` must be a number > t0={t0}, got {t_end}")
+        n_steps = max(1, math.ceil((t_end - t0) / dt - 1e-9))
+        save_every = save_every or max(1, n_steps // 20)
+        start = time.perf_counter()
+        U = self.initial_fields(u0)
+        stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
+        log = self.closure.log
+        times, states, stresses, errors, costs, runs = [], [], [], [], [], []
+        mark = (log.micro_seconds, log.fresh_runs)
+
+        def record(t):
+            nonlocal mark
+            sigma, se, _ = self.law.stress(U[0], self.closure)
+            times.append(t)
+            states.append(U.copy())
+            stresses.append(sigma)
+            errors.append(se)
+            costs.append(log.micro_seconds - mark[0])
+            runs.append(log.fresh_runs - mark[1])
+            mark = (log.micro_seconds, log.fresh_runs)
+
+        record(t0)
+        with tqdm(total=n_steps, disable=not progress, desc="HMM", unit="step") as bar:
+            for step in range(n_steps):
+                t = t0 + step * dt
+                h = min(dt, t_end - t) if step == n_steps - 1 else dt
+                U = stepper.step(U, t, h).U
+                bar.update(1)
+                if (step + 1) % save_every == 0 or step == n_steps - 1:
+                    record(t_end if step == n_steps - 1 else t0 + (step + 1) * dt)
+        import xarray as xr
+
+        grid = self.grid
+        out = ("stress",) if len(self.law.closure_outputs(grid)) == 1 else self.law.closure_outputs(grid)
+        data = {f: (("time", "x"), np.array([s[i] for s in states]), {"units": self.units.get(f, "1")})
+                for i, f in enumerate(self.fields)}
+        name = out[0]
+        data[name] = (("time", "x"), np.array(stresses), {"units": self.units.get(name, "1"),
+                                                          "long_name": f"{name} at the cell states (micro estimate)"})
+        data[f"{name}_stderr"] = (("time", "x"), np.array(errors), {"units": self.units.get(name, "1")})
+        data["micro_cost_s"] = ("time", np.array(costs), {"units": "s"})
+        data["micro_runs"] = ("time", np.array(runs, dtype=np.int64))
+        attrs = self._attrs(mode="transient", n_steps=n_steps, wall_s=time.perf_counter() - start,
+                            micro_seconds=float(np.sum(costs)), micro_runs=int(np.sum(runs)))
+        coords = {"time": ("time", np.array(times), {"units": self.units["time"]}),
+                  "x": ("x", grid.centres[0], {"units": self.units["x"]})}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
 
     def _records_dataset(self, records, token, n_steps, start):
         attrs = self._attrs(mode="transient", run_token=token, n_steps=n_steps,

@@ -16,6 +16,8 @@ Overview
   sub-cycling; implicit Euler and Crank-Nicolson with modified Newton).
 * :mod:`macro.steady` -- :func:`solve_steady`, Newton for ``div q + f = 0``.
 * :mod:`macro.linsolve` -- :func:`solve_linear` (sparse LU or AMG-Krylov).
+* :mod:`macro.elastodynamics` -- :class:`ElasticWaveLaw` (1D Lagrangian
+  elastodynamics, stress closure) and the Nessyahu-Tadmor central scheme.
 
 ``macro`` never imports an oracle or Dask: it only calls a closure.
 
@@ -30,6 +32,8 @@ Example
 True
 """
 
+from .elastodynamics import (FIELD_STEPPERS, ElasticWaveLaw, FieldStepResult, NessyahuTadmor,
+                             get_field_stepper)
 from .closures import ClosureResult, CoefficientFlux, CountingClosure, LinearFlux
 from .diffusion import DiffusionLaw, FluxEvaluation
 from .grid import Grid1D, Grid2D
@@ -42,5 +46,6 @@ __all__ = [
     "Grid1D", "Grid2D", "DiffusionLaw", "FluxEvaluation", "STEPPERS", "get_stepper", "Stepper",
     "StepResult", "StepperError", "solve_steady", "SteadyResult", "SteadyStateError",
     "ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "PROFILES",
-    "make_profile", "solve_linear", "LinearSolveError",
+    "make_profile", "solve_linear", "LinearSolveError", "ElasticWaveLaw", "NessyahuTadmor",
+    "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper",
 ]

@@ -91,3 +91,17 @@ def test_bad_configuration_is_rejected():
     with pytest.raises(ValueError, match=r"\|amp\| < a0"):
         LayeredCosine(a0=1.0, amp=1.0)
     assert oracle_token(LayeredCosine(a0=2.0)) != oracle_token(LayeredCosine(a0=2.5))
+
+
+@pytest.mark.parametrize("oracle", [
+    __import__("oracles.constitutive", fromlist=["x"]).CarreauFluid(noise=0.1),
+    __import__("oracles.constitutive", fromlist=["x"]).NonlinearElastic(beta=-3.0, noise=0.2),
+])
+def test_constitutive_run_batch_equals_run(oracle):
+    states = np.random.default_rng(2).uniform(-1, 1, size=(17, 1))
+    seeds = np.arange(17, dtype=np.uint64) * 7919
+    budget = Budget(sampling_steps=4)
+    batch = oracle.run_batch(states, seeds=seeds, budget=budget)
+    for i in range(17):
+        est = oracle.run(states[i], seed=int(seeds[i]), budget=budget)
+        assert np.array_equal(batch.mean[i], est.mean) and np.array_equal(batch.stderr[i], est.stderr)
