@@ -243,7 +243,8 @@ class AdaptiveSteadySolver:
             surrogate.tell(states, mean, err)
             for i in range(len(states)):
                 seen[states[i].tobytes()] = seen.get(states[i].tobytes(), 0) + 1
-                for key, val in zip(runs, (it, kind, states[i], mean[i], err[i], samples[i], cost[i])):
+                k = kind if isinstance(kind, str) else str(kind[i])
+                for key, val in zip(runs, (it, k, states[i], mean[i], err[i], samples[i], cost[i])):
                     runs[key].append(val)
 
         # seed: an ordinary HMM solve on a coarse grid

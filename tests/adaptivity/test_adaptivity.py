@@ -154,4 +154,5 @@ def test_adaptive_loop_coverage():
         ds = va.adaptive_run(coef, tol=tol, noise=0.02, seed=seed, cells=8, max_cells=16,
                              max_iterations=10, confidence=0.9)
         hits.append(ds.attrs["stop_reason"] == "tolerance" and abs(float(ds.true_error[-1])) <= tol)
+    print(f"coverage: {np.mean(hits):.2f}")
     assert np.mean(hits) >= 0.9
