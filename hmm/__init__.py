@@ -9,6 +9,8 @@ Coupler
     batching, retries.
 HMMSolver
     Macro conservation law + Coupler -> labelled xarray results.
+AdaptiveSteadySolver
+    Steady HMM with error indicators deciding where micro work goes (adaptivity).
 OracleError, QueryError, BudgetError, ConfigError, SchedulerError, HMMError
     The exception tree (see :mod:`hmm.errors`).
 """
@@ -23,14 +25,18 @@ from .provenance import package_version
 
 __version__ = package_version()
 
-__all__ = ["Budget", "Estimate", "EstimateArrays", "EstimateBatch", "EstimateCache", "Coupler", "HMMSolver",
+__all__ = ["Budget", "Estimate", "EstimateArrays", "EstimateBatch", "EstimateCache", "Coupler", "HMMSolver", "AdaptiveSteadySolver",
            "OracleError", "QueryError", "BudgetError", "ConfigError", "SchedulerError",
            "CheckpointError", "HMMError", "__version__"]
 
 
-def __getattr__(name):  # HMMSolver imports xarray; load it on first use
+def __getattr__(name):  # the solvers import xarray and scikit-learn; load them on first use
     if name == "HMMSolver":
         from .solver import HMMSolver
 
         return HMMSolver
+    if name == "AdaptiveSteadySolver":
+        from .adaptive import AdaptiveSteadySolver
+
+        return AdaptiveSteadySolver
     raise AttributeError(f"module 'hmm' has no attribute {name!r}")

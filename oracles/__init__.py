@@ -8,7 +8,9 @@ budget)`` returns an :class:`hmm.Estimate`.
 oracle                 physics                                         inputs -> outputs
 =====================  ==============================================  =========================
 CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], grad) -> flux
+NoisyCellProblem       cell problem + Gaussian noise, cost model       (x[, y], grad) -> flux
 CarreauFluid           Carreau shear-thinning flow curve (+ noise)     shear_rate -> shear_stress
+NonlinearElastic       sigma = E eps + beta eps^2 (+ noise)            strain -> stress
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
@@ -18,13 +20,16 @@ Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_ste
 
 from .base import Oracle
 from .cell_problem import CellProblemOracle
-from .constitutive import CarreauFluid
+from .constitutive import CarreauFluid, NonlinearElastic
+from .noisy_flux import NoisyCellProblem
 from .fast_slow import FastSlowSDE
 from .tooth_diffusion import DiffusionTooth
-from .coefficients import (COEFFICIENTS, ConstantCoefficient, LayeredCosine, TwoPhaseLaminate,
-                           make_coefficient)
+from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine,
+                           TwoPhaseLaminate, make_coefficient)
 
-ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "carreau": CarreauFluid}
+ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "noisy_cell_problem": NoisyCellProblem,
+                            "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic}
 
-__all__ = ["Oracle", "CellProblemOracle", "CarreauFluid", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+__all__ = ["Oracle", "CellProblemOracle", "NoisyCellProblem", "CarreauFluid", "NonlinearElastic",
+           "InclusionCosine", "ORACLES", "COEFFICIENTS", "LayeredCosine",
            "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]
