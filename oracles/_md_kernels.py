@@ -146,7 +146,16 @@ def rebuild(pos, vel, force, image, ids, ref_pos, box, ncell, cell_start, cell_i
                 sx, sy, sz = seg_shift[s, 0], seg_shift[s, 1], seg_shift[s, 2]
                 wrapped = sx != 0.0 or sy != 0.0 or sz != 0.0
                 xs, ys, zs = xi + sx, yi + sy, zi + sz
-                for j in range(i + 1 if s == 0 else seg_lo[s], seg_hi[s]):
+                j0, j1 = (i + 1 if s == 0 else seg_lo[s]), seg_hi[s]
+                if not wrapped and count + (j1 - j0) <= cap:  # branch-free: write, then keep or not
+                    for j in range(j0, j1):
+                        dx = xs - pos[j, 0]
+                        dy = ys - pos[j, 1]
+                        dz = zs - pos[j, 2]
+                        nbr[count] = j
+                        count += np.int64(dx * dx + dy * dy + dz * dz < rlist2)
+                    continue
+                for j in range(j0, j1):
                     dx = xs - pos[j, 0]
                     dy = ys - pos[j, 1]
                     dz = zs - pos[j, 2]
