@@ -28,6 +28,14 @@ beyond r_c (Allen & Tildesley, *Computer Simulation of Liquids*, 2nd ed.,
 sec. 2.8) are added to energy, pressure and the stress diagonal when
 ``tail_correction=True``: u_tail = (8/3) pi rho (r_c^-9 / 3 - r_c^-3),
 p_tail = (16/3) pi rho^2 (2 r_c^-9 / 3 - r_c^-3).
+
+Public names: :class:`LennardJonesMD` (the oracle, 3D orthorhombic box),
+:class:`LJChain` (1D nearest-neighbour harmonic/LJ chain oracle),
+:class:`LJSystem` (the engine: cell-sorted half Verlet lists, fused velocity
+Verlet / Langevin BAOAB), :func:`fcc_lattice`, :func:`block_average`,
+:func:`mean_squared_displacement`, :func:`diffusion_coefficient` (Einstein),
+:func:`trajectory`, :func:`tail_corrections`, :func:`reference_forces` (slow
+NumPy check). Not yet: triclinic boxes (shear), heat flux.
 """
 
 from __future__ import annotations
