@@ -11,6 +11,8 @@ CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], 
 NoisyCellProblem       cell problem + Gaussian noise, cost model       (x[, y], grad) -> flux
 CarreauFluid           Carreau shear-thinning flow curve (+ noise)     shear_rate -> shear_stress
 NonlinearElastic       sigma = E eps + beta eps^2 (+ noise)            strain -> stress
+LennardJonesMD         3D Lennard-Jones MD (numba), Langevin or NVE    (strain, temperature) -> stress, ...
+LJChain                1D harmonic or LJ chain MD                      (strain, temperature) -> stress
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
@@ -21,6 +23,7 @@ Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_ste
 from .base import Oracle
 from .cell_problem import CellProblemOracle
 from .constitutive import CarreauFluid, NonlinearElastic
+from .md import LennardJonesMD, LJChain, LJSystem
 from .noisy_flux import NoisyCellProblem
 from .fast_slow import FastSlowSDE
 from .tooth_diffusion import DiffusionTooth
@@ -28,8 +31,9 @@ from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, L
                            TwoPhaseLaminate, make_coefficient)
 
 ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "noisy_cell_problem": NoisyCellProblem,
-                            "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic}
+                            "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic,
+                            "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain}
 
 __all__ = ["Oracle", "CellProblemOracle", "NoisyCellProblem", "CarreauFluid", "NonlinearElastic",
-           "InclusionCosine", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+           "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "ORACLES", "COEFFICIENTS", "LayeredCosine",
            "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]
