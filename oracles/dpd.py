@@ -97,7 +97,7 @@ class DPD:
     Inputs ``("shear_rate",)`` (1/time, |shear_rate| dt <= 0.04); outputs
     ``("shear_stress", "N1", "N2", "pressure", "temperature")``. Budget: 0
     equilibration/sampling steps mean 500/4000; ``replicas`` independent runs
-    (different seeds) are pooled block by block; ``target_stderr`` stops
+    (different seeds) are pooled block by block (see :func:`block_estimate`); ``target_stderr`` stops
     sampling (at chunks of 250 steps) once every output's stderr is below it;
     ``max_wall_s`` stops early (the only non-reproducible option).
     """
@@ -213,25 +213,24 @@ class DPD:
         shear_rate = self.check_shear_rate(float(state[0]))
         n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION
         n_max = budget.sampling_steps or (10**6 if budget.target_stderr else DEFAULT_SAMPLING)
-        block_means, sample_var, steps = [], [], 0
+        datasets, steps = [], 0
         for replica in range(budget.replicas):
             rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0])
             sys_ = self.system(shear_rate, seed=rseed)
             sys_.advance(n_eq)
-            series = []
-            while sum(len(s) for s in series) * self.sample_every < n_max:
-                chunk = min(CHUNK, n_max - sum(len(s) for s in series) * self.sample_every)
+            series, taken = [], 0
+            while taken * self.sample_every < n_max:
+                chunk = min(CHUNK, n_max - taken * self.sample_every)
                 series.append(observables(sys_.advance(chunk, sample_every=self.sample_every)[0], sys_))
-                if _should_stop(np.concatenate(series), self.blocks, budget, start, block_means):
+                taken += len(series[-1])
+                if _should_stop(datasets + [np.concatenate(series)], self.blocks, budget, start):
                     break
-            data = np.concatenate(series)
-            if len(data) < self.blocks:
-                raise RuntimeError(f"DPD at shear_rate={shear_rate}: {len(data)} samples cannot make "
+            datasets.append(np.concatenate(series))
+            if len(datasets[-1]) < self.blocks:
+                raise RuntimeError(f"DPD at shear_rate={shear_rate}: {len(datasets[-1])} samples cannot make "
                                    f"{self.blocks} blocks; raise budget.sampling_steps")
-            block_means.append(_block_means(data, self.blocks))
-            sample_var.append(data.var(axis=0, ddof=1))
-            steps += n_eq + len(data) * self.sample_every
-        mean, stderr, n_eff = pooled_blocks(np.concatenate(block_means), np.mean(sample_var, axis=0))
+            steps += n_eq + len(datasets[-1]) * self.sample_every
+        mean, stderr, n_eff = block_estimate(datasets, self.blocks)
         if not (np.isfinite(mean).all() and np.isfinite(stderr).all()):
             raise RuntimeError(f"DPD at shear_rate={shear_rate}: non-finite estimate {mean}")
         return Estimate(mean, stderr, n_eff=n_eff, cost_s=time.perf_counter() - start,
@@ -244,26 +243,41 @@ def _block_means(series: np.ndarray, blocks: int) -> np.ndarray:
     return kept.reshape(blocks, length, -1).mean(axis=1)
 
 
-def pooled_blocks(means: np.ndarray, sample_var: np.ndarray | None = None):
-    """Mean, stderr (std of independent block means / sqrt(count)) and n_eff
-    (sample variance / stderr^2; the number of blocks if no variance given)."""
-    mean = means.mean(axis=0)
-    stderr = means.std(axis=0, ddof=1) / math.sqrt(len(means))
-    if sample_var is None:
-        return mean, stderr, float(len(means))
-    var = np.asarray(sample_var).reshape(-1, means.shape[1]).mean(axis=0)
+def block_estimate(datasets: list[np.ndarray], blocks: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean, standard error and effective sample count of correlated series.
+
+    Each series (one per independent replica, shape (n_samples, k)) is cut
+    into ``blocks`` consecutive blocks (the first ``n mod blocks`` samples
+    dropped); the stderr is the standard deviation of all block means over
+    the square root of their number (Flyvbjerg & Petersen, J. Chem. Phys. 91,
+    461, 1989), taken as the larger of the estimates with ``blocks`` and with
+    ``blocks // 2`` blocks per series: if blocks are not yet much longer than
+    the correlation time the second is larger, and it is used. n_eff is the
+    smallest over outputs of sample variance / stderr^2.
+    """
+    fine = np.concatenate([_block_means(d, blocks) for d in datasets])
+    coarse = np.concatenate([_block_means(d, max(blocks // 2, 2)) for d in datasets])
+    mean = fine.mean(axis=0)
+    stderr = np.maximum(fine.std(axis=0, ddof=1) / math.sqrt(len(fine)),
+                        coarse.std(axis=0, ddof=1) / math.sqrt(len(coarse)))
+    var = np.mean([d.var(axis=0, ddof=1) for d in datasets], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        n_eff = float(np.nanmin(np.where(stderr > 0, var / stderr**2, np.inf)))
+        n_eff = float(np.min(np.where(stderr > 0, var / stderr**2, np.inf)))
     return mean, stderr, n_eff
 
 
-def _should_stop(data, blocks, budget, start, done) -> bool:
-    if budget.max_wall_s is not None and time.perf_counter() - start > budget.max_wall_s and len(data) >= blocks:
+def pooled_blocks(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and stderr of independent block estimates (rows of ``means``)."""
+    return means.mean(axis=0), means.std(axis=0, ddof=1) / math.sqrt(len(means))
+
+
+def _should_stop(datasets, blocks, budget, start) -> bool:
+    if (budget.max_wall_s is not None and time.perf_counter() - start > budget.max_wall_s
+            and len(datasets[-1]) >= blocks):
         return True
-    if budget.target_stderr is None or len(data) < 4 * blocks:
+    if budget.target_stderr is None or len(datasets[-1]) < 4 * blocks:
         return False
-    _, stderr, _ = pooled_blocks(np.concatenate(done + [_block_means(data, blocks)]))
-    return bool((stderr < budget.target_stderr).all())
+    return bool((block_estimate(datasets, blocks)[1] < budget.target_stderr).all())
 
 
 def observables(obs: np.ndarray, system: "DPDSystem") -> np.ndarray:
@@ -295,7 +309,7 @@ class DPDSystem:
         box = self.box = np.array(config.box, dtype=float)
         n = self.n = config.n_particles
         self.volume = config.volume
-        n_chain = int(round(config.polymer_fraction * n / config.chain_length)) if config.chain_length > 1 else 0
+        n_chain = int(config.polymer_fraction * n + 1e-9) // config.chain_length if config.chain_length > 1 else 0
         n_bonded = n_chain * config.chain_length
         pos = rng.uniform(0.0, 1.0, (n, 3)) * box
         types = np.empty(n, dtype=np.int64)
