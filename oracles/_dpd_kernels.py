@@ -169,9 +169,9 @@ def pair_forces(pos, vel, ids, types, cell_start, ncell, box, offset, shear_rate
     force[:] = 0.0
     rc2, inv_rc = rc * rc, 1.0 / rc
     dv_le = shear_rate * box[1]
-    wc = np.zeros(6)
-    wd = np.zeros(6)
-    wr = np.zeros(6)
+    cxx = cyy = czz = cxy = cxz = cyz = 0.0  # conservative virial
+    dxx = dyy = dzz = dxy = dxz = dyz = 0.0  # dissipative
+    rxx = ryy = rzz = rxy = rxz = ryz = 0.0  # random
     uc = 0.0
     for cz in range(nz):
         for cy in range(ny):
@@ -221,21 +221,34 @@ def pair_forces(pos, vel, ids, types, cell_start, ncell, box, offset, shear_rate
                                 uc += 0.5 * fc * w * rc
                                 exx, eyy, ezz = ex * ex * r, ey * ey * r, ez * ez * r
                                 exy, exz, eyz = ex * ey * r, ex * ez * r, ey * ez * r
-                                for acc, g in ((wc, fc), (wd, fd), (wr, fr)):
-                                    acc[0] += g * exx
-                                    acc[1] += g * eyy
-                                    acc[2] += g * ezz
-                                    acc[3] += g * exy
-                                    acc[4] += g * exz
-                                    acc[5] += g * eyz
+                                cxx += fc * exx
+                                cyy += fc * eyy
+                                czz += fc * ezz
+                                cxy += fc * exy
+                                cxz += fc * exz
+                                cyz += fc * eyz
+                                dxx += fd * exx
+                                dyy += fd * eyy
+                                dzz += fd * ezz
+                                dxy += fd * exy
+                                dxz += fd * exz
+                                dyz += fd * eyz
+                                rxx += fr * exx
+                                ryy += fr * eyy
+                                rzz += fr * ezz
+                                rxy += fr * exy
+                                rxz += fr * exz
+                                ryz += fr * eyz
                     force[i, 0] += fxi
                     force[i, 1] += fyi
                     force[i, 2] += fzi
     if want_virial:
-        for d in range(6):
-            obs[WC0 + d] += wc[d]
-            obs[WD0 + d] += wd[d]
-            obs[WR0 + d] += wr[d]
+        for d, v in enumerate((cxx, cyy, czz, cxy, cxz, cyz)):
+            obs[WC0 + d] += v
+        for d, v in enumerate((dxx, dyy, dzz, dxy, dxz, dyz)):
+            obs[WD0 + d] += v
+        for d, v in enumerate((rxx, ryy, rzz, rxy, rxz, ryz)):
+            obs[WR0 + d] += v
         obs[UC] += uc
 
 
