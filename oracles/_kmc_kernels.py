@@ -5,7 +5,7 @@ J. Comput. Phys. 17, 10, 1975):
 
 * ``val[i]`` (int8): the species on site ``i`` (0 = empty, 1..S), or a
   pseudo-species ``S + 1`` / ``S + 2`` on the left / right reservoir column.
-* ``key[i]`` (int32) = ``val[i] * 5**V + sum over the 4 neighbours of
+* key of site i = ``val[i] * 5**V + sum over the 4 neighbours of
   5**val[neighbour]`` (``V`` values a site can hold): the site's own value
   and the count of each value among its neighbours, which fix its total rate.
   A neighbour changing from a to b adds ``5**b - 5**a``: running neighbour
@@ -13,6 +13,9 @@ J. Comput. Phys. 17, 10, 1975):
 * ``bucket_of_key[key]``: sites are grouped by their (finite set of) total
   rates; ``members[b, :bcount[b]]`` lists the sites of bucket ``b`` and
   ``pos[i]`` is the index of site ``i`` there (swap-remove updates, O(1)).
+  Key and position share one word per site, ``site[i] = pos << key_bits |
+  key`` (int32 when it fits, else int64), so that an update touches one
+  cache line instead of two and the lattice's working set stays small.
   Sites with zero rate (and reservoir sites) are in no bucket.
 
 One event: total rate ``R = sum_b bcount[b] * rate[b]`` (a few buckets);
@@ -36,13 +39,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
 
 
 @njit(cache=True)
 def _neighbours(i, n_rows, n_cols):
-    """Right, left, down, up neighbours of site i (periodic wrap). The row is
-    floor((i + 1/2) / n_cols) by a float product (exact for i < 2**40;
+    """Right, left, down, up neighbours of site i (row-major, periodic wrap). The
+    row is floor((i + 1/2) / n_cols) by a float product (exact for i < 2**40;
     an integer division would sit on the critical path of every event)."""
     r = int((i + 0.5) * (1.0 / n_cols))
     c = i - r * n_cols
@@ -51,6 +58,25 @@ def _neighbours(i, n_rows, n_cols):
     down = i + n_cols if r + 1 < n_rows else i + n_cols - n_rows * n_cols
     up = i - n_cols if r > 0 else i - n_cols + n_rows * n_cols
     return right, left, down, up
+
+
+@intrinsic
+def _prefetch(typingctx, array, row, col):
+    """Hint the CPU to load ``array[row, col]`` into cache (LLVM prefetch; no effect on results)."""
+    sig = types.void(array, row, col)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        ary = context.make_array(array_type)(context, builder, args[0])
+        index = [context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 2)]
+        ptr = cgutils.get_item_pointer(context, builder, array_type, ary, index, wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 # -- random numbers: xoshiro256+ (Blackman & Vigna, ACM TOMS 47, 36, 2021), seeded by
@@ -119,7 +145,7 @@ class ReferenceRandom:
 
 
 @njit(cache=True)
-def build_state(val, key, pos, members, bcount, scount, pow5, key_stride, bucket_of_key,
+def build_state(val, site, members, bcount, scount, pow5, key_stride, key_bits, bucket_of_key,
                 n_rows, n_cols, n_species):
     """Fill keys, buckets and species counts from ``val`` (all outputs preallocated)."""
     n = val.size
@@ -130,19 +156,20 @@ def build_state(val, key, pos, members, bcount, scount, pow5, key_stride, bucket
         code = 0
         for d in range(4):
             code += pow5[val[nbrs[d]]]
-        key[i] = val[i] * key_stride + code
+        key = val[i] * key_stride + code
+        site[i] = key
         if val[i] <= n_species:
             scount[val[i]] += 1
-            b = bucket_of_key[key[i]]
+            b = bucket_of_key[key]
             if b >= 0:
                 members[b, bcount[b]] = i
-                pos[i] = bcount[b]
+                site[i] = (bcount[b] << key_bits) | key
                 bcount[b] += 1
 
 
 @njit(cache=True)
-def run_events(val, key, pos, members, bcount, scount,
-               pow5, key_stride, bucket_of_key, bucket_rate, key_rate,
+def run_events(val, site, members, bcount, scount,
+               pow5, key_stride, key_bits, bucket_of_key, bucket_rate, key_rate,
                single_start, single_rate, single_new, single_pid,
                pair_start, pair_rate, pair_new_i, pair_new_j, pair_pid, pair_transfer,
                n_rows, n_cols, n_species, seed, max_events, t_end, record_dt,
@@ -158,6 +185,7 @@ def run_events(val, key, pos, members, bcount, scount,
     """
     r0, r1, r2, r3 = seed_state(seed)
     n_buckets = bucket_rate.size
+    key_mask = (1 << key_bits) - 1
     n_values = pair_start.size - 1  # (S+1) * V
     n_vals = n_values // (n_species + 1)
     n_sites = 0
@@ -168,6 +196,8 @@ def run_events(val, key, pos, members, bcount, scount,
     t = 0.0
     events = 0
     absorbed = False
+    large = val.size > 1 << 18
+    u_site, r0, r1, r2, r3 = next_uniform(r0, r1, r2, r3)
     while events < max_events:
         total = 0.0
         for b in range(n_buckets):
@@ -176,8 +206,7 @@ def run_events(val, key, pos, members, bcount, scount,
             absorbed = True
             break
         # -- which site: bucket by its share of the total rate, then a uniform member
-        u, r0, r1, r2, r3 = next_uniform(r0, r1, r2, r3)
-        x = u * total
+        x = u_site * total
         b = 0
         while b < n_buckets - 1:
             w = bcount[b] * bucket_rate[b]
@@ -194,7 +223,7 @@ def run_events(val, key, pos, members, bcount, scount,
         # -- which process of site i
         s = val[i]
         u, r0, r1, r2, r3 = next_uniform(r0, r1, r2, r3)
-        target = u * key_rate[key[i]]
+        target = u * key_rate[site[i] & key_mask]
         chosen_new_i = -1
         chosen_new_j = -1
         chosen_pid = -1
@@ -240,11 +269,26 @@ def run_events(val, key, pos, members, bcount, scount,
         t = t_next
         if stop:
             return events, t, rec, False
+        # -- draw the next event's site number now and prefetch the members entry it
+        # would pick with the present counts: after this event the counts differ by a
+        # few, so it is usually the same cache line, loaded while this event is applied
+        u_site, r0, r1, r2, r3 = next_uniform(r0, r1, r2, r3)
+        x = u_site * total
+        b = 0
+        while b < n_buckets - 1:
+            w = bcount[b] * bucket_rate[b]
+            if x < w:
+                break
+            x -= w
+            b += 1
+        m = int(x / bucket_rate[b])
+        if m < bcount[b]:
+            _prefetch(members, b, m)
         # -- apply: change up to two sites, update their and their neighbours' keys and
         # buckets (written out here: helper calls taking arrays cost reference counting)
         for c in range(2):
             if c == 0:
-                site = i
+                changed = i
                 new = chosen_new_i
             else:
                 if chosen_j < 0:
@@ -254,39 +298,54 @@ def run_events(val, key, pos, members, bcount, scount,
                         sp = chosen_new_i if chosen_transfer > 0 else s
                         bflux[chosen_reservoir, sp] += chosen_transfer
                     break
-                site = chosen_j
+                changed = chosen_j
                 new = chosen_new_j
-            old = val[site]
+            old = val[changed]
             if old == new:
                 continue
-            val[site] = new
+            val[changed] = new
             scount[old] -= 1
             scount[new] += 1
             delta = pow5[new] - pow5[old]
-            nbrs = _neighbours(site, n_rows, n_cols)
+            nbrs = _neighbours(changed, n_rows, n_cols)
+            # on lattices beyond the L2 cache, prefetch the members entries the moves
+            # below will touch (their loads then overlap instead of queueing)
+            for q in range(5 if large else 0):
+                k = changed if q == 0 else nbrs[q - 1]
+                if val[k] > n_species:
+                    continue
+                word = site[k]
+                old_b = bucket_of_key[word & key_mask]
+                if old_b >= 0 and old_b != bucket_of_key[(word & key_mask) + (
+                        (new - old) * key_stride if q == 0 else delta)]:
+                    _prefetch(members, old_b, word >> key_bits)
             for q in range(5):
                 if q == 0:
-                    k = site
-                    new_key = key[k] + (new - old) * key_stride
+                    k = changed
+                    shift = (new - old) * key_stride
                 else:
                     k = nbrs[q - 1]
                     if val[k] > n_species:  # reservoir sites carry no events
                         continue
-                    new_key = key[k] + delta
-                old_b = bucket_of_key[key[k]]
+                    shift = delta
+                word = site[k]
+                old_key = word & key_mask
+                new_key = old_key + shift
+                old_b = bucket_of_key[old_key]
                 new_b = bucket_of_key[new_key]
-                key[k] = new_key
+                word += shift
                 if old_b != new_b:
                     if old_b >= 0:
-                        p = pos[k]
+                        p = word >> key_bits
                         last = members[old_b, bcount[old_b] - 1]
                         members[old_b, p] = last
-                        pos[last] = p
+                        site[last] = (p << key_bits) | (site[last] & key_mask)
                         bcount[old_b] -= 1
                     if new_b >= 0:
                         members[new_b, bcount[new_b]] = k
-                        pos[k] = bcount[new_b]
+                        word = (bcount[new_b] << key_bits) | new_key
                         bcount[new_b] += 1
+                site[k] = word
         counts[chosen_pid] += 1
         events += 1
     if absorbed and t_end < np.inf:  # nothing happens any more: the state holds until t_end

@@ -34,11 +34,15 @@ single rates k theta_a, pair rates 4 k theta_a theta_b per site
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+import time as _time
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from hmm.budget import Budget
+from hmm.estimate import Estimate
 
 from ._kmc_kernels import build_state, run_events
 
@@ -162,7 +166,7 @@ class BistableAB:
     """
 
     alpha: float = 1.6
-    beta: float = 20.0
+    beta: float = 5.0
     gamma: float = 0.04
     k_reaction: float = 1.0
     k_hop: float = 0.0
@@ -358,13 +362,15 @@ class KMCSimulation:
         self._reservoir_columns = None if boundary is None else (lat[:, 0].copy(), lat[:, -1].copy())
         self.val = val.ravel()
         n = self.val.size
-        self.key = np.empty(n, dtype=np.int32)
-        self.pos = np.zeros(n, dtype=np.int32)
+        key_bits = max(1, int(tab.key_rate.size - 1).bit_length())
+        fits = key_bits + int(n).bit_length() <= 31
+        self.site = np.zeros(n, dtype=np.int32 if fits else np.int64)  # pos << key_bits | key
+        self._key_bits = key_bits
         self.members = np.empty((max(1, tab.bucket_rate.size), n), dtype=np.int32)
         self.bcount = np.zeros(tab.bucket_rate.size, dtype=np.int64)
         self.scount = np.zeros(tab.n_species + 1, dtype=np.int64)
-        build_state(self.val, self.key, self.pos, self.members, self.bcount, self.scount, tab.pow5,
-                    tab.key_stride, tab.bucket_of_key, lat.shape[0], lat.shape[1], tab.n_species)
+        build_state(self.val, self.site, self.members, self.bcount, self.scount, tab.pow5,
+                    tab.key_stride, key_bits, tab.bucket_of_key, *self.shape, tab.n_species)
         self.time = 0.0
 
     @property
@@ -412,9 +418,9 @@ class KMCSimulation:
         bflux = np.zeros((2, S + 1), dtype=np.int64)
         kernel_seed = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
         events, elapsed, n_rec, absorbed = run_events(
-            self.val, self.key, self.pos, self.members, self.bcount, self.scount,
-            tab.pow5, tab.key_stride, tab.bucket_of_key, tab.bucket_rate, tab.key_rate,
-            *tab.single, *tab.pair, self.shape[0], self.shape[1], S, kernel_seed, max_events, t_end,
+            self.val, self.site, self.members, self.bcount, self.scount,
+            tab.pow5, tab.key_stride, self._key_bits, tab.bucket_of_key, tab.bucket_rate, tab.key_rate,
+            *tab.single, *tab.pair, *self.shape, S, kernel_seed, max_events, t_end,
             (t_end / n_records) if n_records else 1.0, records, integral, counts, bflux)
         self.time += elapsed
         mean = integral[1:] / (elapsed * self.n_sites) if elapsed > 0 else self.coverages.copy()
@@ -449,3 +455,206 @@ def mean_field_rhs(model: Any, coverages: Any) -> np.ndarray:
 def model_parameters(model: Any) -> tuple[str, ...]:
     """Names of a model's float parameters (its dataclass fields)."""
     return tuple(f.name for f in fields(model) if f.type in ("float", float))
+
+
+@dataclass(frozen=True)
+class LatticeKMC:
+    """Lattice KMC oracle: coverages, fluxes and coverage rates of a surface model.
+
+    Each state column named in ``inputs`` is either a float parameter of
+    ``model`` (e.g. ``"y"`` of :class:`ZGB`: the oracle runs at that
+    parameter) or ``"coverage_<species>"`` (the lattice is lifted to that
+    coverage, at random; species not listed start empty). One replica:
+    lift, discard ``equilibration`` events, then ``n_blocks`` blocks of
+    ``sampling / n_blocks`` events.
+
+    Outputs (time unit of the model, per lattice site):
+    ``coverage_<species>`` time-averaged coverages; ``flux_<process>``
+    events of each process per site per unit time (e.g. ``flux_CO2`` is the
+    ZGB production rate); ``dcoverage_<species>_dt`` = (coverage at the end
+    - at the start of sampling) / elapsed time, the coarse time derivative
+    (exactly the net of the fluxes). A lattice that falls into an absorbing
+    state (total rate 0, e.g. poisoned ZGB) holds it for ever: its blocks
+    report the absorbing coverages and zero fluxes.
+
+    Errors: ``budget.replicas`` >= 2 gives the stderr from the spread of
+    independent replicas; with one replica it is the batch-means stderr over
+    the ``n_blocks`` blocks (blocks must be longer than the correlation time).
+    Budget: ``equilibration_steps``/``sampling_steps`` count KMC events per
+    replica; 0 means the defaults ``equilibration_sweeps``/``sampling_sweeps``
+    times the number of sites (None: 100 and 100 sweeps at a fixed
+    parameter, 0 and 0.1 sweep when lifting to coverages: a short burst at
+    the lifted state, whose coarse derivative for a random lift is, in
+    expectation, the mean-field right-hand side). ``max_wall_s`` ends sampling after the block that reaches
+    it (fewer blocks, honest stderr; then not bitwise reproducible).
+    ``target_stderr`` is not used.
+
+    Parameters
+    ----------
+    model
+        Surface model (:class:`ZGB`, :class:`BistableAB`, :class:`LatticeGas`,
+        :class:`Langmuir` or a :class:`SurfaceModel`).
+    inputs : tuple of str
+        State columns (see above).
+    shape : (int, int)
+        Lattice rows x columns (columns include the two reservoir columns
+        when ``boundary`` is given).
+    boundary : Reservoirs or None
+        Periodic (None) or reservoir columns.
+    n_blocks : int
+        Blocks per replica (>= 2).
+    equilibration_sweeps, sampling_sweeps : float or None
+        Default budgets in events per site (see above).
+    """
+
+    model: Any = ZGB()
+    inputs: tuple[str, ...] = ("y",)
+    shape: tuple[int, int] = (64, 64)
+    boundary: Reservoirs | None = None
+    n_blocks: int = 8
+    equilibration_sweeps: float | None = None
+    sampling_sweeps: float | None = None
+
+    def __post_init__(self) -> None:
+        species = getattr(self.model, "species", None)
+        if species is None or not hasattr(self.model, "processes"):
+            raise TypeError("LatticeKMC: `model` must have `species` and `processes` (e.g. ZGB())")
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
+        params = model_parameters(self.model)
+        allowed = params + tuple(f"coverage_{sp}" for sp in species)
+        for name in self.inputs:
+            if name not in allowed:
+                raise ValueError(f"LatticeKMC: input {name!r} is neither a parameter of "
+                                 f"{type(self.model).__name__} {params} nor a coverage {allowed[len(params):]}")
+        if len(set(self.inputs)) != len(self.inputs):
+            raise ValueError(f"LatticeKMC: `inputs` has duplicates: {self.inputs}")
+        if len(self.shape) != 2 or self.shape[0] < 2 or self.shape[1] < (5 if self.boundary else 2):
+            raise ValueError(f"LatticeKMC: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
+                             f"got {self.shape}")
+        if self.boundary is not None:
+            compile_model(self.model, self.boundary)  # checks the reservoir coverages
+        if isinstance(self.n_blocks, bool) or not isinstance(self.n_blocks, int) or self.n_blocks < 2:
+            raise ValueError(f"LatticeKMC: `n_blocks` must be an int >= 2, got {self.n_blocks!r}")
+        for name in ("equilibration_sweeps", "sampling_sweeps"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"LatticeKMC: `{name}` must be None or a number >= 0, got {v!r}")
+
+    # -- names -------------------------------------------------------------------------
+    @property
+    def coverage_inputs(self) -> tuple[str, ...]:
+        return tuple(n for n in self.inputs if n.startswith("coverage_"))
+
+    @property
+    def parameter_inputs(self) -> tuple[str, ...]:
+        return tuple(n for n in self.inputs if not n.startswith("coverage_"))
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        sp, procs = self.model.species, self.model.processes
+        return (tuple(f"coverage_{s}" for s in sp) + tuple(f"flux_{p.name}" for p in procs)
+                + tuple(f"dcoverage_{s}_dt" for s in sp))
+
+    def _split(self, state: Any) -> tuple[Any, tuple[float, ...]]:
+        state = np.asarray(state, dtype=float).reshape(-1)
+        if state.shape != (len(self.inputs),):
+            raise ValueError(f"LatticeKMC.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
+                             f"got shape {state.shape}")
+        values = dict(zip(self.inputs, state.tolist()))
+        model = replace(self.model, **{n: values[n] for n in self.parameter_inputs}) \
+            if self.parameter_inputs else self.model
+        cov = tuple(values.get(f"coverage_{s}", 0.0) for s in self.model.species)
+        return model, _checked_coverages(cov, f"LatticeKMC lift ({self.coverage_inputs})")
+
+    # -- coarse time-stepper pieces (hmm.ef): coarse = coverage inputs, params = the rest
+    def lift(self, coarse: Any, params: Any, rng: np.random.Generator) -> np.ndarray:
+        """A random lattice at the coverages ``coarse`` (in ``coverage_inputs`` order)."""
+        state = self._state_from(coarse, params)
+        return initialise(self.shape, self._split(state)[1], rng, boundary=self.boundary)
+
+    def micro(self, lattice: np.ndarray, params: Any, duration: float, rng: np.random.Generator) -> np.ndarray:
+        """The lattice after a burst of physical time ``duration``."""
+        model = self._split(self._state_from(np.zeros(len(self.coverage_inputs)), params))[0]
+        return simulate(lattice, model, t_burst=float(duration), boundary=self.boundary,
+                        seed=int(rng.integers(2**63))).lattice
+
+    def restrict(self, lattice: np.ndarray) -> np.ndarray:
+        """Coverages of the ``coverage_inputs`` species over the simulated sites."""
+        inner = lattice[:, 1:-1] if self.boundary is not None else lattice
+        species = [self.model.species.index(n[len("coverage_"):]) + 1 for n in self.coverage_inputs]
+        return np.array([np.mean(inner == s) for s in species])
+
+    def _state_from(self, coarse: Any, params: Any) -> np.ndarray:
+        values = dict(zip(self.coverage_inputs, np.atleast_1d(coarse).tolist()))
+        values.update(zip(self.parameter_inputs, np.atleast_1d(params).tolist()))
+        return np.array([values[n] for n in self.inputs], dtype=float)
+
+    # -- the oracle ----------------------------------------------------------------------
+    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        start = _time.perf_counter()
+        model, cov = self._split(state)
+        n_sites = self.shape[0] * (self.shape[1] - (2 if self.boundary else 0))
+        burst = bool(self.coverage_inputs)
+        eq_sweeps = self.equilibration_sweeps if self.equilibration_sweeps is not None else (0.0 if burst else 100.0)
+        sa_sweeps = self.sampling_sweeps if self.sampling_sweeps is not None else (0.1 if burst else 100.0)
+        n_eq = budget.equilibration_steps or int(round(eq_sweeps * n_sites))
+        n_block = max(1, (budget.sampling_steps or int(round(sa_sweeps * n_sites))) // self.n_blocks)
+        S, P = len(model.species), len(model.processes)
+        replica_means, block_means = [], []
+        events, physical_time, absorbed, truncated = 0, 0.0, 0, False
+        for child in np.random.SeedSequence(seed).spawn(budget.replicas):
+            rng = np.random.default_rng(child)
+            sim = KMCSimulation(initialise(self.shape, cov, rng, boundary=self.boundary), model, self.boundary)
+            seeds = rng.integers(2**63, size=self.n_blocks + 1)
+            done = sim.total_rate == 0
+            if n_eq and not done:
+                run = sim.advance(n_events=n_eq, seed=int(seeds[0]))
+                done, events = run.absorbed, events + sum(run.counts.values())
+            blocks, t_sum, integral, counts = [], 0.0, np.zeros(S), np.zeros(P)
+            first = sim.coverages.copy()
+            for k in range(self.n_blocks):
+                before = sim.coverages.copy()
+                if done:
+                    blocks.append(np.concatenate([before, np.zeros(P + S)]))
+                    continue
+                run = sim.advance(n_events=n_block, seed=int(seeds[k + 1]))
+                block_counts = np.array(list(run.counts.values()), dtype=float)
+                events += int(block_counts.sum())
+                if run.absorbed or run.time <= 0:
+                    done = True
+                    blocks.append(np.concatenate([sim.coverages, np.zeros(P + S)]))
+                else:
+                    t_sum += run.time
+                    integral += run.mean_coverages * run.time
+                    counts += block_counts
+                    blocks.append(np.concatenate([run.mean_coverages, block_counts / (n_sites * run.time),
+                                                  (sim.coverages - before) / run.time]))
+                if budget.max_wall_s is not None and _time.perf_counter() - start > budget.max_wall_s:
+                    truncated = True
+                    break
+            absorbed += int(done)
+            physical_time += t_sum
+            block_means.append(np.array(blocks))
+            # the replica's answer: ratios of totals over the whole window (block ratios
+            # are only for the batch-means stderr; their mean is biased for short blocks)
+            if done:
+                replica_means.append(np.concatenate([sim.coverages, np.zeros(P + S)]))
+            else:
+                replica_means.append(np.concatenate([integral / t_sum, counts / (n_sites * t_sum),
+                                                     (sim.coverages - first) / t_sum]))
+            if truncated:
+                break
+        values = np.array(replica_means)
+        if len(values) >= 2:
+            mean, stderr, n_eff = values.mean(axis=0), values.std(axis=0, ddof=1) / math.sqrt(len(values)), len(values)
+        else:
+            b = block_means[0]
+            mean = values[0]
+            stderr = b.std(axis=0, ddof=1) / math.sqrt(len(b)) if len(b) >= 2 else np.full(mean.shape, np.inf)
+            n_eff = len(b)
+        if not np.all(np.isfinite(mean)):
+            raise RuntimeError(f"LatticeKMC: non-finite result at state {dict(zip(self.inputs, np.ravel(state)))}")
+        return Estimate(mean, stderr, n_eff=float(n_eff), cost_s=_time.perf_counter() - start,
+                        provenance={"events": events, "physical_time": physical_time, "n_sites": n_sites,
+                                    "absorbed_replicas": absorbed, "truncated": truncated})
