@@ -13,6 +13,7 @@ CarreauFluid           Carreau shear-thinning flow curve (+ noise)     shear_rat
 NonlinearElastic       sigma = E eps + beta eps^2 (+ noise)            strain -> stress
 LennardJonesMD         3D Lennard-Jones MD (numba), Langevin or NVE    (strain, temperature) -> stress, ...
 LJChain                1D harmonic or LJ chain MD                      (strain, temperature) -> stress
+DPD                    Groot-Warren DPD, Lees-Edwards shear (numba)    shear_rate -> shear_stress, N1, ...
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
@@ -23,6 +24,7 @@ Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_ste
 from .base import Oracle
 from .cell_problem import CellProblemOracle
 from .constitutive import CarreauFluid, NonlinearElastic
+from .dpd import DPD
 from .md import LennardJonesMD, LJChain, LJSystem
 from .noisy_flux import NoisyCellProblem
 from .fast_slow import FastSlowSDE
@@ -32,8 +34,8 @@ from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, L
 
 ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "noisy_cell_problem": NoisyCellProblem,
                             "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic,
-                            "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain}
+                            "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain, "dpd": DPD}
 
 __all__ = ["Oracle", "CellProblemOracle", "NoisyCellProblem", "CarreauFluid", "NonlinearElastic",
-           "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+           "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "DPD", "ORACLES", "COEFFICIENTS", "LayeredCosine",
            "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]
