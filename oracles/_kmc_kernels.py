@@ -22,8 +22,11 @@ One event: total rate ``R = sum_b bcount[b] * rate[b]`` (a few buckets);
 uniform ``u1`` picks a bucket and a member, ``u2`` picks one of the site's
 processes in proportion to its rate, ``u3`` the waiting time
 ``-ln(1 - u3) / R``. Cost is independent of the lattice size (no scan over
-sites). Random numbers come from numba's Mersenne Twister seeded per call
-(the same stream as ``numpy.random.RandomState(seed)``).
+sites). Random numbers: xoshiro256+ in local variables, two streams per call
+(``u1`` from the site stream, drawn two events ahead so that the cache lines
+of the coming events can be prefetched while the present one is applied;
+``u2``, ``u3`` from the other). :class:`ReferenceRandom` reproduces them in
+Python for the slow reference :func:`reference_bkl`.
 
 Process tables (built by :func:`oracles.kmc.compile_model`): single-site
 entries of species ``s`` in ``single_start[s]:single_start[s+1]``; pair
@@ -43,6 +46,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+SITE_STREAM = np.uint64(0xD1B54A32D192ED03)  # seeds the site-choice stream: seed ^ SITE_STREAM
 
 
 
@@ -70,6 +75,25 @@ def _prefetch(typingctx, array, row, col):
         ary = context.make_array(array_type)(context, builder, args[0])
         index = [context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 2)]
         ptr = cgutils.get_item_pointer(context, builder, array_type, ary, index, wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch1(typingctx, array, index):
+    """Hint the CPU to load ``array[index]`` (1-D) into cache."""
+    sig = types.void(array, index)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        ary = context.make_array(array_type)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, array_type, ary, [i], wraparound=False)
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                             "llvm.prefetch.p0")
@@ -196,8 +220,12 @@ def run_events(val, site, members, bcount, scount,
     t = 0.0
     events = 0
     absorbed = False
-    large = val.size > 1 << 18
-    u_site, r0, r1, r2, r3 = next_uniform(r0, r1, r2, r3)
+    large = val.size >= 1 << 18
+    # site choices come from their own stream (a0..a3), drawn two events ahead so
+    # that the data of the coming events can be prefetched
+    a0, a1, a2, a3 = seed_state(seed ^ SITE_STREAM)
+    u_site, a0, a1, a2, a3 = next_uniform(a0, a1, a2, a3)
+    u_after, a0, a1, a2, a3 = next_uniform(a0, a1, a2, a3)
     while events < max_events:
         total = 0.0
         for b in range(n_buckets):
@@ -269,21 +297,33 @@ def run_events(val, site, members, bcount, scount,
         t = t_next
         if stop:
             return events, t, rec, False
-        # -- draw the next event's site number now and prefetch the members entry it
-        # would pick with the present counts: after this event the counts differ by a
-        # few, so it is usually the same cache line, loaded while this event is applied
-        u_site, r0, r1, r2, r3 = next_uniform(r0, r1, r2, r3)
-        x = u_site * total
-        b = 0
-        while b < n_buckets - 1:
-            w = bcount[b] * bucket_rate[b]
-            if x < w:
-                break
-            x -= w
-            b += 1
-        m = int(x / bucket_rate[b])
-        if m < bcount[b]:
-            _prefetch(members, b, m)
+        # -- prefetch for the coming events with the present counts (after this event
+        # they differ by a few, so the guesses usually hit the right cache lines, which
+        # then load while this event is applied): the members entry of the event after
+        # next, and the site words around the next event's site
+        u_site = u_after
+        u_after, a0, a1, a2, a3 = next_uniform(a0, a1, a2, a3)
+        for ahead in range(2 if large else 1):
+            x = (u_after if ahead == 0 else u_site) * total
+            b = 0
+            while b < n_buckets - 1:
+                w = bcount[b] * bucket_rate[b]
+                if x < w:
+                    break
+                x -= w
+                b += 1
+            m = int(x / bucket_rate[b])
+            if m < bcount[b]:
+                if ahead == 0:
+                    _prefetch(members, b, m)
+                else:
+                    guess = members[b, m]
+                    nb_guess = _neighbours(guess, n_rows, n_cols)
+                    _prefetch1(site, guess)
+                    _prefetch1(site, nb_guess[2])
+                    _prefetch1(site, nb_guess[3])
+                    _prefetch1(val, nb_guess[2])
+                    _prefetch1(val, nb_guess[3])
         # -- apply: change up to two sites, update their and their neighbours' keys and
         # buckets (written out here: helper calls taking arrays cost reference counting)
         for c in range(2):
@@ -319,6 +359,7 @@ def run_events(val, site, members, bcount, scount,
                 if old_b >= 0 and old_b != bucket_of_key[(word & key_mask) + (
                         (new - old) * key_stride if q == 0 else delta)]:
                     _prefetch(members, old_b, word >> key_bits)
+                    _prefetch1(site, members[old_b, bcount[old_b] - 1])
             for q in range(5):
                 if q == 0:
                     k = changed
@@ -375,6 +416,7 @@ def reference_bkl(val: np.ndarray, n_rows: int, n_cols: int, n_species: int, pro
     same trajectory. Returns (val, time, counts).
     """
     rng = ReferenceRandom(seed)
+    site_rng = ReferenceRandom(seed ^ int(SITE_STREAM))
     val = val.copy()
     n = val.size
 
@@ -445,7 +487,7 @@ def reference_bkl(val: np.ndarray, n_rows: int, n_cols: int, n_species: int, pro
             total += w
         if total <= 0:
             break
-        x = rng.random() * total
+        x = site_rng.random() * total
         b = 0
         while b < len(weights) - 1 and not x < weights[b]:
             x -= weights[b]
