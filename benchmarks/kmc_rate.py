@@ -13,7 +13,7 @@ for one) and the slow NumPy/Python reference BKL on a small lattice. LAMMPS
 has no lattice KMC (its sister code SPPARKS does), so there is no LAMMPS run.
 
 Prints a table and, as the last line, ``events/s = <rate at 256^2>``.
-Usage: OMP_NUMBA_THREADS irrelevant (serial); ``python benchmarks/kmc_rate.py [--repeats 3]``.
+Usage: ``python benchmarks/kmc_rate.py [--repeats 3] [--events 4000000]`` (serial code).
 """
 
 from __future__ import annotations

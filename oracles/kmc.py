@@ -29,6 +29,15 @@ coefficient D = k a^2 of a dilute particle (MSD = 4 D t in 2D).
 Mean-field limit (fast mixing): d theta/dt from the same process list,
 single rates k theta_a, pair rates 4 k theta_a theta_b per site
 (:func:`mean_field_rhs`).
+
+API: models :class:`Langmuir`, :class:`LatticeGas`, :class:`ZGB`,
+:class:`BistableAB`, :class:`SurfaceModel` (of :class:`Process` es);
+boundaries ``None`` (periodic) or :class:`Reservoirs`; functions
+:func:`initialise` (lift to coverages), :func:`simulate` (a burst of time or
+events, returns a :class:`KMCRun`), :class:`KMCSimulation` (a lattice
+advanced in place); the oracle :class:`LatticeKMC` (also offering
+``lift``/``micro``/``restrict`` for :mod:`hmm.ef`). Kernels and the slow
+reference are in :mod:`oracles._kmc_kernels`.
 """
 
 from __future__ import annotations

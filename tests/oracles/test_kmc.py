@@ -20,6 +20,7 @@ import pytest
 from hmm import Budget
 from hmm.provenance import oracle_token
 from hmm.validation import kmc as validation
+from oracles.base import Oracle
 from oracles._kmc_kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
 from oracles.kmc import (ZGB, BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process,
                          Reservoirs, SurfaceModel, initialise, mean_field_rhs, simulate)
@@ -172,6 +173,7 @@ def test_lifted_burst_derivative_is_the_mean_field_rhs():
 
 def test_oracle_contract_pickle_determinism_and_coarse_pieces():
     oracle = LatticeKMC(model=BistableAB(), inputs=("coverage_A", "beta"), shape=(16, 16))
+    assert isinstance(oracle, Oracle) and isinstance(LatticeKMC(), Oracle)
     clone = pickle.loads(pickle.dumps(oracle))
     assert oracle_token(clone) == oracle_token(oracle)
     assert oracle_token(oracle) != oracle_token(LatticeKMC(model=BistableAB(gamma=0.05),
