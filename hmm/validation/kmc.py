@@ -191,12 +191,18 @@ def report() -> list[str]:
         mf = min(stable, key=lambda x: np.sum((x - start) ** 2))
         for k_hop in (0.0, 10.0, 100.0):
             m, se = bistable_steady_state(beta, k_hop, start)
-            dev = np.abs(m - mf) / np.maximum(se, 1e-12)
-            row(f"A+B2 steady (A, B), beta = {beta}, k_hop = {k_hop}",
-                f"({mf[0]:.4f}, {mf[1]:.4f}) mean field", f"({m[0]:.4f}, {m[1]:.4f}) +- ({se[0]:.4f}, {se[1]:.4f})",
-                bool(np.all(dev < 4)))
+            dev = float(np.max(np.abs(m - mf) / np.maximum(se, 1e-12)))
+            measured = f"({m[0]:.4f}, {m[1]:.4f}) +- ({se[0]:.4f}, {se[1]:.4f})"
+            if k_hop < 100:  # lattice correlations: no agreement expected, show the distance
+                absorbed = " (B-poisoned: absorbing)" if m[1] > 0.9999 else ""
+                rows.append(f"| A+B2 steady (A, B), beta = {beta}, k_hop = {k_hop} | ({mf[0]:.4f}, {mf[1]:.4f}) "
+                            f"mean field | {measured}{absorbed} | not expected ({dev:.0f} stderr off) |")
+            else:
+                row(f"A+B2 steady (A, B), beta = {beta}, k_hop = {k_hop}",
+                    f"({mf[0]:.4f}, {mf[1]:.4f}) mean field", measured, dev < 4)
     return ["## Lattice kinetic Monte Carlo (oracles.kmc)", "",
             "Rejection-free BKL KMC; stderr from independent replicas. ZGB uses a CO+O reaction "
             "rate of 1e3 per sweep (instantaneous in the original model). The A+B2 rows show the "
-            "approach to the mean field as hopping grows (agreement is expected only for fast hopping).",
+            "approach to the mean-field fixed point as hopping grows (agreement is expected only for "
+            "fast hopping; stable states of the mean-field ODE, alpha = 1.6, gamma = 0.04, k_r = 1).",
             "", "| quantity | reference (source) | measured | agrees |", "|---|---|---|---|", *rows, ""]
