@@ -26,6 +26,16 @@ from .provenance import package_version
 from .results import face_coords, flux_dims, netcdf_attrs, split_faces, write_netcdf
 
 
+def _check_times(t_end: float, dt: float, t0: float) -> tuple[float, float, float, int]:
+    """Validated (t_end, dt, t0, number of steps; the last may be shortened)."""
+    t_end, dt, t0 = float(t_end), float(dt), float(t0)
+    if not (math.isfinite(dt) and dt > 0):
+        raise ValueError(f"HMMSolver.run(): `dt` must be a positive number, got {dt}")
+    if not (math.isfinite(t_end) and t_end > t0):
+        raise ValueError(f"HMMSolver.run(): `t_end` must be a number > t0={t0}, got {t_end}")
+    return t_end, dt, t0, max(1, math.ceil((t_end - t0) / dt - 1e-9))
+
+
 class HMMSolver:
     """Heterogeneous multiscale solver for a macro law with a micro closure.
 
@@ -200,12 +210,7 @@ class HMMSolver:
                 raise NotImplementedError("HMMSolver.run(): checkpoints are not supported for "
                                           "multi-field laws yet")
             return self._run_fields(t_end, dt, u0, t0, save_every, progress)
-        t_end, dt, t0 = float(t_end), float(dt), float(t0)
-        if not (math.isfinite(dt) and dt > 0):
-            raise ValueError(f"HMMSolver.run(): `dt` must be a positive number, got {dt}")
-        if not (math.isfinite(t_end) and t_end > t0):
-            raise ValueError(f"HMMSolver.run(): `t_end` must be a number > t0={t0}, got {t_end}")
-        n_steps = max(1, math.ceil((t_end - t0) / dt - 1e-9))
+        t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
         if save_every is None:
             save_every = max(1, n_steps // 20)
         if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
@@ -283,12 +288,7 @@ class HMMSolver:
     def _run_fields(self, t_end, dt, u0, t0, save_every, progress):
         from tqdm.auto import tqdm
 
-        t_end, dt, t0 = float(t_end), float(dt), float(t0)
-        if not (math.isfinite(dt) and dt > 0):
-            raise ValueError(f"HMMSolver.run(): `dt` must be a positive number, got {dt}")
-        if not (math.isfinite(t_end) and t_end > t0):
-            raise ValueError(f"HMMSolver.run(): `t_end` must be a number > t0={t0}, got {t_end}")
-        n_steps = max(1, math.ceil((t_end - t0) / dt - 1e-9))
+        t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
         save_every = save_every or max(1, n_steps // 20)
         start = time.perf_counter()
         U = self.initial_fields(u0)

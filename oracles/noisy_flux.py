@@ -88,11 +88,11 @@ class NoisyCellProblem:
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return ("x", "grad_x") if self.dim == 1 else ("x", "y", "grad_x", "grad_y")
+        return self.cell_problem.inputs
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return ("flux",) if self.dim == 1 else ("flux_x", "flux_y")
+        return self.cell_problem.outputs
 
     def _spend(self, n: int, start: float) -> float:
         modelled = self.cost_per_sample_s * n
