@@ -14,6 +14,7 @@ NonlinearElastic       sigma = E eps + beta eps^2 (+ noise)            strain ->
 LennardJonesMD         3D Lennard-Jones MD (numba), Langevin or NVE    (strain, temperature) -> stress, ...
 LJChain                1D harmonic or LJ chain MD                      (strain, temperature) -> stress
 DPD                    Groot-Warren DPD, Lees-Edwards shear (numba)    shear_rate -> shear_stress, N1, ...
+LatticeKMC             rejection-free lattice KMC (BKL, numba)         parameter/coverage -> coverages, fluxes
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
@@ -25,6 +26,8 @@ from .base import Oracle
 from .cell_problem import CellProblemOracle
 from .constitutive import CarreauFluid, NonlinearElastic
 from .dpd import DPD
+from .kmc import (BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process, Reservoirs,
+                  SurfaceModel, ZGB, initialise, mean_field_rhs, simulate)
 from .md import LennardJonesMD, LJChain, LJSystem
 from .noisy_flux import NoisyCellProblem
 from .fast_slow import FastSlowSDE
@@ -34,8 +37,11 @@ from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, L
 
 ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "noisy_cell_problem": NoisyCellProblem,
                             "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic,
-                            "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain, "dpd": DPD}
+                            "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain, "dpd": DPD,
+                            "lattice_kmc": LatticeKMC}
 
 __all__ = ["Oracle", "CellProblemOracle", "NoisyCellProblem", "CarreauFluid", "NonlinearElastic",
-           "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "DPD", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+           "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "DPD", "LatticeKMC", "ZGB", "BistableAB",
+           "LatticeGas", "Langmuir", "SurfaceModel", "Process", "Reservoirs", "initialise", "simulate",
+           "KMCSimulation", "mean_field_rhs", "ORACLES", "COEFFICIENTS", "LayeredCosine",
            "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]
