@@ -73,8 +73,13 @@ def test_factorisation_reuse_does_not_change_a_bit():
 
 @pytest.mark.parametrize("name", sorted(ORACLES))
 def test_every_registered_oracle_meets_the_contract(name):
+    from oracles import lj_fcc_setup
+
     needs_coefficient = name in ("cell_problem", "noisy_cell_problem")
-    oracle = ORACLES[name](LayeredCosine()) if needs_coefficient else ORACLES[name]()
+    if name == "lammps":
+        oracle = ORACLES[name](lj_fcc_setup())
+    else:
+        oracle = ORACLES[name](LayeredCosine()) if needs_coefficient else ORACLES[name]()
     assert isinstance(oracle, Oracle)
     assert isinstance(oracle.inputs, tuple) and isinstance(oracle.outputs, tuple)
     clone = pickle.loads(pickle.dumps(oracle))
