@@ -303,7 +303,9 @@ class Coupler:
             Rows to derive the seeds from instead of the states: queries with
             equal ``seed_from`` rows (and replicas) share their random numbers
             (common random numbers, e.g. for finite differences of a noisy
-            coarse time-stepper). Part of the query's identity for the cache.
+            coarse time-stepper). Part of the query's identity for the cache,
+            unless the oracle declares ``deterministic = True``, in which case
+            it is ignored.
 
         Raises
         ------
@@ -320,6 +322,8 @@ class Coupler:
         n, n_out = arr.shape[0], len(self.outputs)
         replicas = _check_replicas(replica, n)
         extra = np.empty((n, 0))
+        if getattr(self.oracle, "deterministic", False):
+            seed_from = None  # seeds cannot change a deterministic answer: keep cache hits
         if seed_from is not None:
             extra = np.asarray(seed_from, dtype=np.float64)
             if extra.ndim != 2 or extra.shape[0] != n or not np.isfinite(extra).all():

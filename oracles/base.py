@@ -34,6 +34,10 @@ class Oracle(Protocol):
     same bits on any worker. Implementations should be frozen dataclasses so
     that :func:`hmm.provenance.oracle_token` identifies their configuration.
 
+    Optional: ``deterministic = True`` declares that the seed cannot change
+    the answer (the Coupler then ignores common-random-number seed rows, so
+    repeated states keep hitting its cache).
+
     Optional: ``run_batch(states, *, seeds, budget) -> hmm.EstimateArrays``
     answers a block of queries at once (the Coupler packs ``batch_size``
     queries per task and calls it when present). Row ``i`` must be bit for

@@ -137,6 +137,8 @@ class CellProblemOracle:
     cells: int = 64
     reuse_factorisation: bool = True
 
+    deterministic = True  # the seed is never used
+
     def __post_init__(self) -> None:
         if self.dim not in (1, 2):
             raise ValueError(f"CellProblemOracle: `dim` must be 1 or 2, got {self.dim}")

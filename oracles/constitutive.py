@@ -52,6 +52,10 @@ class CarreauFluid:
     inputs = ("shear_rate",)
     outputs = ("shear_stress",)
 
+    @property
+    def deterministic(self) -> bool:
+        return self.noise == 0.0
+
     def __post_init__(self) -> None:
         if not (self.eta0 > 0 and 0 <= self.eta_inf <= self.eta0):
             raise ValueError(f"CarreauFluid: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
@@ -117,6 +121,10 @@ class NonlinearElastic:
 
     inputs = ("strain",)
     outputs = ("stress",)
+
+    @property
+    def deterministic(self) -> bool:
+        return self.noise == 0.0
 
     def __post_init__(self) -> None:
         if not self.modulus > 0:

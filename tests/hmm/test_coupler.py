@@ -257,3 +257,14 @@ def test_tls_cluster_through_security():
         assert cluster.scheduler_address.startswith("tls://")
         with Coupler(TrivialOracle(), cluster.scheduler_address, security=security) as c:
             assert c.evaluate(np.array([[1.5], [2.5]])).mean[:, 0].tolist() == [1.5, 2.5]
+
+
+def test_deterministic_oracles_ignore_seed_rows_and_keep_cache_hits():
+    from oracles import CellProblemOracle, LayeredCosine
+
+    oracle = CellProblemOracle(LayeredCosine(), dim=1, cells=16)
+    states = np.array([[0.2, 1.0], [0.4, -1.0]])
+    with Coupler(oracle, "sync", cache=True) as c:
+        plain = c.evaluate(states)
+        crn = c.evaluate(states, seed_from=np.zeros((2, 1)))
+    assert np.all(crn.cached) and np.array_equal(plain.mean, crn.mean)
