@@ -103,7 +103,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
                  n_points: int, p_range: tuple[float, float] | None = None, direction: float = 1.0,
                  tol: float = 1e-8, max_newton: int = 8, ds_min: float | None = None,
                  ds_max: float | None = None, fd_step: float = 1e-5,
-                 fold_ds: float | None = None) -> Branch:
+                 fold_ds: float | None = None, bounds: tuple | None = None) -> Branch:
     """Trace a branch of coarse fixed points starting near ``(U0, p0)``.
 
     ``direction`` (+1/-1) sets the initial direction in the parameter; the run
@@ -112,7 +112,9 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     convergence, within [ds_min, ds_max] (defaults ds/64,
     4 ds); a step that jumps over a fold by more than ``fold_ds`` (default
     ds/8) is redone with an eighth of its length, so folds are located by
-    :meth:`Branch.fold_points` from closely spaced points.
+    :meth:`Branch.fold_points` from closely spaced points. ``bounds=(lo,
+    hi)`` keeps the bursts' coarse states admissible (see
+    :func:`coarse_map_jacobian`).
     """
     if len(stepper.param_names) != 1:
         raise ValueError(f"continuation(): the stepper needs exactly one parameter, has {stepper.param_names}")
@@ -123,7 +125,8 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     branch = Branch(stepper.param_names[0], stepper.coarse_names, horizon)
 
     def system(X):
-        phi, jac = coarse_map_jacobian(stepper, X[:n], X[n:], horizon, fd_step, with_params=True)
+        phi, jac = coarse_map_jacobian(stepper, X[:n], X[n:], horizon, fd_step, with_params=True,
+                                       bounds=bounds)
         G = phi - X[:n]
         J = jac.copy()
         J[:, :n] -= np.eye(n)

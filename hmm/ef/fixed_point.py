@@ -50,19 +50,28 @@ class CoarseFixedPoint:
         return bool(np.all(np.abs(self.multipliers) < 1.0))
 
 
+def _clip(U: np.ndarray, bounds) -> np.ndarray:
+    return U if bounds is None else np.clip(U, bounds[0], bounds[1])
+
+
 def coarse_map_jacobian(stepper: CoarseStepper, U: np.ndarray, params: Any, horizon: float,
-                        step: float = 1e-5, *, with_params: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                        step: float = 1e-5, *, with_params: bool = False,
+                        bounds: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Phi_T(U) and its finite-difference Jacobian in one batch of bursts.
 
     Columns: dPhi/dU (n) and, if ``with_params``, dPhi/dp (n_params).
     Forward differences with step ``step * max(1, |x|)``, common random numbers.
+    ``bounds=(lo, hi)`` for U (e.g. coverages in [0, 1]): U is clipped into
+    them and a step that would leave them is taken backwards.
     """
-    U = np.asarray(U, dtype=float).reshape(-1)
+    U = _clip(np.asarray(U, dtype=float).reshape(-1), bounds)
     p = np.asarray(params, dtype=float).reshape(-1)
     n, n_p = U.size, p.size
     base = np.concatenate([U, p])
     columns = n + (n_p if with_params else 0)
     h = step * np.maximum(1.0, np.abs(base[:columns]))
+    if bounds is not None:
+        h[:n] = np.where(base[:n] + h[:n] > np.broadcast_to(bounds[1], (n,)), -h[:n], h[:n])
     points = np.repeat(base[None, :], columns + 1, axis=0)
     points[1:, :columns] += np.diag(h)
     rec = stepper.run(points[:, :n], points[:, n:], (horizon,), common_random_numbers=CRN_KEY)
@@ -71,16 +80,23 @@ def coarse_map_jacobian(stepper: CoarseStepper, U: np.ndarray, params: Any, hori
 
 
 def stability(stepper: CoarseStepper, U: np.ndarray, params: Any, horizon: float,
-              step: float = 1e-5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              step: float = 1e-5, *, bounds: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Jacobian of Phi_T, multipliers, continuous-time eigenvalues) at U."""
-    _, jac = coarse_map_jacobian(stepper, U, params, horizon, step)
+    _, jac = coarse_map_jacobian(stepper, U, params, horizon, step, bounds=bounds)
     mu = np.linalg.eigvals(jac)
     return jac, mu, np.log(mu.astype(complex)) / horizon
 
 
 def coarse_fixed_point(stepper: CoarseStepper, U0: Any, params: Any = (), *, horizon: float,
-                       tol: float = 1e-8, max_iter: int = 30, fd_step: float = 1e-5) -> CoarseFixedPoint:
+                       tol: float = 1e-8, max_iter: int = 30, fd_step: float = 1e-5,
+                       bounds: tuple | None = None) -> CoarseFixedPoint:
     """Solve Phi_T(U) = U by Newton-Krylov from ``U0`` and classify the result.
+
+    ``bounds=(lo, hi)``: admissible coarse states (e.g. coverages in [0, 1]);
+    the residual is evaluated as Phi_T(clip(U)) - U, which leaves fixed
+    points inside unchanged and pushes iterates that step outside back in.
+    ``fd_step`` must exceed the resolution of the lifted micro state (for a
+    lattice of N sites, coverage steps below 1/N change nothing).
 
     Raises
     ------
@@ -91,7 +107,8 @@ def coarse_fixed_point(stepper: CoarseStepper, U0: Any, params: Any = (), *, hor
     p = np.asarray(params, dtype=float).reshape(-1)
 
     def residual(U):
-        return stepper(np.asarray(U, float), p, horizon, common_random_numbers=CRN_KEY) - U
+        U = np.asarray(U, float)
+        return stepper(_clip(U, bounds), p, horizon, common_random_numbers=CRN_KEY) - U
 
     try:
         U = np.atleast_1d(newton_krylov(residual, np.asarray(U0, dtype=float).reshape(-1), f_tol=tol,
@@ -102,6 +119,7 @@ def coarse_fixed_point(stepper: CoarseStepper, U0: Any, params: Any = (), *, hor
         raise CoarseNewtonError(
             f"coarse Newton-Krylov did not converge at params={p.tolist()}: "
             f"|Phi_T(U) - U| = {r:.3e} > tol={tol:g} after {max_iter} iterations", last, r, p) from None
+    U = _clip(U, bounds)
     r = float(np.max(np.abs(residual(U))))
-    jac, mu, lam = stability(stepper, U, p, horizon, fd_step)
+    jac, mu, lam = stability(stepper, U, p, horizon, fd_step, bounds=bounds)
     return CoarseFixedPoint(U, p, r, jac, mu, lam, horizon)

@@ -112,3 +112,26 @@ def test_stepper_validates_shapes():
         stepper_for(FastSlowSDE(), replicas=0)
     with pytest.raises(ValueError, match="`eps` must be > 0"):
         FastSlowSDE(eps=-1.0)
+
+
+def _lift_unit_interval(U, p, rng):
+    if not 0.0 <= U[0] <= 1.0:
+        raise ValueError(f"coverage outside [0, 1]: {U[0]}")
+    return np.array([U[0]])
+
+
+def _decay_towards_p(state, p, duration, rng):
+    return np.array([p[0] + (state[0] - p[0]) * np.exp(-duration)])
+
+
+def test_bounds_keep_bursts_admissible_at_the_edge():
+    from hmm.ef.fixed_point import coarse_map_jacobian
+
+    stepper = coarse_stepper(_lift_unit_interval, _decay_towards_p, _restrict, coarse_names=("c",),
+                             param_names=("p",))
+    with pytest.raises(Exception, match="outside"):  # an unguarded FD step leaves [0, 1]
+        coarse_map_jacobian(stepper, [1.0], [0.5], 0.3, 1e-3)
+    phi, jac = coarse_map_jacobian(stepper, [1.0], [0.5], 0.3, 1e-3, bounds=(0.0, 1.0))
+    assert jac[0, 0] == pytest.approx(np.exp(-0.3), rel=1e-9)  # backward step, same slope
+    fp = coarse_fixed_point(stepper, [0.99], [1.0], horizon=0.3, bounds=(0.0, 1.0))
+    assert fp.U[0] == pytest.approx(1.0, abs=1e-8) and fp.stable  # fixed point on the bound
