@@ -24,29 +24,55 @@ Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_ste
 :class:`DiffusionTooth` (fine-grid reaction-diffusion tooth for :class:`hmm.ef.GapTooth`).
 """
 
+from importlib import import_module
+from typing import Any
+
 from .base import Oracle
-from .cell_problem import CellProblemOracle
-from .constitutive import CarreauFluid, NonlinearElastic
-from .dpd import DPD
-from .ase_ import ASEOracle
-from .lammps_ import LammpsOracle, lj_fcc_setup
-from .kmc import (BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process, Reservoirs,
-                  SurfaceModel, ZGB, initialise, mean_field_rhs, simulate)
-from .md import LennardJonesMD, LJChain, LJSystem
-from .noisy_flux import NoisyCellProblem
-from .fast_slow import FastSlowSDE
-from .tooth_diffusion import DiffusionTooth
 from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine,
                            TwoPhaseLaminate, make_coefficient)
 
-ORACLES: dict[str, type] = {"cell_problem": CellProblemOracle, "noisy_cell_problem": NoisyCellProblem,
-                            "carreau": CarreauFluid, "nonlinear_elastic": NonlinearElastic,
-                            "lennard_jones_md": LennardJonesMD, "lj_chain": LJChain, "dpd": DPD,
-                            "lattice_kmc": LatticeKMC, "lammps": LammpsOracle,
-                            "ase": ASEOracle}
+# Models are imported on first use (PEP 562): `import hmm` then does not pay
+# for numba, the MD/DPD/KMC engines or the LAMMPS/ASE adapters.
+_LAZY = {
+    "CellProblemOracle": "cell_problem", "NoisyCellProblem": "noisy_flux",
+    "CarreauFluid": "constitutive", "NonlinearElastic": "constitutive",
+    "LennardJonesMD": "md", "LJChain": "md", "LJSystem": "md", "DPD": "dpd",
+    "LatticeKMC": "kmc", "ZGB": "kmc", "BistableAB": "kmc", "LatticeGas": "kmc", "Langmuir": "kmc",
+    "SurfaceModel": "kmc", "Process": "kmc", "Reservoirs": "kmc", "initialise": "kmc",
+    "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
+    "LammpsOracle": "lammps_", "lj_fcc_setup": "lammps_", "ASEOracle": "ase_",
+    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion",
+}
 
-__all__ = ["Oracle", "CellProblemOracle", "NoisyCellProblem", "CarreauFluid", "NonlinearElastic",
-           "InclusionCosine", "LennardJonesMD", "LJChain", "LJSystem", "DPD", "LatticeKMC", "ZGB", "BistableAB",
-           "LatticeGas", "Langmuir", "SurfaceModel", "Process", "Reservoirs", "initialise", "simulate",
-           "KMCSimulation", "mean_field_rhs", "LammpsOracle", "lj_fcc_setup", "ASEOracle", "ORACLES", "COEFFICIENTS", "LayeredCosine",
-           "TwoPhaseLaminate", "ConstantCoefficient", "make_coefficient", "FastSlowSDE", "DiffusionTooth"]
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'oracles' has no attribute {name!r}")
+
+
+class _Registry(dict):
+    """Name -> oracle class, resolved on first access (keys are known up front)."""
+
+    def __getitem__(self, key: str) -> type:
+        value = super().__getitem__(key)
+        return __getattr__(value) if isinstance(value, str) else value
+
+    def values(self):
+        return [self[k] for k in self]
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+
+ORACLES: dict[str, type] = _Registry({
+    "cell_problem": "CellProblemOracle", "noisy_cell_problem": "NoisyCellProblem",
+    "carreau": "CarreauFluid", "nonlinear_elastic": "NonlinearElastic",
+    "lennard_jones_md": "LennardJonesMD", "lj_chain": "LJChain", "dpd": "DPD",
+    "lattice_kmc": "LatticeKMC", "lammps": "LammpsOracle", "ase": "ASEOracle",
+})
+
+__all__ = ["Oracle", "ORACLES", "COEFFICIENTS", "LayeredCosine", "TwoPhaseLaminate",
+           "ConstantCoefficient", "InclusionCosine", "make_coefficient", *_LAZY]
