@@ -29,7 +29,17 @@ import numpy as np
 
 from ._validate import check_float, check_int
 
-__all__ = ["ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure"]
+__all__ = ["ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "call_closure"]
+
+
+def call_closure(closure: Callable[..., Any], points: np.ndarray, seed_rows: np.ndarray | None = None) -> Any:
+    """``closure(points)``, passing ``seed_rows`` (common random numbers: rows
+    with equal seed rows share their noise) only to closures that declare
+    ``accepts_seed_rows``; others ignore it, as their answers have no noise
+    to share."""
+    if seed_rows is not None and getattr(closure, "accepts_seed_rows", False):
+        return closure(points, seed_rows=seed_rows)
+    return closure(points)
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,9 +222,7 @@ class CountingClosure:
     def __call__(self, points: np.ndarray, seed_rows: np.ndarray | None = None) -> Any:
         self.calls += 1
         self.points_evaluated += int(np.shape(points)[0])
-        if seed_rows is not None and self.accepts_seed_rows:
-            return self.closure(points, seed_rows=seed_rows)
-        return self.closure(points)
+        return call_closure(self.closure, points, seed_rows)
 
     def _tangent(self, points: np.ndarray) -> np.ndarray:
         self.tangent_calls += 1

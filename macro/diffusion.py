@@ -49,6 +49,7 @@ import scipy.sparse as sp
 
 from ._operators import FaceOperators, build_operators
 from ._validate import as_state, check_float
+from .closures import call_closure
 from .grid import Grid1D, Grid2D
 from .profiles import make_profile
 
@@ -272,10 +273,7 @@ class DiffusionLaw:
         closure = _check_closure(closure, "evaluate()")
         t = check_float(t, "t", "evaluate()")
         points = self.flux_points(grid, u, t)
-        if seed_points is not None and getattr(closure, "accepts_seed_rows", False):
-            result = closure(points, seed_rows=seed_points)
-        else:
-            result = closure(points)
+        result = call_closure(closure, points, seed_points)
         mean, stderr, cost = _result_arrays(result, grid.n_faces, grid.dim, "evaluate()")
         return self._evaluation(grid, points, mean, stderr, cost, t)
 
@@ -317,11 +315,8 @@ class DiffusionLaw:
             stacked = np.vstack(copies)
             # common random numbers: each perturbed copy shares its base point's noise
             # when the closure supports it, so noisy estimates difference cleanly
-            if getattr(closure, "accepts_seed_rows", False):
-                base_seeds = points if seed_points is None else seed_points
-                result = closure(stacked, seed_rows=np.vstack([base_seeds] * (1 + dim)))
-            else:
-                result = closure(stacked)
+            base_seeds = points if seed_points is None else seed_points
+            result = call_closure(closure, stacked, np.vstack([base_seeds] * (1 + dim)))
             allmean, allerr, allcost = _result_arrays(result, (1 + dim) * n, dim, "tangents()")
             mean, stderr = allmean[:n], allerr[:n]
             cost = allcost.reshape(1 + dim, n).sum(axis=0)

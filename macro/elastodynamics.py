@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validate import check_float, check_int
-from .closures import CountingClosure
+from .closures import CountingClosure, call_closure
 from .grid import Grid1D
 
 __all__ = ["ElasticWaveLaw", "NessyahuTadmor", "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper"]
@@ -85,10 +85,7 @@ class ElasticWaveLaw:
         eps = np.asarray(strain, dtype=float)
         h = self.fd_step * max(1.0, float(np.max(np.abs(eps))))
         points = np.concatenate([eps, eps + h])[:, None]
-        if getattr(closure, "accepts_seed_rows", False):
-            res = closure(points, seed_rows=np.concatenate([eps, eps])[:, None])
-        else:
-            res = closure(points)
+        res = call_closure(closure, points, np.concatenate([eps, eps])[:, None])
         mean = np.asarray(res.mean, dtype=float).reshape(-1)
         modulus = (mean[eps.size:] - mean[:eps.size]) / h
         return float(np.sqrt(max(float(np.max(modulus)), 0.0) / self.density))

@@ -59,6 +59,15 @@ def _per_axis(value: Any, name: str, func: str, check: Callable[..., Any], scala
     return out
 
 
+def _axes(coords: tuple, per_axis: tuple, name: str, func: str) -> list[np.ndarray]:
+    """Broadcast coordinate arrays, one per entry of the per-axis parameter ``name``."""
+    xs = _broadcast(coords)
+    if len(xs) != len(per_axis):
+        raise ValueError(f"{func}: got {len(xs)} coordinate arrays but `{name}` has "
+                         f"{len(per_axis)} entries")
+    return xs
+
+
 @dataclass(frozen=True)
 class Gaussian:
     """Gaussian bump ``p(x) = amplitude * exp(-|x - center|^2 / (2 width^2))``.
@@ -77,12 +86,7 @@ class Gaussian:
         object.__setattr__(self, "width", check_float(self.width, "width", "Gaussian()", positive=True))
 
     def __call__(self, *coords: Any, t: float = 0.0) -> np.ndarray:
-        xs = _broadcast(coords)
-        if len(xs) != len(self.center):
-            raise ValueError(
-                f"Gaussian(): got {len(xs)} coordinate arrays but `center` has "
-                f"{len(self.center)} entries"
-            )
+        xs = _axes(coords, self.center, "center", "Gaussian()")
         r2 = sum((x - c) ** 2 for x, c in zip(xs, self.center))
         return self.amplitude * np.exp(-r2 / (2.0 * self.width**2))
 
@@ -105,12 +109,7 @@ class SineProduct:
         object.__setattr__(self, "modes", modes)
 
     def __call__(self, *coords: Any, t: float = 0.0) -> np.ndarray:
-        xs = _broadcast(coords)
-        if len(xs) != len(self.modes):
-            raise ValueError(
-                f"SineProduct(): got {len(xs)} coordinate arrays but `modes` has "
-                f"{len(self.modes)} entries"
-            )
+        xs = _axes(coords, self.modes, "modes", "SineProduct()")
         out = np.full(xs[0].shape, self.amplitude)
         for x, m in zip(xs, self.modes):
             out = out * np.sin(m * np.pi * x)
