@@ -65,6 +65,14 @@ def _neighbours(i, n_rows, n_cols):
     return right, left, down, up
 
 
+def _emit_prefetch(builder, ptr) -> None:
+    """Emit ``llvm.prefetch(ptr, read, high locality, data cache)`` (shared by the intrinsics)."""
+    i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                        "llvm.prefetch.p0")
+    builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+
+
 @intrinsic
 def _prefetch(typingctx, array, row, col):
     """Hint the CPU to load ``array[row, col]`` into cache (LLVM prefetch; no effect on results)."""
@@ -74,11 +82,8 @@ def _prefetch(typingctx, array, row, col):
         array_type = signature.args[0]
         ary = context.make_array(array_type)(context, builder, args[0])
         index = [context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 2)]
-        ptr = cgutils.get_item_pointer(context, builder, array_type, ary, index, wraparound=False)
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        _emit_prefetch(builder, cgutils.get_item_pointer(context, builder, array_type, ary, index,
+                                                         wraparound=False))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -93,11 +98,8 @@ def _prefetch1(typingctx, array, index):
         array_type = signature.args[0]
         ary = context.make_array(array_type)(context, builder, args[0])
         i = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, array_type, ary, [i], wraparound=False)
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        _emit_prefetch(builder, cgutils.get_item_pointer(context, builder, array_type, ary, [i],
+                                                         wraparound=False))
         return context.get_dummy_value()
 
     return sig, codegen
