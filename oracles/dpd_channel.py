@@ -1,0 +1,357 @@
+r"""Direct DPD of a whole channel between two walls: Poiseuille and start-up flow.
+
+The fluid of a :class:`~oracles.dpd.DPD` configuration (same beads, forces,
+integrator and units: rc, kT, bead mass 1) fills the slab ``0 <= y' <= H``
+(``y' = y - y_lo``) of a box periodic in x and z. Each wall is a layer of
+frozen beads at the fluid's density, ``wall_thickness >= rc`` thick, placed
+uniformly at random beyond the wall plane; fluid-wall pairs interact through
+the same conservative, dissipative and random forces as fluid pairs (with
+the wall beads' velocity zero), so the walls also thermostat the fluid. A
+fluid bead that crosses a wall plane is bounced back (it retraces its path
+to the plane with its velocity reversed), which keeps every bead inside and
+enforces no slip on average (Revenga, Zuniga & Espanol, Comput. Phys.
+Commun. 121, 309, 1999; Pivkin & Karniadakis, J. Comput. Phys. 207, 114,
+2005). Without the adaptive wall force of Pivkin & Karniadakis the density
+dips within about rc of the walls; the profile is what it is, and the
+effective no-slip plane is measured (:func:`fit_parabola`) rather than assumed.
+
+A body force g per bead (DPD units kT / rc) along x drives plane Poiseuille
+flow, ``rho du/dt = d tau/dy + rho g``; for a Newtonian fluid of viscosity
+eta the steady profile is
+
+.. math:: u(y') = \frac{\rho g}{2 \eta}\,(y' + \delta)(H + \delta - y'),
+
+with delta the distance of the effective no-slip plane beyond each wall
+plane (slip length; 0 for perfect no slip at the planes).
+
+Profiles are binned in y' over the fluid slab; standard errors come from
+block averaging (:func:`oracles.dpd.block_estimate`) of profiles taken over
+consecutive chunks of the run. All loops over beads are numba kernels
+(:mod:`oracles._dpd_wall_kernels` reusing the periodic pair and bond kernels).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import _dpd_kernels as K
+from . import _dpd_wall_kernels as W
+from .dpd import DPD, DPDSystem, _positive, block_estimate, pooled_blocks
+
+PROFILE_CHUNK = 1.0  # DPD time units of each profile sample of the block-averaged series
+
+
+@dataclass(frozen=True)
+class WalledChannel:
+    """Plane channel of a DPD fluid between frozen-bead walls, driven by a body force.
+
+    Parameters (DPD units: rc, kT, bead mass 1)
+    ----------
+    fluid : DPD
+        The fluid (its ``box`` is ignored; density, forces, chains, dt, lambda are used).
+    width : float
+        H, distance between the two wall planes (>= 4 rc).
+    length, depth : float
+        Periodic box edges Lx (flow direction) and Lz (>= 4 rc each).
+    wall_thickness : float
+        Thickness of each frozen-bead layer (>= rc, so that a fluid bead
+        feels the whole wall and never the other wall through the periodic y
+        boundary).
+    body_force : float
+        g >= 0, force per fluid bead along +x (force per volume rho g).
+    wall_type : int
+        Bead type of the wall beads (their a_ij with the fluid types).
+    """
+
+    fluid: DPD = field(default_factory=DPD)
+    width: float = 10.0
+    length: float = 6.0
+    depth: float = 6.0
+    wall_thickness: float = 1.0
+    body_force: float = 0.0
+    wall_type: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.fluid, DPD):
+            raise TypeError(f"WalledChannel: `fluid` must be an oracles.DPD, got {type(self.fluid).__name__}")
+        rc = self.fluid.rc
+        for name in ("width", "length", "depth"):
+            value = _positive(name, getattr(self, name))
+            if value < 4 * rc:
+                raise ValueError(f"WalledChannel: `{name}` must be >= 4 rc = {4 * rc} (cell list), got {value}")
+        if _positive("wall_thickness", self.wall_thickness) < rc:
+            raise ValueError(f"WalledChannel: `wall_thickness` must be >= rc = {rc} (a fluid bead must see a "
+                             f"whole wall), got {self.wall_thickness}")
+        _positive("body_force", self.body_force, allow_zero=True)
+        if not 0 <= self.wall_type < self.fluid.a_ij.shape[0]:
+            raise ValueError(f"WalledChannel: `wall_type` must be a bead type in [0, {self.fluid.a_ij.shape[0]}), "
+                             f"got {self.wall_type}")
+        n = self.fluid.density * self.length * self.depth * (self.width + 2 * self.wall_thickness)
+        if n > 4_000_000:
+            raise ValueError(f"WalledChannel: {n:.0f} beads exceed the cell-list memory limit of 4e6")
+
+    @property
+    def box(self) -> tuple[float, float, float]:
+        """(Lx, H + 2 wall_thickness, Lz)."""
+        return (self.length, self.width + 2 * self.wall_thickness, self.depth)
+
+    @property
+    def force_density(self) -> float:
+        """rho g, the body force per volume (the macro source term)."""
+        return self.fluid.density * self.body_force
+
+    def system(self, *, seed: int = 0) -> "ChannelSystem":
+        return ChannelSystem(self, seed=seed)
+
+
+def _fold(y: np.ndarray, h: float) -> np.ndarray:
+    """Reflect y into [0, h] (triangle wave; 1-Lipschitz, so bonds do not stretch)."""
+    t = np.mod(y, 2 * h)
+    return np.where(t > h, 2 * h - t, t)
+
+
+class ChannelSystem:
+    """A mutable walled-channel configuration and its buffers.
+
+    The fluid starts as :class:`~oracles.dpd.DPDSystem` would start it in the
+    box (Lx, H, Lz) (chains random walks, then reflected into the slab), the
+    wall beads uniformly in their layers. ``body_force`` may be changed
+    between calls of :meth:`advance` (start-up from rest).
+    """
+
+    def __init__(self, channel: WalledChannel, *, seed: int = 0):
+        self.channel, self.seed = channel, int(seed) % 2**63
+        cfg = channel.fluid
+        w, h = channel.wall_thickness, channel.width
+        fluid = DPDSystem(replace(cfg, box=(channel.length, h, channel.depth)), seed=self.seed)
+        order = np.argsort(fluid.ids)
+        pos, vel, types = fluid.pos[order], fluid.vel[order], fluid.types[order]
+        self.bonds = fluid.bonds
+        if len(self.bonds):
+            n_chain = len(self.bonds) // (cfg.chain_length - 1)
+            y = pos[:n_chain * cfg.chain_length, 1].reshape(n_chain, cfg.chain_length)
+            step = np.diff(y, axis=1)
+            step -= h * np.round(step / h)  # unwrap the periodic random walk in y
+            y = np.concatenate([y[:, :1], y[:, :1] + np.cumsum(step, axis=1)], axis=1)
+            pos[:n_chain * cfg.chain_length, 1] = _fold(y, h).ravel()
+        pos[:, 1] += w
+        rng = np.random.default_rng([self.seed, 1])
+        n_wall = int(round(cfg.density * channel.length * channel.depth * w))
+        walls = rng.uniform(0.0, 1.0, (2 * n_wall, 3)) * [channel.length, w, channel.depth]
+        walls[n_wall:, 1] += h + w
+        self.n_fluid = n_fluid = len(pos)
+        self.n = n = n_fluid + 2 * n_wall
+        self.y_lo, self.y_hi = w, w + h
+        self.box = np.array(channel.box, dtype=float)
+        self.pos = np.ascontiguousarray(np.vstack([pos, walls]))
+        self.vel = np.vstack([vel, np.zeros((2 * n_wall, 3))])
+        self.force = np.zeros((n, 3))
+        self.ids = np.arange(n, dtype=np.int64)
+        self.types = np.concatenate([types, np.full(2 * n_wall, channel.wall_type, np.int64)])
+        use_vt = cfg.vv_lambda != 0.5
+        self.vtilde = np.zeros((n if use_vt else 0, 3))
+        self._buffers = (np.empty((n, 3)), np.empty((n, 3)), np.empty((n if use_vt else 0, 3)),
+                         np.empty(n, np.int64), np.empty(n, np.int64))
+        self.slot_of, self.cell_of = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.ncell = np.maximum((self.box / cfg.rc).astype(np.int64), 3)
+        self.cell_start = np.zeros(int(np.prod(self.ncell)) + 1, np.int64)
+        self.cursor = np.zeros(int(np.prod(self.ncell)), np.int64)
+        self.a_mat = np.ascontiguousarray(cfg.a_ij)
+        self.body_force = float(channel.body_force)
+        self.istate = np.zeros(W.N_ISTATE, np.int64)
+        self._scratch = (np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64), np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64),
+                         np.zeros((K.MAX_NEIGHBOUR_CELLS, 4)))
+        self._initial_forces()
+
+    def _initial_forces(self) -> None:
+        """Sort by cell and evaluate F(t) with v~ = v, as the integrator expects."""
+        cfg = self.channel.fluid
+        pb, vb, tb, ib, yb = self._buffers
+        K.sort_by_cell(self.pos, self.vel, self.ids, self.types, self.vtilde, pb, vb, ib, yb, tb, self.slot_of,
+                       self.cell_of, self.cell_start, self.cursor, self.ncell, self.box, self.vtilde.size > 0)
+        self.pos, self.vel, self.ids, self.types, self.vtilde, self._buffers = (
+            pb, vb, ib, yb, tb, (self.pos, self.vel, self.vtilde, self.ids, self.types))
+        row = np.zeros(K.N_OBS)
+        K.pair_forces(self.pos, self.vel, self.ids, self.types, self.cell_start, self.ncell, self.box, 0.0, 0.0,
+                      self.a_mat, cfg.gamma, cfg.sigma * math.sqrt(3 / cfg.dt), cfg.rc,
+                      np.uint64(K.step_key(self.seed, 0)), self.force, row, False, *self._scratch)
+        if len(self.bonds):
+            K.bond_forces(self.pos, self.slot_of, self.bonds, self.box, 0.0, cfg.bond_k, cfg.bond_r0,
+                          cfg.fene_rmax if cfg.bond == "fene" else 0.0, self.force, row, False)
+        self.force[self.ids < self.n_fluid, 0] += self.body_force
+
+    @property
+    def step(self) -> int:
+        return int(self.istate[W.I_STEP])
+
+    @property
+    def bounces(self) -> int:
+        """Bounce-back reflections so far."""
+        return int(self.istate[W.I_BOUNCES])
+
+    @property
+    def leaks(self) -> int:
+        """Beads found outside the fluid slab after their bounce (should stay 0)."""
+        return int(self.istate[W.I_LEAKS])
+
+    def fluid_positions(self) -> np.ndarray:
+        """Positions of the fluid beads (n_fluid, 3), bead-id order."""
+        keep = self.ids < self.n_fluid
+        return self.pos[keep][np.argsort(self.ids[keep])]
+
+    def advance(self, nsteps: int, *, sample_every: int = 0, profile_bins: int = 0):
+        """Run ``nsteps`` steps; return (rows (n_samples, 4) of fluid sums of
+        v_x^2, v_y^2, v_z^2, v_x; profile (profile_bins, 5) of bead count and
+        sums of v_x, v_x^2, v_y^2, v_z^2 per y bin over the samples)."""
+        cfg = self.channel.fluid
+        n_samples = nsteps // sample_every if sample_every else 0
+        obs = np.zeros((n_samples, W.N_SAMPLE))
+        profile = np.zeros((profile_bins, W.N_PROFILE))
+        self.istate[W.I_SAMPLES] = 0
+        pb, vb, tb, ib, yb = self._buffers
+        status = W.run_channel_steps(
+            self.pos, self.vel, self.force, self.vtilde, self.ids, self.types, self.slot_of, self.bonds, self.a_mat,
+            pb, vb, tb, ib, yb, self.cell_of, self.cell_start, self.cursor, self.ncell, self.box, self.n_fluid,
+            self.y_lo, self.y_hi, cfg.rc, cfg.dt, cfg.gamma, cfg.sigma, cfg.vv_lambda, self.body_force, cfg.bond_k,
+            cfg.bond_r0, cfg.fene_rmax if cfg.bond == "fene" else 0.0, self.istate, self.seed, int(nsteps),
+            int(sample_every), obs, profile, *self._scratch)
+        if status != K.OK:
+            what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
+            raise RuntimeError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "
+                               f"body_force={self.body_force} too strong or bad parameters)")
+        return obs[:self.istate[W.I_SAMPLES]], profile
+
+    def temperature_series(self, nsteps: int, sample_every: int = 1) -> np.ndarray:
+        """Kinetic temperature sum v^2 / (3 N_fluid) per sample (no flow subtracted:
+        for a fluid at rest; walls break momentum conservation, so 3 N_fluid dof)."""
+        obs, _ = self.advance(nsteps, sample_every=sample_every)
+        return obs[:, :3].sum(axis=1) / (3.0 * self.n_fluid)
+
+
+def _bin_fields(profile: np.ndarray) -> np.ndarray:
+    """(u_x, kT, count) per bin from summed accumulators (kT from the bin's
+    velocity variance about its mean in this chunk)."""
+    count = np.maximum(profile[:, 0], 1.0)
+    u = profile[:, 1] / count
+    kt = (profile[:, 2] / count - u**2 + (profile[:, 3] + profile[:, 4]) / count) / 3.0
+    return np.column_stack([u, kt, profile[:, 0]])
+
+
+def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 100.0, time_sample: float = 400.0,
+                   blocks: int = 10, seed: int = 0):
+    """Time-averaged steady profile of the walled channel as an ``xarray.Dataset``.
+
+    The run is equilibrated for ``time_eq`` (DPD time units; it must cover a
+    few momentum diffusion times rho H^2 / (pi^2 eta)), then sampled every step
+    for ``time_sample`` in chunks of ``PROFILE_CHUNK``; the chunk profiles
+    are block averaged (``blocks``) for the stderr. Variables over ``y``
+    (distance from the lower wall plane, rc): ``u`` and ``u_stderr``
+    (rc / time), ``kT`` and ``kT_stderr``, ``density`` (beads / rc^3);
+    ``block_u`` (block, y) holds the block means for fits. Attrs: wall
+    seconds, steps, beads, bounces and leaks.
+    """
+    import xarray as xr
+
+    start = time.perf_counter()
+    dt = channel.fluid.dt
+    system = channel.system(seed=seed)
+    system.advance(int(round(time_eq / dt)))
+    chunk = max(int(round(PROFILE_CHUNK / dt)), 1)
+    n_chunks = max(int(round(time_sample / (chunk * dt))), 2 * blocks)
+    series = np.array([_bin_fields(system.advance(chunk, sample_every=1, profile_bins=bins)[1])
+                       for _ in range(n_chunks)])  # (chunk, bin, [u, kT, count])
+    mean, stderr, _ = block_estimate([series.reshape(n_chunks, -1)], blocks)
+    mean, stderr = mean.reshape(bins, 3), stderr.reshape(bins, 3)
+    per_block = n_chunks // blocks
+    block_u = series[n_chunks - blocks * per_block:, :, 0].reshape(blocks, per_block, bins).mean(axis=1)
+    h = channel.width
+    y = (np.arange(bins) + 0.5) * h / bins
+    bin_volume = channel.length * channel.depth * h / bins
+    wall_s = time.perf_counter() - start
+    return xr.Dataset(
+        {"u": ("y", mean[:, 0], {"units": "rc/tau", "long_name": "mean x velocity"}),
+         "u_stderr": ("y", stderr[:, 0], {"units": "rc/tau"}),
+         "kT": ("y", mean[:, 1], {"units": "kT", "long_name": "kinetic temperature about the local mean flow"}),
+         "kT_stderr": ("y", stderr[:, 1], {"units": "kT"}),
+         "density": ("y", mean[:, 2] / (chunk * bin_volume), {"units": "1/rc^3"}),
+         "block_u": (("block", "y"), block_u, {"units": "rc/tau"})},
+        coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"})},
+        attrs={"width": h, "body_force": system.body_force, "force_density": channel.force_density,
+               "n_fluid": system.n_fluid, "n_beads": system.n, "steps": system.step, "wall_s": wall_s,
+               "bounces": system.bounces, "leaks": system.leaks, "seed": seed, "time_eq": time_eq,
+               "time_sample": n_chunks * chunk * dt, "blocks": blocks})
+
+
+def startup_profiles(channel: WalledChannel, times, *, window: float = 2.0, replicas: int = 8, bins: int = 20,
+                     time_eq: float = 20.0, seed: int = 0):
+    """Start-up from rest: mean profiles u(t, y) over ``replicas`` independent runs.
+
+    Each replica is equilibrated at rest (body force off) for ``time_eq``;
+    at t = 0 the body force is switched on and the profile is averaged over
+    ``[t - window / 2, t + window / 2]`` around each of ``times`` (sorted,
+    >= window / 2). Returns a Dataset (time, y) of ``u`` and ``u_stderr``
+    (spread of the replicas) with the wall seconds in its attrs.
+    """
+    import xarray as xr
+
+    start = time.perf_counter()
+    times = np.asarray(sorted(float(t) for t in times))
+    dt = channel.fluid.dt
+    half = int(round(0.5 * window / dt))
+    if half < 1 or times[0] < half * dt:
+        raise ValueError(f"startup_profiles(): every time must be >= window / 2 = {half * dt} and window >= 2 dt")
+    out = np.zeros((replicas, len(times), bins))
+    steps = 0
+    for r in range(replicas):
+        rseed = int(np.random.SeedSequence([seed, r]).generate_state(1, np.uint64)[0]) >> 1
+        system = channel.system(seed=rseed)
+        system.body_force = 0.0
+        system.advance(int(round(time_eq / dt)))
+        system.body_force = channel.body_force
+        done = 0
+        for k, t in enumerate(times):
+            first = int(round(t / dt)) - half
+            system.advance(first - done)
+            _, prof = system.advance(2 * half, sample_every=1, profile_bins=bins)
+            done = first + 2 * half
+            out[r, k] = _bin_fields(prof)[:, 0]
+        steps += system.step
+    mean, se = pooled_blocks(out.reshape(replicas, -1))
+    y = (np.arange(bins) + 0.5) * channel.width / bins
+    return xr.Dataset(
+        {"u": (("time", "y"), mean.reshape(len(times), bins), {"units": "rc/tau"}),
+         "u_stderr": (("time", "y"), se.reshape(len(times), bins), {"units": "rc/tau"})},
+        coords={"time": ("time", times, {"units": "tau"}), "y": ("y", y, {"units": "rc"})},
+        attrs={"replicas": replicas, "window": 2 * half * dt, "steps": steps, "wall_s": time.perf_counter() - start,
+               "force_density": channel.force_density})
+
+
+def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
+    """Fit u = c0 + c1 y + c2 y^2 to each block of a :func:`steady_profile`
+    (bins closer than ``exclude`` rc to a wall left out: the density dips
+    there). Returns dict of (mean, stderr) over blocks for ``eta`` = -rho g /
+    (2 c2) (viscosity from the curvature, independent of slip) and ``delta``
+    (mean distance of the two zeros of the parabola beyond the wall planes:
+    the effective no-slip plane sits at y = -delta and H + delta)."""
+    y = profile["y"].values
+    h = float(profile.attrs["width"])
+    keep = (y > exclude) & (y < h - exclude)
+    design = np.column_stack([np.ones(keep.sum()), y[keep], y[keep] ** 2])
+    etas, deltas = [], []
+    for u in profile["block_u"].values:
+        c0, c1, c2 = np.linalg.lstsq(design, u[keep], rcond=None)[0]
+        disc = math.sqrt(max(c1 * c1 - 4 * c2 * c0, 0.0))
+        lo, hi = sorted(((-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)))
+        etas.append(-force_density / (2 * c2))
+        deltas.append(0.5 * ((-lo) + (hi - h)))
+    stats = pooled_blocks(np.column_stack([etas, deltas]))
+    return {"eta": (stats[0][0], stats[1][0]), "delta": (stats[0][1], stats[1][1])}
+
+
+def parabola(y: np.ndarray, force_density: float, eta: float, width: float, delta: float = 0.0) -> np.ndarray:
+    """Newtonian Poiseuille u(y) = f (y + delta)(H + delta - y) / (2 eta), f = rho g."""
+    return force_density * (y + delta) * (width + delta - y) / (2.0 * eta)
