@@ -299,7 +299,7 @@ class HMMSolver:
 
         def record(t):
             nonlocal mark
-            sigma, se, _ = self.law.stress(U[0], self.closure)
+            sigma, se = self.law.closure_values(U, self.closure)  # (n_cells, n_outputs) each
             times.append(t)
             states.append(U.copy())
             stresses.append(sigma)
@@ -320,13 +320,14 @@ class HMMSolver:
         import xarray as xr
 
         grid = self.grid
-        out = ("stress",) if len(self.law.closure_outputs(grid)) == 1 else self.law.closure_outputs(grid)
         data = {f: (("time", "x"), np.array([s[i] for s in states]), {"units": self.units.get(f, "1")})
                 for i, f in enumerate(self.fields)}
-        name = out[0]
-        data[name] = (("time", "x"), np.array(stresses), {"units": self.units.get(name, "1"),
-                                                          "long_name": f"{name} at the cell states (micro estimate)"})
-        data[f"{name}_stderr"] = (("time", "x"), np.array(errors), {"units": self.units.get(name, "1")})
+        for k, name in enumerate(self.law.closure_outputs(grid)):
+            data[name] = (("time", "x"), np.array([s[:, k] for s in stresses]),
+                          {"units": self.units.get(name, "1"),
+                           "long_name": f"{name} at the cell states (micro estimate)"})
+            data[f"{name}_stderr"] = (("time", "x"), np.array([e[:, k] for e in errors]),
+                                      {"units": self.units.get(name, "1")})
         data["micro_cost_s"] = ("time", np.array(costs), {"units": "s"})
         data["micro_runs"] = ("time", np.array(runs, dtype=np.int64))
         attrs = self._attrs(mode="transient", n_steps=n_steps, wall_s=time.perf_counter() - start,

