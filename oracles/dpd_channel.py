@@ -251,7 +251,7 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
     are block averaged (``blocks``) for the stderr. Variables over ``y``
     (distance from the lower wall plane, rc): ``u`` and ``u_stderr``
     (rc / time), ``kT`` and ``kT_stderr``, ``density`` (beads / rc^3);
-    ``block_u`` (block, y) holds the block means for fits. Attrs: wall
+    ``chunk_u`` (chunk, y) holds the profile of every chunk for fits. Attrs: wall
     seconds, steps, beads, bounces and leaks.
     """
     import xarray as xr
@@ -266,8 +266,6 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
                        for _ in range(n_chunks)])  # (chunk, bin, [u, kT, count])
     mean, stderr, _ = block_estimate([series.reshape(n_chunks, -1)], blocks)
     mean, stderr = mean.reshape(bins, 3), stderr.reshape(bins, 3)
-    per_block = n_chunks // blocks
-    block_u = series[n_chunks - blocks * per_block:, :, 0].reshape(blocks, per_block, bins).mean(axis=1)
     h = channel.width
     y = (np.arange(bins) + 0.5) * h / bins
     bin_volume = channel.length * channel.depth * h / bins
@@ -278,7 +276,7 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
          "kT": ("y", mean[:, 1], {"units": "kT", "long_name": "kinetic temperature about the local mean flow"}),
          "kT_stderr": ("y", stderr[:, 1], {"units": "kT"}),
          "density": ("y", mean[:, 2] / (chunk * bin_volume), {"units": "1/rc^3"}),
-         "block_u": (("block", "y"), block_u, {"units": "rc/tau"})},
+         "chunk_u": (("chunk", "y"), series[:, :, 0], {"units": "rc/tau", "long_name": "u per chunk"})},
         coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"})},
         attrs={"width": h, "body_force": system.body_force, "force_density": channel.force_density,
                "n_fluid": system.n_fluid, "n_beads": system.n, "steps": system.step, "wall_s": wall_s,
@@ -331,25 +329,31 @@ def startup_profiles(channel: WalledChannel, times, *, window: float = 2.0, repl
 
 
 def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
-    """Fit u = c0 + c1 y + c2 y^2 to each block of a :func:`steady_profile`
+    """Fit u = c0 + c1 y + c2 y^2 to the block means of a :func:`steady_profile`
     (bins closer than ``exclude`` rc to a wall left out: the density dips
-    there). Returns dict of (mean, stderr) over blocks for ``eta`` = -rho g /
-    (2 c2) (viscosity from the curvature, independent of slip) and ``delta``
-    (mean distance of the two zeros of the parabola beyond the wall planes:
-    the effective no-slip plane sits at y = -delta and H + delta)."""
+    there). Returns dict of (mean, stderr) for ``eta`` = -rho g / (2 c2)
+    (viscosity from the curvature, independent of slip) and ``delta`` (mean
+    distance of the two zeros of the parabola beyond the wall planes: the
+    effective no-slip planes sit at y = -delta and H + delta). The stderr is
+    the spread of the block fits, the larger of those with ``blocks`` and
+    ``blocks // 2`` blocks (as :func:`oracles.dpd.block_estimate`)."""
     y = profile["y"].values
     h = float(profile.attrs["width"])
     keep = (y > exclude) & (y < h - exclude)
     design = np.column_stack([np.ones(keep.sum()), y[keep], y[keep] ** 2])
-    etas, deltas = [], []
-    for u in profile["block_u"].values:
-        c0, c1, c2 = np.linalg.lstsq(design, u[keep], rcond=None)[0]
-        disc = math.sqrt(max(c1 * c1 - 4 * c2 * c0, 0.0))
-        lo, hi = sorted(((-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)))
-        etas.append(-force_density / (2 * c2))
-        deltas.append(0.5 * ((-lo) + (hi - h)))
-    stats = pooled_blocks(np.column_stack([etas, deltas]))
-    return {"eta": (stats[0][0], stats[1][0]), "delta": (stats[0][1], stats[1][1])}
+    chunks = profile["chunk_u"].values[:, keep]
+    blocks = int(profile.attrs["blocks"])
+    results = []
+    for nb in (blocks, max(blocks // 2, 2)):
+        per = len(chunks) // nb
+        means = chunks[len(chunks) - nb * per:].reshape(nb, per, -1).mean(axis=1)
+        c0, c1, c2 = np.linalg.lstsq(design, means.T, rcond=None)[0]
+        disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
+        lo, hi = (-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)  # c2 < 0: lo < hi
+        results.append(pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h)])))
+    (mean, se_fine), (_, se_coarse) = results
+    se = np.maximum(se_fine, se_coarse)
+    return {"eta": (float(mean[0]), float(se[0])), "delta": (float(mean[1]), float(se[1]))}
 
 
 def parabola(y: np.ndarray, force_density: float, eta: float, width: float, delta: float = 0.0) -> np.ndarray:

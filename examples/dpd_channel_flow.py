@@ -1,0 +1,330 @@
+r"""HMM channel flow with DPD shear stress, against a direct DPD of the whole walled channel.
+
+Macro (HMM): unidirectional flow between two walls,
+
+    rho du/dt = d tau / dy + f,    u = 0 at the effective walls,
+
+finite volumes (macro.DiffusionLaw with capacity=rho; the law's gradient is
+the oracle's ``shear_rate`` and its flux the ``shear_stress``). At every face
+of every Newton iterate / time step the shear stress comes from a fresh
+Lees-Edwards DPD run (oracles.DPD, a small periodic box) at that face's
+shear rate, sent out through hmm.Coupler on the embedded Dask cluster. No
+constitutive law is assumed; the coupler cache answers repeated identical
+states for free.
+
+Direct: the whole channel simulated bead by bead (oracles.dpd_channel:
+frozen-bead walls + bounce-back, Revenga et al. 1999, Pivkin & Karniadakis
+2005) with the same fluid (rho = 3, a = 25, gamma = 4.5, kT = 1, dt = 0.04)
+and the same body force f = rho g: the steady profile (time and block
+averaged) and the start-up from rest (ensemble of replicas).
+
+Effective wall position: a parabola fitted to the direct steady profile
+(bins > 1 rc from the walls) vanishes at distance delta beyond each wall
+plane; the macro no-slip walls are put there (the macro domain is
+[-delta, H + delta]). delta is printed with its stderr; the errors with the
+walls on the planes (delta = 0) are printed too.
+
+Cost: the direct run grows with the width H (beads ~ H, time to reach the
+steady state ~ rho H^2 / eta) while the HMM micro cost does not (same number
+of macro cells, same shear rates when g ~ 1/H). For the narrow channels run
+here the direct simulation is CHEAPER than HMM; the width scan prints both
+costs and where they cross.
+
+Run: python examples/dpd_channel_flow.py [--quick] [--out results/dpd_channel_flow]
+Prints the L2 errors and wall-time ratios; writes <out>.png and <out>.nc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+RENAME = {"grad_x": "shear_rate", "flux": "shear_stress"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes of one run (DPD units: rc, tau = rc sqrt(m / kT))."""
+
+    width: float = 10.0  # H, wall plane to wall plane
+    body_force: float = 0.03  # g per bead; f = rho g = 0.09, wall shear rate ~ 0.53
+    lateral: float = 6.0  # Lx = Lz of the direct channel
+    bins: int = 20
+    direct_eq: float = 150.0  # ~4 momentum diffusion times rho H^2 / (pi^2 eta) at H = 10
+    direct_sample: float = 800.0
+    blocks: int = 10
+    cells: int = 10  # macro cells
+    micro_box: float = 6.0
+    micro_eq: int = 250  # steps per micro run
+    micro_sample: int = 2000
+    startup_times: tuple[float, ...] = (4.0, 10.0, 20.0, 40.0)
+    startup_dt: float = 2.0
+    startup_replicas: int = 16
+    scan_widths: tuple[float, ...] = (20.0,)  # extra widths (steady only) for the cost scan
+    seed: int = 1
+
+
+QUICK = Settings(direct_eq=100.0, direct_sample=300.0, cells=5, micro_box=5.0, micro_sample=1000,
+                 startup_times=(4.0, 12.0, 24.0), startup_dt=4.0, startup_replicas=6, scan_widths=())
+
+
+def fluid():
+    from oracles import DPD
+
+    return DPD()  # rho = 3, a = 25, gamma = 4.5, kT = 1, dt = 0.04, lambda = 1/2
+
+
+def direct_steady(s: Settings, width: float):
+    from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
+
+    ch = WalledChannel(fluid(), width=width, length=s.lateral, depth=s.lateral,
+                       body_force=s.body_force * s.width / width)
+    scale = (width / s.width) ** 2  # equilibration ~ H^2
+    prof = steady_profile(ch, bins=s.bins, time_eq=s.direct_eq * scale, time_sample=s.direct_sample,
+                          blocks=s.blocks, seed=s.seed)
+    return ch, prof, fit_parabola(prof, ch.force_density)
+
+
+def macro_problem(s: Settings, force_density: float, width: float, delta: float):
+    from macro import DiffusionLaw, Grid1D
+
+    rho = fluid().density
+    law = DiffusionLaw(source=force_density, boundary=0.0, capacity=rho, fd_step=0.2)
+    return law, Grid1D(s.cells, (-delta, width + delta))
+
+
+def hmm_budget(s: Settings):
+    from hmm import Budget
+
+    return Budget(equilibration_steps=s.micro_eq, sampling_steps=s.micro_sample)
+
+
+def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: float):
+    """Steady HMM profile (Newton with FD tangents); adds ``u_stderr`` by
+    linear propagation of the face stress stderr: du = -J^-1 D dtau with
+    J = D diag(tau / shear_rate) G (secant viscosity at the faces)."""
+    from hmm import HMMSolver
+
+    law, grid = macro_problem(s, force_density, width, delta)
+    solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s), rename=RENAME,
+                       units={"u": "rc/tau", "x": "rc", "time": "tau", "flux": "kT/rc^3"})
+    ds = solver.solve_steady()
+    if ds.attrs["newton_iterations"] == 0:
+        raise RuntimeError(
+            "HMM steady: Newton accepted u = 0 because the body force per cell is below the micro noise "
+            "floor (c(n) sqrt 2 stderr(tau) / h > f); raise the micro budget or the force, or use fewer cells")
+    u = ds["u"].values
+    gmat, gvec = law.face_gradient_operator(grid)
+    rate = gmat @ u + gvec
+    tau = ds["flux"].values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        secant = tau / rate
+    ok = np.abs(rate) > 0.2 * np.abs(rate).max()
+    secant = np.where(ok, secant, np.median(secant[ok]))
+    div = law.operators(grid).divergence
+    jac = (div @ (secant[:, None] * gmat.toarray())) / law.capacity
+    a = np.linalg.solve(jac, div.toarray() / law.capacity)
+    cov = a @ np.diag(ds["flux_stderr"].values ** 2) @ a.T
+    ds["u_stderr"] = ("x", np.sqrt(np.diag(cov)), {"units": "rc/tau"})
+    return ds
+
+
+def hmm_startup(s: Settings, coupler, force_density: float, delta: float):
+    from hmm import HMMSolver
+
+    law, grid = macro_problem(s, force_density, s.width, delta)
+    solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s), rename=RENAME, stepper="crank_nicolson")
+    return solver.run(max(s.startup_times), dt=s.startup_dt, save_every=1)
+
+
+def on_bins(x_cells: np.ndarray, u_cells: np.ndarray, lo: float, hi: float, y: np.ndarray) -> np.ndarray:
+    """Macro cell values (with u = 0 at the walls lo, hi) interpolated linearly to the bin centres y."""
+    return np.interp(y, np.r_[lo, x_cells, hi], np.r_[0.0, u_cells, 0.0])
+
+
+def l2(u: np.ndarray, ref: np.ndarray, se: np.ndarray) -> tuple[float, float, float]:
+    """(relative L2 error, relative noise level sqrt(mean se^2), chi^2 per bin)."""
+    norm = np.sqrt(np.mean(ref**2))
+    return (float(np.sqrt(np.mean((u - ref) ** 2)) / norm), float(np.sqrt(np.mean(se**2)) / norm),
+            float(np.mean((u - ref) ** 2 / se**2)))
+
+
+def run(s: Settings, client=None, out: str | None = "results/dpd_channel_flow") -> dict:
+    """Everything the script does; returns the headline numbers."""
+    import xarray as xr
+
+    from hmm import Coupler
+    from oracles.dpd_channel import parabola, startup_profiles
+    from hmm.validation.dpd import le_viscosity
+
+    res: dict = {}
+    t0 = time.perf_counter()
+    ch, prof, fit = direct_steady(s, s.width)
+    delta, delta_se = fit["delta"]
+    y, f = prof["y"].values, ch.force_density
+    res.update(direct_steady_s=prof.attrs["wall_s"], delta=delta, delta_se=delta_se, eta_curvature=fit["eta"],
+               leaks=prof.attrs["leaks"])
+    print(f"direct steady  H={s.width:g}: {prof.attrs['n_beads']} beads, {prof.attrs['steps']} steps, "
+          f"{prof.attrs['wall_s']:.1f} s; effective wall offset delta = {delta:.3f} +- {delta_se:.3f} rc, "
+          f"eta from curvature {fit['eta'][0]:.3f} +- {fit['eta'][1]:.3f}, leaks {prof.attrs['leaks']}")
+    start = startup_profiles(ch, s.startup_times, replicas=s.startup_replicas, bins=s.bins, seed=s.seed)
+    res["direct_startup_s"] = start.attrs["wall_s"]
+    print(f"direct start-up: {s.startup_replicas} replicas, {start.attrs['wall_s']:.1f} s")
+    scan = [(s.width, prof.attrs["n_beads"], prof.attrs["steps"], prof.attrs["wall_s"])]
+    scan_profiles = {}
+    for w in s.scan_widths:
+        chw, pw, fw = direct_steady(s, w)
+        scan.append((w, pw.attrs["n_beads"], pw.attrs["steps"], pw.attrs["wall_s"]))
+        scan_profiles[w] = (chw, pw, fw)
+        print(f"direct steady  H={w:g}: {pw.attrs['n_beads']} beads, {pw.attrs['steps']} steps, "
+              f"{pw.attrs['wall_s']:.1f} s; delta = {fw['delta'][0]:.3f} +- {fw['delta'][1]:.3f}")
+
+    with Coupler(fluid() if s.micro_box == 10.0 else replace(fluid(), box=(s.micro_box,) * 3), client,
+                 seed=s.seed, cache=True) as coupler:
+        c0 = time.perf_counter()
+        coupler.evaluate(np.array([[0.1], [0.2]]), hmm_budget(s))  # start workers, load the numba cache
+        res["cluster_start_s"] = time.perf_counter() - c0
+        steady = hmm_steady(s, coupler, f, s.width, delta)
+        plane = hmm_steady(s, coupler, f, s.width, 0.0)
+        hstart = hmm_startup(s, coupler, f, delta)
+        hmm_scan = {w: hmm_steady(s, coupler, f * s.width / w, w, scan_profiles[w][2]["delta"][0])
+                    for w in s.scan_widths}
+        res["coupler_fresh_runs"] = int(coupler.n_evaluated)
+    # reference: Newtonian parabola with the Lees-Edwards viscosity at a mid-channel shear rate
+    (_, eta_le, eta_le_se, _), = le_viscosity(replace(fluid(), box=(6.0, 6.0, 6.0)), (0.2,), time_sample=200.0)
+    res["eta_le"] = (eta_le, eta_le_se)
+
+    u_hmm = on_bins(steady["x"].values, steady["u"].values, -delta, s.width + delta, y)
+    se_hmm = on_bins(steady["x"].values, steady["u_stderr"].values, -delta, s.width + delta, y)
+    res["steady_l2"] = l2(u_hmm, prof["u"].values, np.hypot(se_hmm, prof["u_stderr"].values))
+    u_plane = on_bins(plane["x"].values, plane["u"].values, 0.0, s.width, y)
+    res["steady_l2_delta0"] = l2(u_plane, prof["u"].values, prof["u_stderr"].values)
+    res["parabola_l2"] = l2(parabola(y, f, eta_le, s.width, delta), prof["u"].values, prof["u_stderr"].values)
+    hmm_s = steady.attrs["wall_s"]
+    res.update(hmm_steady_s=hmm_s, hmm_steady_runs=steady.attrs["micro_runs"],
+               hmm_micro_s=steady.attrs["micro_seconds"], steady_ratio=prof.attrs["wall_s"] / hmm_s,
+               hmm_startup_s=hstart.attrs["wall_s"], startup_ratio=start.attrs["wall_s"] / hstart.attrs["wall_s"],
+               hmm_startup_runs=hstart.attrs["micro_runs"])
+    print(f"HMM steady: {s.cells} cells, {steady.attrs['micro_runs']} micro runs "
+          f"({steady.attrs['micro_seconds']:.1f} micro core-s), {hmm_s:.1f} s wall "
+          f"(+ {res['cluster_start_s']:.1f} s cluster start, not counted)")
+    e, n, chi = res["steady_l2"]
+    print(f"steady  : L2 error HMM vs direct = {e:.4f} (noise level {n:.4f}, chi2/bin {chi:.2f}); "
+          f"walls on the planes (delta = 0): {res['steady_l2_delta0'][0]:.4f}; Newtonian parabola with "
+          f"Lees-Edwards eta = {eta_le:.3f} +- {eta_le_se:.3f}: {res['parabola_l2'][0]:.4f}")
+    print(f"steady  : wall-time ratio direct / HMM = {res['steady_ratio']:.3f}")
+    ux = []
+    for t in s.startup_times:
+        k = int(np.argmin(np.abs(hstart["time"].values - t)))
+        ub = on_bins(hstart["x"].values, hstart["u"].values[k], -delta, s.width + delta, y)
+        ux.append(ub)
+        d = start["u"].sel(time=t).values
+        err = l2(ub, d, start["u_stderr"].sel(time=t).values)
+        res[f"startup_l2_t{t:g}"] = err
+        print(f"start-up t = {t:5.1f}: L2 error HMM vs direct = {err[0]:.4f} (direct noise {err[1]:.4f})")
+    print(f"start-up: HMM {hstart.attrs['micro_runs']} micro runs, {hstart.attrs['wall_s']:.1f} s wall; "
+          f"wall-time ratio direct / HMM = {res['startup_ratio']:.3f}")
+    # width scan: direct cost per bead-step and steps ~ H^2 -> cost ~ H^3; HMM measured
+    rate = np.mean([c[3] / (c[1] * c[2]) for c in scan])
+    widths = sorted({s.width, *s.scan_widths, 40.0, 80.0})
+    print("width | direct beads | direct steps | direct s (measured / model) | HMM steady s")
+    hmm_cost = {s.width: hmm_s, **{w: d.attrs["wall_s"] for w, d in hmm_scan.items()}}
+    rows = []
+    for w in widths:
+        beads = round(fluid().density * s.lateral**2 * (w + 2))
+        steps = round((s.direct_eq * (w / s.width) ** 2 + s.direct_sample) / fluid().dt)
+        meas = {c[0]: c[3] for c in scan}.get(w, np.nan)
+        rows.append((w, beads, steps, meas, rate * beads * steps, hmm_cost.get(w, np.nan)))
+        print(f"{w:5g} | {beads:12d} | {steps:12d} | {meas:8.1f} / {rate * beads * steps:8.1f} | "
+              f"{hmm_cost.get(w, np.nan):8.1f}")
+    for w, d in hmm_scan.items():
+        chw, pw, fw = scan_profiles[w]
+        dw = fw["delta"][0]
+        uw = on_bins(d["x"].values, d["u"].values, -dw, w + dw, pw["y"].values)
+        sw = on_bins(d["x"].values, d["u_stderr"].values, -dw, w + dw, pw["y"].values)
+        res[f"steady_l2_H{w:g}"] = l2(uw, pw["u"].values, np.hypot(sw, pw["u_stderr"].values))
+        res[f"steady_ratio_H{w:g}"] = pw.attrs["wall_s"] / d.attrs["wall_s"]
+        print(f"H = {w:g}: L2 error HMM vs direct = {res[f'steady_l2_H{w:g}'][0]:.4f}, wall-time ratio "
+              f"direct / HMM = {res[f'steady_ratio_H{w:g}']:.3f}")
+    res["total_s"] = time.perf_counter() - t0
+    if out:
+        ds = xr.Dataset(
+            {"direct_u": ("y", prof["u"].values, {"units": "rc/tau"}),
+             "direct_u_stderr": ("y", prof["u_stderr"].values, {"units": "rc/tau"}),
+             "direct_density": ("y", prof["density"].values, {"units": "1/rc^3"}),
+             "direct_kT": ("y", prof["kT"].values, {"units": "kT"}),
+             "hmm_u": ("x", steady["u"].values, {"units": "rc/tau"}),
+             "hmm_u_stderr": ("x", steady["u_stderr"].values, {"units": "rc/tau"}),
+             "hmm_shear_stress": ("x_face", steady["flux"].values, {"units": "kT/rc^3"}),
+             "hmm_shear_stress_stderr": ("x_face", steady["flux_stderr"].values, {"units": "kT/rc^3"}),
+             "direct_startup_u": (("time", "y"), start["u"].values, {"units": "rc/tau"}),
+             "direct_startup_u_stderr": (("time", "y"), start["u_stderr"].values, {"units": "rc/tau"}),
+             "hmm_startup_u": (("time", "x"), np.array([hstart["u"].values[int(np.argmin(np.abs(
+                 hstart["time"].values - t)))] for t in s.startup_times]), {"units": "rc/tau"}),
+             "scan_direct_s": ("width", [r[4] for r in rows], {"units": "s", "long_name": "direct cost model"}),
+             "scan_direct_measured_s": ("width", [r[3] for r in rows], {"units": "s"}),
+             "scan_hmm_s": ("width", [r[5] for r in rows], {"units": "s"})},
+            coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
+                    "x": ("x", steady["x"].values, {"units": "rc"}),
+                    "x_face": ("x_face", steady["x_face"].values, {"units": "rc"}),
+                    "time": ("time", np.array(s.startup_times), {"units": "tau"}),
+                    "width": ("width", np.array(widths, dtype=float), {"units": "rc"})},
+            attrs={k: (v if np.isscalar(v) else str(v)) for k, v in res.items()})
+        ds.attrs.update(settings=str(s), force_density=f, body_force=ch.body_force)
+        plot(ds, res, s, delta, out + ".png")
+        from hmm.results import write_netcdf
+
+        write_netcdf(ds, out + ".nc")
+    return res
+
+
+def plot(ds, res, s: Settings, delta: float, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oracles.dpd_channel import parabola
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
+    y = ds["y"].values
+    ax[0].errorbar(y, ds["direct_u"], 2 * ds["direct_u_stderr"], fmt="o", ms=3, label="direct walled DPD (2 se)")
+    ax[0].errorbar(ds["x"], ds["hmm_u"], 2 * ds["hmm_u_stderr"], fmt="s-", ms=4, capsize=2,
+                   label=f"HMM, {s.cells} cells (2 se)")
+    yy = np.linspace(-delta, s.width + delta, 200)
+    ax[0].plot(yy, parabola(yy, ds.attrs["force_density"], res["eta_le"][0], s.width, delta), "k--", lw=0.8,
+               label=f"parabola, Lees-Edwards eta = {res['eta_le'][0]:.3f}")
+    ax[0].set(xlabel="y (rc from the lower wall plane)", ylabel="u_x (rc/tau)",
+              title=f"steady, L2 error {res['steady_l2'][0]:.3f}, delta = {delta:.2f}")
+    ax[0].legend(fontsize=7)
+    for k, t in enumerate(ds["time"].values):
+        line = ax[1].errorbar(y, ds["direct_startup_u"][k], 2 * ds["direct_startup_u_stderr"][k], fmt="o", ms=3)
+        ax[1].plot(ds["x"], ds["hmm_startup_u"][k], "-", color=line[0].get_color(), label=f"t = {t:g}")
+    ax[1].set(xlabel="y (rc)", ylabel="u_x (rc/tau)", title="start-up from rest: direct (dots), HMM (lines)")
+    ax[1].legend(fontsize=7)
+    w = ds["width"].values
+    ax[2].loglog(w, ds["scan_direct_s"], "o--", label="direct, model (beads x steps, measured rate)")
+    ax[2].loglog(w, ds["scan_direct_measured_s"], "o", label="direct, measured")
+    ax[2].loglog(w, ds["scan_hmm_s"], "s", label="HMM steady, measured")
+    ax[2].axhline(res["hmm_steady_s"], color="C2", lw=0.8)
+    ax[2].set(xlabel="channel width H (rc)", ylabel="wall seconds", title="cost vs width (steady)")
+    ax[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller run (~2-3 min)")
+    parser.add_argument("--out", default="results/dpd_channel_flow", help="path stem of the .png and .nc")
+    parser.add_argument("--client", default=None, help="scheduler address or 'sync' (default: embedded cluster)")
+    args = parser.parse_args()
+    res = run(QUICK if args.quick else Settings(), args.client, args.out)
+    print(f"total {res['total_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
