@@ -17,7 +17,10 @@ total momentum:
    Langevin BAOAB at T_g for half the equilibration (puts positions into a
    thermal state);
 2. the centre-of-mass velocity is removed and the velocities are rescaled so
-   that U + K = N m u *exactly* (K = sum m v^2 / 2);
+   that U + K = N m u *exactly* (K = sum m v^2 / 2); if a thermal
+   fluctuation left the potential energy so high that less than a quarter of
+   the thermal energy N m u - U_static would be kinetic, Langevin continues
+   for another quarter of the equilibration first (up to 10 times);
 3. velocity Verlet (NVE) for the other half of the equilibration, then NVE
    sampling: the energy stays at N m u up to the O(dt^2) Verlet fluctuation.
 
@@ -54,6 +57,7 @@ from .md import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, LJChain, bl
 __all__ = ["NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
 
 CHAIN_OBSERVABLES = ("stress", "temperature", "internal_energy")
+MAX_RETHERMALISE = 10
 
 
 def bond_energy(r, bond: str, spring: float, a0: float):
@@ -160,16 +164,22 @@ class NVEChain(LJChain):
             status = K.chain_steps(x, v, f, length, m, self.dt, half, *pot, self.friction, t_guess,
                                    half + 1, np.empty((0, 3)))
             samples = np.zeros((n_samp // self.sample_every, 3))
-            if status == K.OK:
+            for _ in range(MAX_RETHERMALISE):  # a thermal fluctuation may leave too little kinetic energy
+                if status != K.OK:
+                    break
                 v -= v.mean()
                 u_now, _ = K.chain_forces(x, f, length, *pot)
                 kin = 0.5 * m * float(np.dot(v, v))
                 target = n * m * energy - u_now
-                if target <= 0.0 or kin <= 0.0:
-                    raise RuntimeError(f"NVEChain: at strain={strain}, internal_energy={energy} (seed {seed}) "
-                                       f"the thermalised potential energy {u_now / n:.6g} per atom exceeds the "
-                                       "energy: the state is too close to the ground state for this protocol")
-                v *= math.sqrt(target / kin)
+                if target > 0.25 * thermal and kin > 0.0:
+                    v *= math.sqrt(target / kin)
+                    break
+                status = K.chain_steps(x, v, f, length, m, self.dt, max(1, half // 2), *pot, self.friction,
+                                       t_guess, half + 1, np.empty((0, 3)))
+            else:
+                raise RuntimeError(f"NVEChain: at strain={strain}, internal_energy={energy} (seed {seed}) the "
+                                   f"thermalised potential energy {u_now / n:.6g} per atom leaves less than a quarter "
+                                   f"of the thermal energy as kinetic energy {MAX_RETHERMALISE} times")
                 status = K.chain_steps(x, v, f, length, m, self.dt, n_eq - half, *pot, 0.0, 0.0,
                                        n_eq + 1, np.empty((0, 3)))
             if status == K.OK:
