@@ -293,6 +293,41 @@ def bond_forces(pos, slot_of, bonds, box, offset, k_bond, r0, r_max, force, obs,
     return OK
 
 
+@njit(cache=True, inline="always")
+def wrap_xz(pos, vel, force, vtilde, i, lx, lz, use_vt, vt_scale) -> None:
+    """Wrap bead i into [0, Lx) x [0, Lz) after its drift; if ``use_vt`` set
+    v~ = v + (lambda - 1/2) dt F (``vt_scale`` = (lambda - 1/2) dt)."""
+    if pos[i, 0] >= lx or pos[i, 0] < 0.0:
+        pos[i, 0] -= lx * math.floor(pos[i, 0] / lx)
+    if pos[i, 2] >= lz or pos[i, 2] < 0.0:
+        pos[i, 2] -= lz * math.floor(pos[i, 2] / lz)
+    if use_vt:
+        for d in range(3):
+            vtilde[i, d] = vel[i, d] + vt_scale * force[i, d]
+
+
+@njit(cache=True)
+def sort_swap(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, slot_of, cell_of, cell_start,
+              cursor, ncell, box, use_vt):
+    """Counting-sort the beads by cell into the spare buffers (``*_b``) and
+    return (sorted arrays, spare arrays): the caller swaps its names."""
+    sort_by_cell(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, slot_of, cell_of,
+                 cell_start, cursor, ncell, box, use_vt)
+    return pos_b, vel_b, ids_b, types_b, vtilde_b, pos, vel, ids, types, vtilde
+
+
+@njit(cache=True)
+def copy_home(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, use_vt) -> None:
+    """After an odd number of swaps the data live in the spare buffers: copy them
+    into the caller's arrays (``*_b`` here)."""
+    pos_b[:] = pos
+    vel_b[:] = vel
+    ids_b[:] = ids
+    types_b[:] = types
+    if use_vt:
+        vtilde_b[:] = vtilde
+
+
 # float parameters of run_steps, in this order
 F_RC, F_DT, F_GAMMA, F_SIGMA, F_LAMBDA, F_SHEAR, F_BOND_K, F_BOND_R0, F_BOND_RMAX, F_BODY = range(10)
 N_FPARAMS = 10
@@ -341,20 +376,10 @@ def run_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b,
                 pos[i, 1] += ly
                 pos[i, 0] += offset
                 vel[i, 0] += dv_le
-            if pos[i, 0] >= lx or pos[i, 0] < 0.0:
-                pos[i, 0] -= lx * math.floor(pos[i, 0] / lx)
-            if pos[i, 2] >= lz or pos[i, 2] < 0.0:
-                pos[i, 2] -= lz * math.floor(pos[i, 2] / lz)
-            if use_vt:
-                for d in range(3):
-                    vtilde[i, d] = vel[i, d] + (lam - 0.5) * dt * force[i, d]
-        sort_by_cell(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, slot_of, cell_of,
-                     cell_start, cursor, ncell, box, use_vt)
-        pos, pos_b = pos_b, pos
-        vel, vel_b = vel_b, vel
-        ids, ids_b = ids_b, ids
-        types, types_b = types_b, types
-        vtilde, vtilde_b = vtilde_b, vtilde
+            wrap_xz(pos, vel, force, vtilde, i, lx, lz, use_vt, (lam - 0.5) * dt)
+        pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b = sort_swap(
+            pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, slot_of, cell_of, cell_start,
+            cursor, ncell, box, use_vt)
         swapped = not swapped
         sample = sample_every > 0 and step % sample_every == 0
         row[:] = 0.0
@@ -397,10 +422,5 @@ def run_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b,
                 istate[1] = k + 1
     fstate[0] = offset
     if swapped:  # the data live in the caller's buffers: copy them home
-        pos_b[:] = pos
-        vel_b[:] = vel
-        ids_b[:] = ids
-        types_b[:] = types
-        if use_vt:
-            vtilde_b[:] = vtilde
+        copy_home(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, use_vt)
     return status

@@ -26,7 +26,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._dpd_kernels import NOT_FINITE, N_OBS, OK, bond_forces, pair_forces, sort_by_cell, step_key
+from ._dpd_kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, pair_forces, sort_swap, step_key,
+                           wrap_xz)
 
 N_PROFILE = 5  # count, sum vx, sum vx^2, sum vy^2, sum vz^2
 N_SAMPLE = 4  # sum vx^2, vy^2, vz^2, vx over fluid beads
@@ -76,20 +77,10 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
                 if pos[i, 1] < y_lo or pos[i, 1] > y_hi:
                     pos[i, 1] = min(max(pos[i, 1], y_lo), y_hi)
                     istate[I_LEAKS] += 1
-            if pos[i, 0] >= lx or pos[i, 0] < 0.0:
-                pos[i, 0] -= lx * math.floor(pos[i, 0] / lx)
-            if pos[i, 2] >= lz or pos[i, 2] < 0.0:
-                pos[i, 2] -= lz * math.floor(pos[i, 2] / lz)
-            if use_vt:
-                for d in range(3):
-                    vtilde[i, d] = vel[i, d] + (lam - 0.5) * dt * force[i, d]
-        sort_by_cell(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, slot_of, cell_of,
-                     cell_start, cursor, ncell, box, use_vt)
-        pos, pos_b = pos_b, pos
-        vel, vel_b = vel_b, vel
-        ids, ids_b = ids_b, ids
-        types, types_b = types_b, types
-        vtilde, vtilde_b = vtilde_b, vtilde
+            wrap_xz(pos, vel, force, vtilde, i, lx, lz, use_vt, (lam - 0.5) * dt)
+        pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b = sort_swap(
+            pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, slot_of, cell_of, cell_start,
+            cursor, ncell, box, use_vt)
         swapped = not swapped
         pair_forces(pos, vtilde if use_vt else vel, ids, types, cell_start, ncell, box, 0.0, 0.0, a_mat, gamma,
                     noise, rc, step_key(seed, step), force, row, False, lo, hi, shift)
@@ -131,10 +122,5 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
                 obs[k, 0], obs[k, 1], obs[k, 2], obs[k, 3] = sxx, syy, szz, sx
                 istate[I_SAMPLES] = k + 1
     if swapped:  # the data live in the caller's buffers: copy them home
-        pos_b[:] = pos
-        vel_b[:] = vel
-        ids_b[:] = ids
-        types_b[:] = types
-        if use_vt:
-            vtilde_b[:] = vtilde
+        copy_home(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde_b, use_vt)
     return status
