@@ -42,7 +42,7 @@ _LAZY = {
     "SurfaceModel": "kmc", "Process": "kmc", "Reservoirs": "kmc", "initialise": "kmc",
     "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
     "LammpsOracle": "lammps_", "lj_fcc_setup": "lammps_", "ASEOracle": "ase_",
-    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion",
+    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion", "WalledChannel": "dpd_channel",
 }
 
 
