@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OracleError
 from .fixed_point import coarse_map_jacobian
 from .stepper import CoarseStepper
 
@@ -114,7 +115,15 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     ds/8) is redone with an eighth of its length, so folds are located by
     :meth:`Branch.fold_points` from closely spaced points. ``bounds=(lo,
     hi)`` keeps the bursts' coarse states admissible (see
-    :func:`coarse_map_jacobian`).
+    :func:`coarse_map_jacobian`). A corrector iterate farther than
+    max(2 ds, ds_max) from its predictor, or a failed burst
+    (:class:`hmm.OracleError`, e.g. a noisy Newton step that took the
+    parameter out of the micro model's domain), counts as a failed step.
+
+    For a noisy (stochastic) coarse stepper, ``tol`` must exceed the noise
+    of Phi_T (a few standard errors of the replica mean) and ``fd_step``
+    must exceed the lift's resolution and be large enough that the
+    finite-difference Jacobian is not swamped by noise.
     """
     if len(stepper.param_names) != 1:
         raise ValueError(f"continuation(): the stepper needs exactly one parameter, has {stepper.param_names}")
@@ -132,16 +141,29 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
         J[:, :n] -= np.eye(n)
         return G, J, jac[:, :n]
 
-    def correct(X_pred, tau):
+    def correct(X_pred, tau, radius=np.inf):
+        """Newton on (G, arclength); fails (X None) without convergence, when an
+        iterate strays farther than ``radius`` from the predictor or when a
+        burst fails there (e.g. a noisy step took the parameter out of the
+        micro model's domain): the caller then halves the step."""
         X = X_pred.copy()
-        for it in range(max_newton):
+        G = np.full(n, np.inf)
+        D = np.full((n, n), np.nan)
+        try:
+            for it in range(max_newton):
+                G, J, D = system(X)
+                F = np.concatenate([G, [tau @ (X - X_pred)]])
+                if np.max(np.abs(G)) <= tol and it > 0:
+                    return X, G, D, it
+                A = np.vstack([J, tau[None, :]])
+                X = X - np.linalg.solve(A, F)
+                if not np.all(np.isfinite(X)) or np.linalg.norm(X - X_pred) > radius:
+                    return None, G, D, it + 1
             G, J, D = system(X)
-            F = np.concatenate([G, [tau @ (X - X_pred)]])
-            if np.max(np.abs(G)) <= tol and it > 0:
-                return X, G, D, it
-            A = np.vstack([J, tau[None, :]])
-            X = X - np.linalg.solve(A, F)
-        G, J, D = system(X)
+        except (OracleError, np.linalg.LinAlgError):
+            if not np.isfinite(radius):
+                raise
+            return None, G, D, max_newton
         return (X, G, D, max_newton) if np.max(np.abs(G)) <= tol else (None, G, D, max_newton)
 
     # first point: correct at fixed parameter (tau = e_p keeps p = p0)
@@ -156,7 +178,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     tau = _tangent(J, e_p * np.sign(direction))
     branch.append(X[-1], X[:n], np.linalg.eigvals(D), np.max(np.abs(G)), tau)
     while len(branch.params) < n_points:
-        X_new, G, D, iters = correct(X + ds * tau, tau)
+        X_new, G, D, iters = correct(X + ds * tau, tau, radius=max(2 * ds, ds_max))
         if X_new is None:
             ds /= 2
             if ds < ds_min:

@@ -1,0 +1,98 @@
+r"""Mean-field (well-mixed) limit of the lattice KMC models as a coarse time-stepper.
+
+The mean-field ODE :math:`d\theta/dt = f(\theta)` of a surface model (single
+processes at rate :math:`k\theta_a`, pair processes at :math:`4k\theta_a\theta_b`
+per site; :func:`oracles.kmc.mean_field_rhs`) is what the KMC coverages obey
+when hopping mixes the lattice infinitely fast. :class:`MeanFieldFlow` offers
+it with the same ``lift``/``micro``/``restrict`` pieces as
+:class:`oracles.LatticeKMC`, so that :mod:`hmm.ef` (coarse Newton,
+continuation) runs unchanged on the deterministic flow map and on KMC.
+
+For :class:`oracles.BistableAB` the steady states are known in closed form
+(:func:`bistable_steady_curve`): with :math:`\theta_0 = 1 - \theta_A -
+\theta_B`, :math:`d\theta_B/dt = 0` gives :math:`4k_r\theta_A\theta_B =
+2\beta\theta_0^2` and then :math:`d\theta_A/dt = 0` gives
+
+.. math:: \theta_0 = \frac{\theta_A(4k_r(1-\theta_A) + \gamma)}{4k_r\theta_A + \alpha},\qquad
+          \beta = \frac{\alpha\theta_0 - \gamma\theta_A}{2\theta_0^2},
+
+a curve parametrised by :math:`\theta_A`; its turning points
+(:math:`d\beta/d\theta_A = 0`) are the folds (saddle-nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
+
+from .kmc import mean_field_rhs, model_parameters
+
+
+@dataclass(frozen=True)
+class MeanFieldFlow:
+    """Deterministic coarse time-stepper of the mean-field ODE of ``model``.
+
+    Coarse variables: the coverages of ``species`` (default all species of
+    the model); parameters: ``params`` (float fields of the model, e.g.
+    ``("beta",)``). ``micro`` integrates the ODE with ``solve_ivp`` (RK45,
+    rtol 1e-10).
+    """
+
+    model: Any
+    params: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        allowed = model_parameters(self.model)
+        for name in self.params:
+            if name not in allowed:
+                raise ValueError(f"MeanFieldFlow: parameter {name!r} is not one of {allowed}")
+
+    def _model(self, p: Any) -> Any:
+        values = dict(zip(self.params, np.atleast_1d(np.asarray(p, dtype=float)).tolist()))
+        return replace(self.model, **values) if values else self.model
+
+    def lift(self, U: Any, p: Any, rng: np.random.Generator) -> np.ndarray:
+        return np.array(U, dtype=float)
+
+    def micro(self, U: np.ndarray, p: Any, duration: float, rng: np.random.Generator) -> np.ndarray:
+        model = self._model(p)
+        sol = solve_ivp(lambda t, y: mean_field_rhs(model, y), (0.0, float(duration)), U, rtol=1e-10,
+                        atol=1e-12)
+        if not sol.success:
+            raise RuntimeError(f"MeanFieldFlow: ODE solver failed: {sol.message}")
+        return sol.y[:, -1]
+
+    @staticmethod
+    def restrict(U: np.ndarray) -> np.ndarray:
+        return np.asarray(U, dtype=float)
+
+
+def bistable_steady_curve(model: Any, theta_A: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(beta, theta_B) of the mean-field steady state of :class:`oracles.BistableAB`
+    with A coverage ``theta_A`` (closed form, see the module docstring)."""
+    A = np.asarray(theta_A, dtype=float)
+    kr, al, ga = model.k_reaction, model.alpha, model.gamma
+    th0 = A * (4 * kr * (1 - A) + ga) / (4 * kr * A + al)
+    return (al * th0 - ga * A) / (2 * th0**2), 1.0 - A - th0
+
+
+def bistable_folds(model: Any) -> list[tuple[float, float, float]]:
+    """Mean-field folds (beta, theta_A, theta_B) of :class:`oracles.BistableAB`,
+    where d beta / d theta_A = 0 on :func:`bistable_steady_curve` (roots
+    bracketed on a fine grid, then refined by Brent's method)."""
+    def slope(a: float) -> float:
+        h = 1e-7
+        return float((bistable_steady_curve(model, a + h)[0] - bistable_steady_curve(model, a - h)[0]) / (2 * h))
+
+    grid = np.linspace(1e-3, 0.999, 4001)
+    s = np.array([slope(a) for a in grid])
+    out = []
+    for i in np.nonzero(np.sign(s[1:]) != np.sign(s[:-1]))[0]:
+        a = brentq(slope, grid[i], grid[i + 1], xtol=1e-13)
+        beta, b = bistable_steady_curve(model, a)
+        out.append((float(beta), float(a), float(b)))
+    return out
