@@ -12,15 +12,21 @@ nearest-neighbour bonds phi(r) (harmonic or Lennard-Jones, as in
 :class:`oracles.md.LJChain`), spacing a = a0 (1 + e), length L = N a, zero
 total momentum:
 
-1. velocities drawn at the harmonic-equipartition guess
-   T_g = m (u - phi(a) / m) (potential and kinetic T/2 per atom), then
-   Langevin BAOAB at T_g for half the equilibration (puts positions into a
-   thermal state);
+0. the chain's energy is E = U_static + (N - 1) m (u - u_0), u_0 = phi(a) / m
+   the ground state: the macro thermal energy m (u - u_0) per atom is given
+   to each of the N - 1 thermal degrees of freedom the chain has (its
+   centre-of-mass mode is frozen: zero momentum, fixed length). This removes
+   the leading O(1/N) finite-size bias of a small periodic chain (exact for
+   harmonic bonds: T = m (u - u_0) for every N, as in the infinite chain);
+1. velocities drawn at the harmonic-equipartition guess T_g = m (u - u_0)
+   (potential and kinetic T/2 per thermal degree of freedom), then Langevin
+   BAOAB at T_g for half the equilibration (puts positions into a thermal
+   state);
 2. the centre-of-mass velocity is removed and the velocities are rescaled so
-   that U + K = N m u *exactly* (K = sum m v^2 / 2); if a thermal
-   fluctuation left the potential energy so high that less than a quarter of
-   the thermal energy N m u - U_static would be kinetic, Langevin continues
-   for another quarter of the equilibration first (up to 10 times);
+   that U + K = E *exactly* (K = sum m v^2 / 2); if a thermal fluctuation
+   left the potential energy so high that less than a quarter of the thermal
+   energy E - U_static would be kinetic, Langevin continues for another
+   quarter of the equilibration first (up to 10 times);
 3. velocity Verlet (NVE) for the other half of the equilibration, then NVE
    sampling: the energy stays at N m u up to the O(dt^2) Verlet fluctuation.
 
@@ -29,8 +35,8 @@ Outputs (reduced LJ units, epsilon = sigma = m = k_B = 1):
 * ``stress``: tension (force; the 1D Lagrangian stress), virial with the
   kinetic part, sigma = [sum_bonds r phi'(r) - sum_i m v_i^2] / L;
 * ``temperature``: kinetic, T = sum m v^2 / (N - 1) (one momentum constraint);
-* ``internal_energy``: measured (U + K) / (N m) (checks step 2 and the NVE
-  integration; equals the input to O(dt^2)).
+* ``internal_energy``: measured, u_0 + (U + K - U_static) / ((N - 1) m)
+  (checks steps 0-2 and the NVE integration; equals the input to O(dt^2)).
 
 Errors are block-averaged (:func:`oracles.md.block_average`), replicas pooled
 as in :class:`oracles.md.LennardJonesMD`. A harmonic chain is integrable, so
@@ -122,11 +128,11 @@ class NVEChain(LJChain):
                              f"u_0 = {u0} at strain {strain}")
         return strain, energy
 
-    def _columns(self, samples: np.ndarray, length: float) -> np.ndarray:
+    def _columns(self, samples: np.ndarray, length: float, u_static: float) -> np.ndarray:
         n = self.n_atoms
         u, kin2, w = samples[:, 0], samples[:, 1], samples[:, 2]
         cols = {"stress": (w - kin2) / length, "temperature": kin2 / (n - 1),
-                "internal_energy": (u + 0.5 * kin2) / (n * self.mass)}
+                "internal_energy": (u + 0.5 * kin2 - u_static) / ((n - 1) * self.mass) + u_static / (n * self.mass)}
         return np.column_stack([cols[o] for o in self.observables])
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
@@ -141,10 +147,10 @@ class NVEChain(LJChain):
         x = np.arange(n) * a
         f = np.zeros(n)
         u_static, w_static = K.chain_forces(x, f, length, *pot)
-        thermal = n * m * energy - u_static  # energy above the ground state
+        thermal = (n - 1) * (m * energy - u_static / n)  # energy above the ground state, step 0
         if thermal <= 1e-12 * max(1.0, abs(u_static)):
             row = np.array([[u_static, 0.0, w_static]])
-            values = self._columns(row, length)[0]
+            values = self._columns(row, length, u_static)[0]
             return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
                             {"static": True})
         n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION_STEPS
@@ -152,7 +158,7 @@ class NVEChain(LJChain):
         if n_samp // self.sample_every < 2 * self.blocks:
             raise ValueError(f"NVEChain.run(): budget.sampling_steps = {n_samp} gives fewer than "
                              f"2 * blocks = {2 * self.blocks} samples at sample_every = {self.sample_every}")
-        t_guess = thermal / n  # equipartition, harmonic: kinetic T/2 + potential T/2 per atom
+        t_guess = thermal / (n - 1)  # equipartition, harmonic: kinetic T/2 + potential T/2 per mode
         means, errors, n_effs = [], [], []
         for child in np.random.SeedSequence(seed).spawn(budget.replicas):
             rng = np.random.default_rng(child)
@@ -170,7 +176,7 @@ class NVEChain(LJChain):
                 v -= v.mean()
                 u_now, _ = K.chain_forces(x, f, length, *pot)
                 kin = 0.5 * m * float(np.dot(v, v))
-                target = n * m * energy - u_now
+                target = u_static + thermal - u_now
                 if target > 0.25 * thermal and kin > 0.0:
                     v *= math.sqrt(target / kin)
                     break
@@ -188,7 +194,7 @@ class NVEChain(LJChain):
             if status != K.OK:
                 raise RuntimeError(f"NVEChain: run at strain={strain}, internal_energy={energy} (seed {seed}) "
                                    f"became non-finite; dt={self.dt} is likely too large")
-            mean, se, n_eff = block_average(self._columns(samples, length), self.blocks)
+            mean, se, n_eff = block_average(self._columns(samples, length, u_static), self.blocks)
             means.append(mean), errors.append(se), n_effs.append(n_eff)
         mean = np.mean(means, axis=0)
         stderr = np.sqrt(np.sum(np.square(errors), axis=0)) / len(means)
