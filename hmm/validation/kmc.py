@@ -22,6 +22,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from scipy.optimize import fsolve
 
@@ -206,3 +209,110 @@ def report() -> list[str]:
             "approach to the mean-field fixed point as hopping grows (agreement is expected only for "
             "fast hopping; stable states of the mean-field ODE, alpha = 1.6, gamma = 0.04, k_r = 1).",
             "", "| quantity | reference (source) | measured | agrees |", "|---|---|---|---|", *rows, ""]
+
+
+# -- coarse bifurcation analysis of the A + B2 model (hmm.ef continuation on KMC) ------------------
+
+def fold_from_branch(params, A, *, kind: str = "max", window: float = 0.4) -> tuple[float, float, float]:
+    """Turning point of a noisy branch: (parameter, its stderr, A there).
+
+    Fits parameter = c0 + c1 A + c2 A^2 by least squares to the branch points
+    whose parameter lies within ``window`` of the extreme (``kind`` "max" or
+    "min"); the fold is the vertex. Its stderr comes from the fit's
+    covariance (residual scatter of the points, delta method), so it reflects
+    the noise of the coarse fixed points. A branch with too few points near
+    the extreme raises ValueError.
+    """
+    p, a = np.asarray(params, dtype=float), np.asarray(A, dtype=float)
+    ext = p.max() if kind == "max" else p.min()
+    sel = np.abs(p - ext) <= window
+    if sel.sum() < 4:
+        raise ValueError(f"fold_from_branch(): {int(sel.sum())} points within {window} of the turning "
+                         f"point, need >= 4")
+    x, y = a[sel], p[sel]
+    X = np.column_stack([np.ones_like(x), x, x**2])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    dof = max(1, len(y) - 3)
+    s2 = float(np.sum((y - X @ coef) ** 2) / dof)
+    cov = s2 * np.linalg.pinv(X.T @ X)
+    c0, c1, c2 = coef
+    if c2 == 0 or (kind == "max") != (c2 < 0):
+        raise ValueError(f"fold_from_branch(): the fitted parabola opens the wrong way (c2 = {c2:.3g})")
+    a_f = -c1 / (2 * c2)
+    p_f = c0 - c1**2 / (4 * c2)
+    grad = np.array([1.0, -c1 / (2 * c2), c1**2 / (4 * c2**2)])
+    return float(p_f), float(np.sqrt(max(grad @ cov @ grad, s2 / len(y)))), float(a_f)
+
+
+@dataclass(frozen=True)
+class SimplexLift:
+    """Lift of a :class:`oracles.LatticeKMC` that first scales coverages summing
+    to more than 1 back onto the simplex (a finite-difference step of the coarse
+    Jacobian may cross theta_A + theta_B = 1 near the high-A branch)."""
+
+    oracle: Any
+
+    def __call__(self, U, params, rng):
+        U = np.clip(np.asarray(U, dtype=float), 0.0, 1.0)
+        total = U.sum()
+        return self.oracle.lift(U / total if total > 1.0 else U, params, rng)
+
+
+def bistable_kmc_stepper(k_hop: float, *, shape=(32, 32), replicas: int = 4, seed: int = 0,
+                         client="sync"):
+    """Coarse time-stepper (coverages A, B; parameter beta) of :class:`BistableAB` by lattice KMC:
+    random lift at the coverages, a KMC burst, coverages of the lattice."""
+    from hmm.ef import coarse_stepper
+    from oracles.kmc import BistableAB, LatticeKMC
+
+    oracle = LatticeKMC(model=BistableAB(k_hop=float(k_hop)), inputs=("coverage_A", "coverage_B", "beta"),
+                        shape=tuple(shape))
+    return coarse_stepper(SimplexLift(oracle), oracle.micro, oracle.restrict,
+                          coarse_names=("coverage_A", "coverage_B"), param_names=("beta",), client=client,
+                          replicas=replicas, seed=seed)
+
+
+def noise_tolerance(stepper, U, params, horizon: float, factor: float = 3.0) -> float:
+    """Residual tolerance for coarse Newton on a noisy stepper: ``factor`` times
+    the largest replica stderr of Phi_T(U) (the level below which |Phi_T(U) - U|
+    cannot be pushed)."""
+    rec = stepper.run(U, params, (horizon,), common_random_numbers=0)
+    return float(factor * np.max(rec.stderr[0, -1]))
+
+
+# settings of the noisy continuation: the residual tolerance sits a few stderr of
+# the replica-mean coarse map above its noise, and the finite-difference step is
+# many lattice quanta (1/N) so that the Jacobian is not swamped by noise
+NOISY_CONTINUATION = dict(horizon=2.0, ds=0.1, ds_max=0.3, ds_min=1e-3, fold_ds=0.1, fd_step=0.02, bounds=(0.0, 1.0),
+                          max_newton=6)
+
+
+def bistable_upper_fold(k_hop: float, *, shape=(32, 32), replicas: int = 4, seed: int = 0,
+                        beta_start: float = 4.0, n_points: int = 18, tol: float | None = None,
+                        client="sync"):
+    """KMC upper fold of :class:`BistableAB` (end of the high-A branch) by
+    pseudo-arclength continuation of the coarse KMC time-stepper from the
+    mean-field high-A state at ``beta_start`` through the turning point.
+
+    Returns (beta_fold, stderr, branch). ``tol`` defaults to 4 / sqrt(N R)
+    x 0.1 (a few stderr of the coarse map on this branch, where coverages
+    change by ~0.1 per site per unit time).
+    """
+    from hmm.ef import ContinuationError, continuation
+    from oracles.kmc import BistableAB
+    from oracles.kmc_meanfield import bistable_steady_curve
+
+    n_sites = shape[0] * shape[1]
+    tol = 0.4 / np.sqrt(n_sites * replicas) if tol is None else tol
+    A = np.linspace(0.95, 0.999, 2000)
+    beta, B = bistable_steady_curve(BistableAB(), A)
+    i = int(np.argmin(np.abs(beta - beta_start)))
+    with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=seed, client=client) as stepper:
+        try:
+            branch = continuation(stepper, [A[i], B[i]], beta_start, n_points=n_points, tol=tol,
+                                  p_range=(beta_start - 1.0, 12.0), **NOISY_CONTINUATION)
+        except ContinuationError as exc:  # keep what was traced: the fold may lie before the failure
+            branch = exc.branch
+    U = np.asarray(branch.U)
+    beta_f, se, _ = fold_from_branch(branch.params, U[:, 0], kind="max")
+    return beta_f, se, branch

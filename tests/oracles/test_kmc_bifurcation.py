@@ -1,0 +1,63 @@
+"""Coarse bifurcation analysis of the A + B2 model (oracles.BistableAB): the
+mean-field flow map as a coarse stepper, the closed-form folds, the noisy
+fold estimator and the error raised by a KMC continuation that cannot
+converge. Mean field (Makeev, Maroudas & Kevrekidis, J. Chem. Phys. 116,
+10083, 2002): folds at beta = 2.5223 and 8.4953 for alpha = 1.6,
+gamma = 0.04, k_r = 1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hmm.ef import ContinuationError, coarse_fixed_point, coarse_stepper, continuation
+from hmm.validation import kmc as validation
+from oracles.kmc import BistableAB, mean_field_rhs
+from oracles.kmc_meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve
+
+
+def test_closed_form_curve_is_steady_and_folds_bound_the_bistable_window():
+    model = BistableAB()
+    A = np.linspace(0.05, 0.97, 30)
+    beta, B = bistable_steady_curve(model, A)
+    for a, b, be in zip(A, B, beta):
+        assert np.allclose(mean_field_rhs(BistableAB(beta=float(be)), [a, b]), 0.0, atol=1e-12)
+    (b1, _, _), (b2, _, _) = bistable_folds(model)
+    assert b1 == pytest.approx(2.5223265, abs=1e-6) and b2 == pytest.approx(8.4953319, abs=1e-6)
+
+    def n_stable(beta):
+        states = validation.mean_field_fixed_points(BistableAB(beta=beta))
+        return sum(int(np.all(ev.real < 0)) for x, ev in states if x.sum() < 0.999)
+
+    assert (n_stable(b1 - 0.02), n_stable(b1 + 0.02), n_stable(b2 - 0.02), n_stable(b2 + 0.02)) == (1, 2, 2, 1)
+
+
+def test_mean_field_flow_map_fixed_point_and_eigenvalues():
+    flow = MeanFieldFlow(BistableAB(), ("beta",))
+    with coarse_stepper(flow.lift, flow.micro, flow.restrict, coarse_names=("A", "B"),
+                        param_names=("beta",)) as stepper:
+        fp = coarse_fixed_point(stepper, [0.2, 0.5], [3.0], horizon=1.0, bounds=(0.0, 1.0))
+    beta, B = bistable_steady_curve(BistableAB(), fp.U[0])
+    assert beta == pytest.approx(3.0, abs=1e-6) and fp.U[1] == pytest.approx(B, abs=1e-7) and fp.stable
+    with pytest.raises(ValueError, match="parameter 'bet'"):
+        MeanFieldFlow(BistableAB(), ("bet",))
+
+
+def test_fold_estimator_recovers_a_noisy_parabola_within_its_stderr():
+    rng = np.random.default_rng(4)
+    a = np.linspace(0.2, 0.6, 25)
+    p = 2.5 + 3.0 * (a - 0.37) ** 2 + rng.normal(0.0, 0.01, a.size)
+    fold, se, a_f = validation.fold_from_branch(p, a, kind="min", window=0.2)
+    assert abs(fold - 2.5) < 4 * se and 0.001 < se < 0.02 and abs(a_f - 0.37) < 0.05
+    with pytest.raises(ValueError, match="opens the wrong way"):
+        validation.fold_from_branch(p, a, kind="max", window=1.0)
+
+
+def test_kmc_continuation_that_cannot_converge_names_beta_and_residual():
+    """A tolerance far below the noise of the coarse KMC map: the corrector fails
+    at the first point; the error names the parameter value and the residual."""
+    with validation.bistable_kmc_stepper(20.0, shape=(16, 16), replicas=2, seed=0) as stepper:
+        with pytest.raises(ContinuationError, match=r"beta=3\.1\d*.*residual \d\.\d+e-0\d") as info:
+            continuation(stepper, [0.17, 0.58], 3.12, n_points=5, tol=1e-7,
+                         **{**validation.NOISY_CONTINUATION, "max_newton": 2})
+    assert info.value.branch.params == []
