@@ -203,6 +203,13 @@ def report() -> list[str]:
             else:
                 row(f"A+B2 steady (A, B), beta = {beta}, k_hop = {k_hop}",
                     f"({mf[0]:.4f}, {mf[1]:.4f}) mean field", measured, dev < 4)
+    from oracles.kmc_meanfield import bistable_folds
+
+    beta_mf = bistable_folds(BistableAB())[0][0]
+    fold, se, branch = bistable_fold(20.0, "lower")
+    rows.append(f"| A+B2 lower fold beta, k_hop = 20 (coarse KMC continuation, 64^2, 8 replicas) | "
+                f"{beta_mf:.4f} mean field | {fold:.3f} +- {se:.3f} ({len(branch.params)} points) | "
+                f"{'yes' if abs(fold - beta_mf) < 4 * se else f'NO ({abs(fold - beta_mf) / se:.1f} stderr off)'} |")
     return ["## Lattice kinetic Monte Carlo (oracles.kmc)", "",
             "Rejection-free BKL KMC; stderr from independent replicas. ZGB uses a CO+O reaction "
             "rate of 1e3 per sweep (instantaneous in the original model). The A+B2 rows show the "
@@ -258,14 +265,21 @@ class SimplexLift:
         return self.oracle.lift(U / total if total > 1.0 else U, params, rng)
 
 
+def _bistable(**kw):
+    """:class:`oracles.BistableAB` (imported on use: hmm imports no oracle at import time)."""
+    from oracles.kmc import BistableAB
+
+    return BistableAB(**kw)
+
+
 def bistable_kmc_stepper(k_hop: float, *, shape=(32, 32), replicas: int = 4, seed: int = 0,
                          client="sync"):
     """Coarse time-stepper (coverages A, B; parameter beta) of :class:`BistableAB` by lattice KMC:
     random lift at the coverages, a KMC burst, coverages of the lattice."""
     from hmm.ef import coarse_stepper
-    from oracles.kmc import BistableAB, LatticeKMC
+    from oracles.kmc import LatticeKMC
 
-    oracle = LatticeKMC(model=BistableAB(k_hop=float(k_hop)), inputs=("coverage_A", "coverage_B", "beta"),
+    oracle = LatticeKMC(model=_bistable(k_hop=float(k_hop)), inputs=("coverage_A", "coverage_B", "beta"),
                         shape=tuple(shape))
     return coarse_stepper(SimplexLift(oracle), oracle.micro, oracle.restrict,
                           coarse_names=("coverage_A", "coverage_B"), param_names=("beta",), client=client,
@@ -287,32 +301,28 @@ NOISY_CONTINUATION = dict(horizon=2.0, ds=0.1, ds_max=0.3, ds_min=1e-3, fold_ds=
                           max_newton=6)
 
 
-def bistable_upper_fold(k_hop: float, *, shape=(32, 32), replicas: int = 4, seed: int = 0,
-                        beta_start: float = 4.0, n_points: int = 18, tol: float | None = None,
-                        client="sync"):
-    """KMC upper fold of :class:`BistableAB` (end of the high-A branch) by
-    pseudo-arclength continuation of the coarse KMC time-stepper from the
-    mean-field high-A state at ``beta_start`` through the turning point.
-
-    Returns (beta_fold, stderr, branch). ``tol`` defaults to 4 / sqrt(N R)
-    x 0.1 (a few stderr of the coarse map on this branch, where coverages
-    change by ~0.1 per site per unit time).
+def bistable_fold(k_hop: float, which: str = "lower", *, shape=(64, 64), replicas: int = 8, seed: int = 1,
+                  n_points: int = 18, client="sync"):
+    """KMC fold of :class:`BistableAB` by pseudo-arclength continuation of the
+    coarse KMC time-stepper through the turning point: ``"lower"`` starts on
+    the low-A branch at theta_A = 0.172 (beta ~ 3.12) going down in beta,
+    ``"upper"`` on the high-A branch at theta_A = 0.9705 (beta ~ 4) going up.
+    The residual tolerance is 3 stderr of Phi_T at the start
+    (:func:`noise_tolerance`). Returns (beta_fold, stderr, branch); a
+    continuation that stops early keeps its branch (the fold is fitted to it).
     """
     from hmm.ef import ContinuationError, continuation
-    from oracles.kmc import BistableAB
     from oracles.kmc_meanfield import bistable_steady_curve
 
-    n_sites = shape[0] * shape[1]
-    tol = 0.4 / np.sqrt(n_sites * replicas) if tol is None else tol
-    A = np.linspace(0.95, 0.999, 2000)
-    beta, B = bistable_steady_curve(BistableAB(), A)
-    i = int(np.argmin(np.abs(beta - beta_start)))
+    A0, direction, kind = (0.172, -1.0, "min") if which == "lower" else (0.9705, 1.0, "max")
+    beta0, B0 = bistable_steady_curve(_bistable(), A0)
+    U0, p0 = [A0, float(B0)], float(beta0)
     with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=seed, client=client) as stepper:
+        tol = noise_tolerance(stepper, U0, [p0], NOISY_CONTINUATION["horizon"])
         try:
-            branch = continuation(stepper, [A[i], B[i]], beta_start, n_points=n_points, tol=tol,
-                                  p_range=(beta_start - 1.0, 12.0), **NOISY_CONTINUATION)
+            branch = continuation(stepper, U0, p0, n_points=n_points, tol=tol, direction=direction,
+                                  p_range=(1.5, 10.0), **NOISY_CONTINUATION)
         except ContinuationError as exc:  # keep what was traced: the fold may lie before the failure
             branch = exc.branch
-    U = np.asarray(branch.U)
-    beta_f, se, _ = fold_from_branch(branch.params, U[:, 0], kind="max")
+    beta_f, se, _ = fold_from_branch(branch.params, np.asarray(branch.U)[:, 0], kind=kind)
     return beta_f, se, branch
