@@ -179,19 +179,26 @@ def rebuild(pos, vel, force, image, ids, ref_pos, box, ncell, cell_start, cell_i
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
-def pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, obs) -> None:
+def pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, obs, tilt=0.0) -> None:
     """Add LJ forces over the half list to ``force``; if ``obs.size`` > 0 also
     add the potential energy to obs[0] and the virial W to obs[7:13].
 
     Entries ``nbr_start[i]:nbr_mid[i]`` are pairs inside the box (no periodic
     image needed: atoms move < skin/2 between rebuilds); ``nbr_mid[i]:nbr_start[i+1]``
     cross a periodic boundary and take the minimum image.
+
+    ``tilt`` = gamma != 0: ``pos`` are reference coordinates X in the
+    orthorhombic box and the physical separation is r = F dX with the simple
+    shear F = I + gamma e_x e_y (r_x = dX_x + gamma dX_y): a triclinic cell with
+    edges (Lx, 0, 0), (gamma Ly, Ly, 0), (0, 0, Lz). Forces and virial are in
+    physical space; the caller sizes the list radius in X by ||F^-1||.
     """
     n = pos.shape[0]
     lx, ly, lz = box[0], box[1], box[2]
     hx, hy, hz = 0.5 * lx, 0.5 * ly, 0.5 * lz
     c12, c6 = 48.0 * eps, 24.0 * eps
     with_obs = obs.size > 0
+    tilted = tilt != 0.0
     u = 0.0
     wxx = wyy = wzz = wxy = wxz = wyz = 0.0
     for i in range(n):
@@ -207,6 +214,8 @@ def pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, obs
                 dx = dx - lx if dx > hx else (dx + lx if dx < -hx else dx)
                 dy = dy - ly if dy > hy else (dy + ly if dy < -hy else dy)
                 dz = dz - lz if dz > hz else (dz + lz if dz < -hz else dz)
+            if tilted:
+                dx += tilt * dy
             r2 = dx * dx + dy * dy + dz * dz
             if r2 < rc2:
                 inv2 = 1.0 / r2
@@ -256,7 +265,7 @@ def kinetic_tensor(vel, mass, obs) -> None:
 @njit(cache=True, error_model="numpy")
 def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, eps, e_shift, skin,
              friction, kT, ncell, cell_start, cell_index, cursor, order, buf3, ibuf3, ibuf, rlist2,
-             nbr_start, nbr_mid, nbr, sample_every, samples, progress, rebuild_every) -> int:
+             nbr_start, nbr_mid, nbr, sample_every, samples, progress, rebuild_every, tilt=0.0) -> int:
     """Advance ``n_steps`` steps (counted in ``progress[P_STEPS]``) of velocity
     Verlet (``friction == 0``) or Langevin BAOAB (Leimkuhler & Matthews,
     AMRX 2013) with friction gamma and temperature kT.
@@ -275,6 +284,11 @@ def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, 
     Resumable: returns LIST_OVERFLOW (with ``progress[P_NEEDED]`` list
     entries needed) to let the caller enlarge ``nbr`` and call again, or
     NOT_FINITE when positions or energies are no longer finite.
+
+    ``tilt`` = gamma != 0 (simple shear, see :func:`pair_forces`): positions
+    are reference coordinates X, velocities physical, so the drift is
+    dX = F^-1 v dt (X_x += (v_x - gamma v_y) dt); ``skin`` and ``rlist2`` are
+    then in X units (the caller scales them by ||F^-1||).
     """
     n = pos.shape[0]
     half = 0.5 * dt
@@ -288,15 +302,30 @@ def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, 
             kick = (dt if progress[P_PENDING_KICK] == 1 else half) / mass
             max_d2 = 0.0
             for i in range(n):
-                for d in range(3):
-                    vel[i, d] += kick * force[i, d]
-                    force[i, d] = 0.0
-                    if langevin:  # A O A
-                        pos[i, d] += half * vel[i, d]
-                        vel[i, d] = c1 * vel[i, d] + c2 * np.random.standard_normal()
-                        pos[i, d] += half * vel[i, d]
-                    else:
-                        pos[i, d] += dt * vel[i, d]
+                if tilt == 0.0:
+                    for d in range(3):
+                        vel[i, d] += kick * force[i, d]
+                        force[i, d] = 0.0
+                        if langevin:  # A O A
+                            pos[i, d] += half * vel[i, d]
+                            vel[i, d] = c1 * vel[i, d] + c2 * np.random.standard_normal()
+                            pos[i, d] += half * vel[i, d]
+                        else:
+                            pos[i, d] += dt * vel[i, d]
+                else:  # sheared: dX = F^-1 v dt couples X_x to v_y, so kick all components first
+                    for d in range(3):
+                        vel[i, d] += kick * force[i, d]
+                        force[i, d] = 0.0
+                    h = half if langevin else dt
+                    pos[i, 0] += h * (vel[i, 0] - tilt * vel[i, 1])
+                    pos[i, 1] += h * vel[i, 1]
+                    pos[i, 2] += h * vel[i, 2]
+                    if langevin:  # O, then the second A
+                        for d in range(3):
+                            vel[i, d] = c1 * vel[i, d] + c2 * np.random.standard_normal()
+                        pos[i, 0] += h * (vel[i, 0] - tilt * vel[i, 1])
+                        pos[i, 1] += h * vel[i, 1]
+                        pos[i, 2] += h * vel[i, 2]
                 dx = pos[i, 0] - ref_pos[i, 0]
                 dy = pos[i, 1] - ref_pos[i, 1]
                 dz = pos[i, 2] - ref_pos[i, 2]
@@ -322,7 +351,7 @@ def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, 
         if progress[P_STEPS] % sample_every == 0:
             row = samples[progress[P_SAMPLES]]
             row[:] = 0.0
-            pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, row)
+            pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, row, tilt)
             for i in range(n):
                 for d in range(3):
                     vel[i, d] += half / mass * force[i, d]
@@ -332,7 +361,7 @@ def md_steps(pos, vel, force, image, ids, ref_pos, box, mass, dt, n_steps, rc2, 
                 return NOT_FINITE
             progress[P_SAMPLES] += 1
         else:
-            pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, empty)
+            pair_forces(pos, force, box, nbr_start, nbr_mid, nbr, rc2, eps, e_shift, empty, tilt)
     return OK
 
 

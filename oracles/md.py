@@ -35,7 +35,8 @@ Public names: :class:`LennardJonesMD` (the oracle, 3D orthorhombic box),
 Verlet / Langevin BAOAB), :func:`fcc_lattice`, :func:`block_average`,
 :func:`mean_squared_displacement`, :func:`diffusion_coefficient` (Einstein),
 :func:`trajectory`, :func:`tail_corrections`, :func:`reference_forces` (slow
-NumPy check). Not yet: triclinic boxes (shear), heat flux.
+NumPy check). Simple shear (a triclinic cell, ``LennardJonesMD(deformation="shear")``,
+``LJSystem(shear=gamma)``) is supported; not yet: heat flux.
 """
 
 from __future__ import annotations
@@ -147,8 +148,11 @@ class LJSystem:
     Parameters
     ----------
     positions, velocities : array (n, 3)
+        With ``shear`` != 0 the positions are reference coordinates X in the
+        orthorhombic box (physical r = F X); velocities are always physical.
     box : array (3,)
-        Orthorhombic periodic box edges; r_c + skin must not exceed half of each.
+        Orthorhombic periodic box edges; r_c + skin (times ||F^-1|| when
+        sheared) must not exceed half of each.
     cutoff, skin, shift, dt : see :class:`LennardJonesMD`.
     seed : int
         Seed of the Langevin noise (numba's per-thread generator, seeded here
@@ -161,25 +165,36 @@ class LJSystem:
         0 (default): rebuild the Verlet list when an atom moved > skin / 2.
         k > 0: rebuild every k steps unconditionally, like LAMMPS's
         ``neigh_modify every k check no`` (benchmarks only; can miss pairs).
+    shear : float
+        Simple shear gamma: the periodic cell is triclinic with edges
+        (Lx, 0, 0), (gamma Ly, Ly, 0), (0, 0, Lz) (LAMMPS's xy tilt = gamma Ly),
+        F = I + gamma e_x e_y. Neighbour lists are built in the reference
+        coordinates with radius (r_c + skin) ||F^-1||, which contains every
+        physical pair within r_c + skin.
     """
 
     def __init__(self, positions, velocities, box, *, cutoff=2.5, skin=0.3, shift=True, dt=0.005,
-                 seed=0, eps=1.0, mass=1.0, rebuild_every=0):
+                 seed=0, eps=1.0, mass=1.0, rebuild_every=0, shear=0.0):
         self.pos = np.ascontiguousarray(positions, dtype=np.float64).copy()
         self.vel = np.ascontiguousarray(velocities, dtype=np.float64).copy()
         self.box = np.ascontiguousarray(box, dtype=np.float64).copy()
         n = len(self.pos)
         if self.pos.shape != (n, 3) or self.vel.shape != (n, 3) or self.box.shape != (3,):
             raise ValueError("LJSystem: positions/velocities must have shape (n, 3) and box (3,)")
-        if cutoff + skin > 0.5 * self.box.min():
-            raise ValueError(f"LJSystem: cutoff + skin = {cutoff + skin:g} exceeds half the smallest box "
-                             f"edge {0.5 * self.box.min():g}")
+        self.shear = float(shear)
+        if not math.isfinite(self.shear):
+            raise ValueError(f"LJSystem: `shear` must be finite, got {shear!r}")
+        g = abs(self.shear)
+        self.stretch = 0.5 * (g + math.sqrt(g * g + 4.0))  # ||F^-1||_2 of the simple shear
+        if (cutoff + skin) * self.stretch > 0.5 * self.box.min():
+            raise ValueError(f"LJSystem: (cutoff + skin) ||F^-1|| = {(cutoff + skin) * self.stretch:g} exceeds half "
+                             f"the smallest box edge {0.5 * self.box.min():g}")
         self.cutoff, self.skin, self.dt, self.eps, self.mass = float(cutoff), float(skin), float(dt), float(eps), float(mass)
         self.e_shift = 4 * eps * (cutoff**-12 - cutoff**-6) if shift else 0.0
         self._seed = int(seed) % 2**32
         self.rebuild_every = int(rebuild_every)
-        self.rlist2 = (cutoff + skin) ** 2
-        ncell = np.floor(self.box / (0.5 * (cutoff + skin))).astype(np.int64)  # cells >= rlist / 2
+        self.rlist2 = ((cutoff + skin) * self.stretch) ** 2  # in reference coordinates
+        ncell = np.floor(self.box / (0.5 * (cutoff + skin) * self.stretch)).astype(np.int64)  # cells >= rlist / 2
         self.ncell = ncell if ncell.min() >= 5 else np.ones(3, np.int64)  # else all pairs (small box)
         nc = int(np.prod(self.ncell))
         self.force = np.zeros_like(self.pos)
@@ -190,14 +205,14 @@ class LJSystem:
                       np.empty(n, np.int64), np.empty_like(self.pos), np.empty((n, 3), np.int64),
                       np.empty(n, np.int64))
         density = n / self.volume
-        guess = 4.2 * density * (cutoff + skin) ** 3 / 2 * 1.3 + 8  # (4/3) pi r^3 rho / 2, 30% margin
+        guess = 4.2 * density * ((cutoff + skin) * self.stretch) ** 3 / 2 * 1.3 + 8  # (4/3) pi r^3 rho / 2, 30% margin
         self.nbr_start = np.zeros(n + 1, np.int64)
         self.nbr_mid = np.zeros(n, np.int64)
         self.nbr = np.empty(int(n * guess), np.int64)
         self.progress = np.zeros(7, np.int64)
         self._build()
         K.pair_forces(self.pos, self.force, self.box, self.nbr_start, self.nbr_mid, self.nbr, self.cutoff**2, self.eps,
-                      self.e_shift, np.empty(0))
+                      self.e_shift, np.empty(0), self.shear)
 
     n_atoms = property(lambda self: len(self.pos))
     volume = property(lambda self: float(np.prod(self.box)))
@@ -230,9 +245,10 @@ class LJSystem:
             todo = min(chunk, n_steps - done)
             while True:
                 status = K.md_steps(self.pos, self.vel, self.force, self.image, self.ids, self.ref_pos, self.box,
-                                    self.mass, self.dt, todo, self.cutoff**2, self.eps, self.e_shift, self.skin,
-                                    friction, temperature, self.ncell, *self._cell, self.rlist2, self.nbr_start,
-                                    self.nbr_mid, self.nbr, every, samples, p, self.rebuild_every)
+                                    self.mass, self.dt, todo, self.cutoff**2, self.eps, self.e_shift,
+                                    self.skin * self.stretch, friction, temperature, self.ncell, *self._cell,
+                                    self.rlist2, self.nbr_start, self.nbr_mid, self.nbr, every, samples, p,
+                                    self.rebuild_every, self.shear)
                 if status != K.LIST_OVERFLOW:
                     break
                 self.nbr = np.empty(int(p[K.P_NEEDED] * 1.2) + 16, np.int64)
@@ -249,14 +265,15 @@ class LJSystem:
         row = np.zeros(K.N_OBS)
         self.force[:] = 0.0
         K.pair_forces(self.pos, self.force, self.box, self.nbr_start, self.nbr_mid, self.nbr, self.cutoff**2, self.eps,
-                      self.e_shift, row)
+                      self.e_shift, row, self.shear)
         K.kinetic_tensor(self.vel, self.mass, row)
         return row
 
     def unwrapped(self) -> np.ndarray:
-        """Unwrapped positions in the original atom order."""
+        """Unwrapped physical positions (r = F X) in the original atom order."""
         out = np.empty_like(self.pos)
         out[self.ids] = self.pos + self.image * self.box
+        out[:, 0] += self.shear * out[:, 1]
         return out
 
 
@@ -311,8 +328,12 @@ class LennardJonesMD:
     when 0; ``replicas`` independent runs are pooled (stderr combined from
     their block stderrs); ``max_wall_s`` stops sampling early (the result
     then depends on the machine's speed); ``target_stderr`` is not used.
-    Only orthorhombic boxes: shear deformation (a triclinic box) is not
-    supported yet.
+    ``deformation="shear"``: inputs ``("shear_strain", "temperature")``; the
+    reference lattice is mapped by the simple shear F = I + gamma e_x e_y
+    (a triclinic periodic cell, tilt xy = gamma L; |gamma| <= 1), and
+    ``stress_xy`` is the shear stress (for a cubic crystal at T = 0,
+    d sigma_xy / d gamma = C44). Velocities are thermal about zero mean flow
+    (a static homogeneous deformation, not a streaming shear flow).
     """
 
     cells: int = 4
@@ -327,11 +348,16 @@ class LennardJonesMD:
     sample_every: int = 10
     blocks: int = 20
     observables: tuple[str, ...] = ("stress", "pressure", "energy")
+    deformation: str = "uniaxial"
 
-    inputs = ("strain", "temperature")
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return ("shear_strain", "temperature") if self.deformation == "shear" else ("strain", "temperature")
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        if self.deformation not in ("uniaxial", "shear"):
+            raise ValueError(f"{name}: `deformation` must be 'uniaxial' or 'shear', got {self.deformation!r}")
         if isinstance(self.cells, bool) or not isinstance(self.cells, int) or self.cells < 1:
             raise ValueError(f"{name}: `cells` must be an int >= 1, got {self.cells!r}")
         for field, value in (("density", self.density), ("cutoff", self.cutoff), ("dt", self.dt)):
@@ -375,24 +401,39 @@ class LennardJonesMD:
     def n_atoms(self) -> int:
         return 4 * self.cells**3
 
-    def system(self, strain: float = 0.0, temperature: float = 0.0, seed: int = 0) -> LJSystem:
-        """The strained reference lattice as an :class:`LJSystem`, velocities
-        drawn from Maxwell-Boltzmann at ``temperature`` (zero net momentum)."""
+    def system(self, strain: float = 0.0, temperature: float = 0.0, seed: int = 0, shear: float = 0.0) -> LJSystem:
+        """The strained (uniaxial ``strain`` along x, then simple ``shear`` gamma)
+        reference lattice as an :class:`LJSystem`, velocities drawn from
+        Maxwell-Boltzmann at ``temperature`` (zero net momentum)."""
         pos, box = fcc_lattice((self.cells,) * 3, self.lattice_constant)
         stretch = np.array([1.0 + strain, 1.0, 1.0])
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         vel = rng.standard_normal(pos.shape) * math.sqrt(temperature)
         vel -= vel.mean(axis=0)
         return LJSystem(pos * stretch, vel, box * stretch, cutoff=self.cutoff, skin=self.skin,
-                        shift=self.shift, dt=self.dt, seed=int(rng.integers(2**31)))
+                        shift=self.shift, dt=self.dt, seed=int(rng.integers(2**31)), shear=shear)
 
-    def _check_state(self, state) -> tuple[float, float]:
-        strain, temperature = parse_state(type(self).__name__, state)
+    def _check_state(self, state) -> tuple[float, float, float]:
+        """Validated (strain, shear, temperature) from a state row."""
+        name = type(self).__name__
+        if self.deformation == "shear":
+            state = np.asarray(state, dtype=float).reshape(-1)
+            if state.shape != (2,):
+                raise ValueError(f"{name}.run(): `state` must be [shear_strain, temperature], got shape {state.shape}")
+            shear = float(state[0])
+            if not (math.isfinite(shear) and abs(shear) <= 1.0):
+                raise ValueError(f"{name}.run(): `shear_strain` must be in [-1, 1], got {shear}")
+            _, temperature = parse_state(name, [0.0, state[1]])
+            strain = 0.0
+        else:
+            (strain, temperature), shear = parse_state(name, state), 0.0
         box_min = min(self.reference_box_length * (1.0 + strain), self.reference_box_length)
-        if self.cutoff + self.skin > 0.5 * box_min:
-            raise ValueError(f"{type(self).__name__}.run(): at strain {strain} the box side {box_min:g} is less "
-                             f"than 2 (cutoff + skin) = {2 * (self.cutoff + self.skin):g}")
-        return strain, temperature
+        g = abs(shear)
+        reach = (self.cutoff + self.skin) * 0.5 * (g + math.sqrt(g * g + 4.0))
+        if reach > 0.5 * box_min:
+            raise ValueError(f"{name}.run(): at strain {strain}, shear {shear} the box side {box_min:g} is less "
+                             f"than 2 (cutoff + skin) ||F^-1|| = {2 * reach:g}")
+        return strain, shear, temperature
 
     def _reduce(self, samples: np.ndarray, volume: float, n: int, dof: int) -> np.ndarray:
         """Per-sample values of the requested observables from raw kernel rows."""
@@ -414,9 +455,9 @@ class LennardJonesMD:
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         """One micro simulation at ``state = [strain, temperature]``; see the class doc."""
         start = time.perf_counter()
-        strain, temperature = self._check_state(state)
+        strain, shear, temperature = self._check_state(state)
         if temperature == 0.0:
-            sysm = self.system(strain, 0.0, seed)
+            sysm = self.system(strain, 0.0, seed, shear)
             values = self._reduce(sysm.static()[None, :], sysm.volume, sysm.n_atoms, 3 * sysm.n_atoms)[0]
             return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
                             {"n_atoms": sysm.n_atoms, "static": True})
@@ -428,7 +469,7 @@ class LennardJonesMD:
         friction = self.friction if self.thermostat == "langevin" else 0.0
         means, errors, n_effs, rebuilds = [], [], [], 0
         for r, child in enumerate(np.random.SeedSequence(seed).spawn(budget.replicas)):
-            sysm = self.system(strain, temperature, int(child.generate_state(1)[0]))
+            sysm = self.system(strain, temperature, int(child.generate_state(1)[0]), shear)
             dof = 3 * sysm.n_atoms - (3 if friction == 0.0 else 0)
             deadline = None if budget.max_wall_s is None else start + budget.max_wall_s * (r + 1) / budget.replicas
             try:
