@@ -12,7 +12,7 @@ S-shaped in beta with folds at beta = 2.5223 and 8.4953.
 
 The KMC diagram is traced by pseudo-arclength continuation (hmm.ef) of fixed
 points of the coarse time-stepper Phi_T: lift (random lattice at coverages
-(A, B)) -> KMC burst of T = 2 -> restrict (coverages), averaged over
+(A, B)) -> KMC burst of T = 1 or 2 -> restrict (coverages), averaged over
 replicas, common random numbers across each Newton iteration's bursts, a
 residual tolerance a few stderr above the noise of Phi_T, finite-difference
 steps of many lattice quanta. The same continuation code runs on the
@@ -52,7 +52,7 @@ from oracles.kmc_meanfield import MeanFieldFlow, bistable_folds, bistable_steady
 def mean_field_branch(horizon: float):
     """The whole S-curve by continuation of the mean-field flow map Phi_T."""
     flow = MeanFieldFlow(BistableAB(), ("beta",))
-    A0 = 0.97
+    A0 = 0.9738  # beta = 1.6 on the high-A branch
     beta0, B0 = bistable_steady_curve(BistableAB(), A0)
     with coarse_stepper(flow.lift, flow.micro, flow.restrict, coarse_names=("coverage_A", "coverage_B"),
                         param_names=("beta",)) as stepper:
@@ -62,23 +62,28 @@ def mean_field_branch(horizon: float):
 
 
 def kmc_branch(k_hop: float, shape, replicas: int, n_points: int, client, *, A_start: float,
-               direction: float):
+               direction: float, horizon: float):
     """KMC continuation from the mean-field steady state with A coverage ``A_start``
-    (its beta from the closed form), in ``direction`` of beta."""
+    (its beta from the closed form), in ``direction`` of beta. The residual
+    tolerance is 3 stderr of Phi_T, the larger of its values at the start and
+    at the mean-field fold ahead (the noise grows with the event rate)."""
     beta_start, B_start = bistable_steady_curve(BistableAB(), A_start)
+    fold = bistable_folds(BistableAB())[0 if direction < 0 else -1]
+    options = {**NOISY_CONTINUATION, "horizon": horizon}
     error = None
     with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=1, client=client) as stepper:
-        tol = noise_tolerance(stepper, [A_start, float(B_start)], [float(beta_start)], NOISY_CONTINUATION["horizon"])
+        tol = max(noise_tolerance(stepper, [A_start, float(B_start)], [float(beta_start)], horizon),
+                  noise_tolerance(stepper, list(fold[1:]), [fold[0]], horizon))
         try:
             branch = continuation(stepper, [A_start, float(B_start)], float(beta_start), n_points=n_points,
-                                  tol=tol, direction=direction, p_range=(1.5, 10.0), **NOISY_CONTINUATION)
+                                  tol=tol, direction=direction, p_range=(1.5, 10.0), **options)
         except ContinuationError as exc:  # keep the branch traced so far
             branch, error = exc.branch, str(exc)
         # error bars: replica stderr of Phi_T at each branch point (cached bursts, common random numbers)
-        se = np.array([stepper.run(U, [p], (NOISY_CONTINUATION["horizon"],), common_random_numbers=0).stderr[0, -1]
+        se = np.array([stepper.run(U, [p], (horizon,), common_random_numbers=0).stderr[0, -1]
                        for p, U in zip(branch.params, branch.U)])
         cost = stepper.micro_seconds
-    print(f"  k_hop={k_hop:g}: residual tolerance {tol:.2e} (3 stderr of Phi_T at the start)")
+    print(f"  k_hop={k_hop:g}: residual tolerance {tol:.2e} (3 stderr of Phi_T), horizon T = {horizon}")
     return branch, se, error, cost
 
 
@@ -93,10 +98,10 @@ def main() -> None:
     # the lower fold onto the unstable branch for each k_hop; the high-A branch up to its fold
     if args.quick:
         shape, replicas = (32, 32), 8
-        runs = [(2.0, 0.172, -1, 16), (20.0, 0.172, -1, 16)]
+        runs = [(2.0, 0.172, -1, 16, 1.0), (20.0, 0.172, -1, 16, 1.0)]
     else:
         shape, replicas = (64, 64), 8
-        runs = [(2.0, 0.172, -1, 18), (20.0, 0.172, -1, 18), (20.0, 0.9705, 1, 24)]
+        runs = [(2.0, 0.172, -1, 18, 1.0), (20.0, 0.172, -1, 18, 1.0), (20.0, 0.9705, 1, 28, 2.0)]
     horizon = NOISY_CONTINUATION["horizon"]
     start = time.perf_counter()
 
@@ -118,15 +123,15 @@ def main() -> None:
     ax1.plot(bistable_steady_curve(BistableAB(), A)[0], A, ":", color="grey", lw=1, label="closed form")
 
     rows = []
-    for c, (k_hop, A_start, direction, n_points) in enumerate(runs):
+    for c, (k_hop, A_start, direction, n_points, T) in enumerate(runs):
         t0 = time.perf_counter()
         branch, se, error, cost = kmc_branch(k_hop, shape, replicas, n_points, client, A_start=A_start,
-                                             direction=direction)
+                                             direction=direction, horizon=T)
         if len(branch.params) < 2:
             print(f"KMC k_hop={k_hop:g}: no branch ({error})")
             continue
         bp, bU, st = np.asarray(branch.params), np.asarray(branch.U), branch.stable
-        blam = np.log(np.abs(np.asarray(branch.multipliers))).max(axis=1) / horizon
+        blam = np.log(np.abs(np.asarray(branch.multipliers))).max(axis=1) / T
         colour = f"C{sorted(set(r[0] for r in runs)).index(k_hop)}"
         for mask, fmt in ((st, "o"), (~st, "s")):
             ax1.errorbar(bp[mask], bU[mask, 0], se[mask, 0], fmt=fmt, ms=4, color=colour,
@@ -142,7 +147,7 @@ def main() -> None:
             fold, fold_se = float("nan"), float("nan")
             print(f"  k_hop={k_hop:g}: no fold estimate ({exc})")
         rows.append((k_hop, kind, fold, fold_se, beta_mf))
-        print(f"KMC k_hop={k_hop:g} ({shape[0]}x{shape[1]}, {replicas} replicas, T={horizon}), "
+        print(f"KMC k_hop={k_hop:g} ({shape[0]}x{shape[1]}, {replicas} replicas, T={T}), "
               f"{'lower' if kind == 'min' else 'upper'} fold: beta = {fold:.3f} +- {fold_se:.3f} "
               f"(mean field {beta_mf:.4f}, offset {fold - beta_mf:+.3f}); {len(bp)} points "
               f"({int(st.sum())} stable), {cost:.1f} micro s, {time.perf_counter() - t0:.1f} s wall"

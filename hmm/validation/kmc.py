@@ -298,7 +298,7 @@ def noise_tolerance(stepper, U, params, horizon: float, factor: float = 3.0) -> 
 # the replica-mean coarse map above its noise, and the finite-difference step is
 # many lattice quanta (1/N) so that the Jacobian is not swamped by noise
 NOISY_CONTINUATION = dict(horizon=2.0, ds=0.1, ds_max=0.3, ds_min=1e-3, fold_ds=0.1, fd_step=0.02, bounds=(0.0, 1.0),
-                          max_newton=6)
+                          max_newton=6, min_newton=3)
 
 
 def bistable_fold(k_hop: float, which: str = "lower", *, shape=(64, 64), replicas: int = 8, seed: int = 1,
@@ -307,21 +307,25 @@ def bistable_fold(k_hop: float, which: str = "lower", *, shape=(64, 64), replica
     coarse KMC time-stepper through the turning point: ``"lower"`` starts on
     the low-A branch at theta_A = 0.172 (beta ~ 3.12) going down in beta,
     ``"upper"`` on the high-A branch at theta_A = 0.9705 (beta ~ 4) going up.
-    The residual tolerance is 3 stderr of Phi_T at the start
-    (:func:`noise_tolerance`). Returns (beta_fold, stderr, branch); a
+    The residual tolerance is 3 stderr of Phi_T (:func:`noise_tolerance`), the
+    larger of its values at the start and at the mean-field fold; horizon
+    T = 1 on the (fast) lower branch, 2 on the (slow) high-A branch. Returns (beta_fold, stderr, branch); a
     continuation that stops early keeps its branch (the fold is fitted to it).
     """
     from hmm.ef import ContinuationError, continuation
     from oracles.kmc_meanfield import bistable_steady_curve
 
-    A0, direction, kind = (0.172, -1.0, "min") if which == "lower" else (0.9705, 1.0, "max")
+    from oracles.kmc_meanfield import bistable_folds
+
+    A0, direction, kind, horizon = (0.172, -1.0, "min", 1.0) if which == "lower" else (0.9705, 1.0, "max", 2.0)
     beta0, B0 = bistable_steady_curve(_bistable(), A0)
     U0, p0 = [A0, float(B0)], float(beta0)
+    fold = bistable_folds(_bistable())[0 if which == "lower" else -1]
     with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=seed, client=client) as stepper:
-        tol = noise_tolerance(stepper, U0, [p0], NOISY_CONTINUATION["horizon"])
+        tol = max(noise_tolerance(stepper, U0, [p0], horizon), noise_tolerance(stepper, list(fold[1:]), [fold[0]], horizon))
         try:
             branch = continuation(stepper, U0, p0, n_points=n_points, tol=tol, direction=direction,
-                                  p_range=(1.5, 10.0), **NOISY_CONTINUATION)
+                                  p_range=(1.5, 10.0), **{**NOISY_CONTINUATION, "horizon": horizon})
         except ContinuationError as exc:  # keep what was traced: the fold may lie before the failure
             branch = exc.branch
     beta_f, se, _ = fold_from_branch(branch.params, np.asarray(branch.U)[:, 0], kind=kind)
