@@ -65,15 +65,17 @@ def kmc_branch(k_hop: float, shape, replicas: int, n_points: int, client, *, A_s
                direction: float, horizon: float):
     """KMC continuation from the mean-field steady state with A coverage ``A_start``
     (its beta from the closed form), in ``direction`` of beta. The residual
-    tolerance is 3 stderr of Phi_T, the larger of its values at the start and
-    at the mean-field fold ahead (the noise grows with the event rate)."""
+    tolerance is 3 stderr of Phi_T at the start (on the lower branch the
+    larger of that and its value at the mean-field fold, where the event rate
+    and the noise are higher)."""
     beta_start, B_start = bistable_steady_curve(BistableAB(), A_start)
     fold = bistable_folds(BistableAB())[0 if direction < 0 else -1]
     options = {**NOISY_CONTINUATION, "horizon": horizon}
     error = None
     with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=1, client=client) as stepper:
-        tol = max(noise_tolerance(stepper, [A_start, float(B_start)], [float(beta_start)], horizon),
-                  noise_tolerance(stepper, list(fold[1:]), [fold[0]], horizon))
+        tol = noise_tolerance(stepper, [A_start, float(B_start)], [float(beta_start)], horizon)
+        if direction < 0:  # lower branch: the noise grows towards the fold (more events)
+            tol = max(tol, noise_tolerance(stepper, list(fold[1:]), [fold[0]], horizon))
         try:
             branch = continuation(stepper, [A_start, float(B_start)], float(beta_start), n_points=n_points,
                                   tol=tol, direction=direction, p_range=(1.5, 10.0), **options)

@@ -307,8 +307,9 @@ def bistable_fold(k_hop: float, which: str = "lower", *, shape=(64, 64), replica
     coarse KMC time-stepper through the turning point: ``"lower"`` starts on
     the low-A branch at theta_A = 0.172 (beta ~ 3.12) going down in beta,
     ``"upper"`` on the high-A branch at theta_A = 0.9705 (beta ~ 4) going up.
-    The residual tolerance is 3 stderr of Phi_T (:func:`noise_tolerance`), the
-    larger of its values at the start and at the mean-field fold; horizon
+    The residual tolerance is 3 stderr of Phi_T (:func:`noise_tolerance`) at
+    the start (lower: the larger of that and its value at the mean-field
+    fold); horizon
     T = 1 on the (fast) lower branch, 2 on the (slow) high-A branch. Returns (beta_fold, stderr, branch); a
     continuation that stops early keeps its branch (the fold is fitted to it).
     """
@@ -322,7 +323,9 @@ def bistable_fold(k_hop: float, which: str = "lower", *, shape=(64, 64), replica
     U0, p0 = [A0, float(B0)], float(beta0)
     fold = bistable_folds(_bistable())[0 if which == "lower" else -1]
     with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=seed, client=client) as stepper:
-        tol = max(noise_tolerance(stepper, U0, [p0], horizon), noise_tolerance(stepper, list(fold[1:]), [fold[0]], horizon))
+        tol = noise_tolerance(stepper, U0, [p0], horizon)
+        if which == "lower":  # the noise grows towards the fold (more events)
+            tol = max(tol, noise_tolerance(stepper, list(fold[1:]), [fold[0]], horizon))
         try:
             branch = continuation(stepper, U0, p0, n_points=n_points, tol=tol, direction=direction,
                                   p_range=(1.5, 10.0), **{**NOISY_CONTINUATION, "horizon": horizon})
