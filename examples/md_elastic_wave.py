@@ -1,33 +1,48 @@
-"""HMM elastodynamics with molecular-dynamics stress, against a direct MD of the whole chain.
+"""HMM elastodynamics with molecular-dynamics closures, against a direct MD of the whole chain.
 
-Macro: 1D Lagrangian elastodynamics (macro.ElasticWaveLaw) on the reference
-configuration of a periodic chain, Nessyahu-Tadmor central scheme; at every
-stage the stress at each macro cell comes from an MD oracle
-(oracles.md.LJChain, Lennard-Jones bonds) at that cell's strain: nothing is
-tabulated in advance. Micro: the same chain simulated atom by atom (velocity
-Verlet, >= 10^4 atoms) from the same macro initial condition -- a smooth
-tensile strain pulse at rest -- and coarse-grained onto the macro cells.
+Four cases on a periodic Lennard-Jones chain (reduced units, m = epsilon = sigma = 1):
 
-At T = 0 both are deterministic, so the comparison needs no ensemble
-average; finite temperature (with the energy equation, Li & E 2005) is not
-in this example yet.
+1. T = 0, smooth tensile pulse: macro.ElasticWaveLaw (strain, velocity), stress
+   from oracles.md.LJChain at each cell's strain (static chain).
+2. T = 0, compressive plateau with steep edges ("a step that steepens"): the
+   LJ chain stiffens in compression, so each travelling half's leading edge
+   steepens into a shock, captured by the Nessyahu-Tadmor scheme.
+3. T > 0, the smooth pulse on a thermal background, 4. T > 0, the step:
+   macro.ThermoElasticWaveLaw (strain, velocity, total energy; heat flux
+   q = 0), stress and temperature from oracles.NVEChain, a microcanonical
+   chain at each cell's (strain, internal energy).
 
-Run: python examples/md_elastic_wave.py [--atoms 10000] [--cells 200] [--amplitude 0.02]
-(extra `examples`). Prints the L2 errors and the wall-time ratio; writes
-results/md_elastic_wave.png and results/md_elastic_wave.nc.
+Micro reference: the whole chain (>= 10^4 atoms) by velocity Verlet from the
+same macro initial condition, coarse-grained onto the macro cells. At T > 0:
+each replica is a chain thermalised by Langevin BAOAB at T0 at zero strain,
+mapped by the macro deformation x -> x + int_0^x eps0 (velocities kept),
+then NVE; fields are averaged over the replicas and over a short time window
+(+-1 tau; a wave moves ~9 sigma, a tenth of a cell). The HMM initial energy
+per cell is the ensemble expectation of that mapped state (pooled bond
+statistics). Reported: relative L2 errors of the strain and velocity fields,
+the MD ensemble's own noise level for comparison, wall-time ratios, total
+energy conservation, and for case 3 the reuse of micro runs by a
+macro.TabulatedClosure (lattice in (strain, internal energy)) against
+per-query micro runs: micro runs saved and the change of the errors.
+
+Run: python examples/md_elastic_wave.py [--quick] [--atoms 10000] [--replicas 20] [--cases 1234]
+Writes results/md_elastic_wave.png and results/md_elastic_wave.nc.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 
+A0 = 2.0 ** (1 / 6)  # LJ bond length at the potential minimum
+
 
 def direct_md(n_atoms: int, a0: float, strain0, t_end: float, dt: float, cells: int):
-    """NVE velocity Verlet of the whole chain; coarse-grained strain and velocity per cell."""
+    """NVE velocity Verlet of the whole chain at T = 0; coarse-grained strain and velocity per cell."""
     from oracles import _md_kernels as K
 
     X = np.arange(n_atoms) * a0
@@ -42,86 +57,322 @@ def direct_md(n_atoms: int, a0: float, strain0, t_end: float, dt: float, cells: 
                            n_steps + 1, np.empty((0, 3)))
     if status != K.OK:
         raise RuntimeError("direct MD became non-finite")
+    return _cell_fields(x, v, length, cells)[:2]
+
+
+def _cell_fields(x: np.ndarray, v: np.ndarray, length: float, cells: int, a0: float = A0):
+    """Coarse-grained strain, velocity, total energy per mass and temperature per cell
+    (cell = ``n / cells`` consecutive atoms; a bond belongs to the cell of its left atom)."""
+    from oracles.md_thermal import bond_energy
+
+    n = len(x)
+    per = n // cells
+    ends = np.append(x, x[0] + length)
+    strain = np.diff(ends[::per]) / (per * a0) - 1.0
+    vc = v.reshape(cells, per)
+    velocity = vc.mean(axis=1)
+    bonds = bond_energy(np.diff(ends), "lj", 1.0, a0).reshape(cells, per).sum(axis=1)
+    energy = (0.5 * (vc**2).sum(axis=1) + bonds) / per
+    temperature = ((vc - velocity[:, None]) ** 2).sum(axis=1) / (per - 1)
+    return strain, velocity, energy, temperature
+
+
+def _displacement(strain0, length: float, n_table: int = 1 << 16):
+    """D(X) = int_0^X eps0 for any X (periodic extension), by a fine trapezoid table."""
+    grid = np.linspace(0.0, length, n_table + 1)
+    table = np.concatenate([[0.0], np.cumsum(0.5 * (strain0(grid[1:]) + strain0(grid[:-1])) * np.diff(grid))])
+
+    def D(X):
+        k = np.floor(X / length)
+        return k * table[-1] + np.interp(X - k * length, grid, table)
+
+    return D, float(table[-1])
+
+
+def thermal_direct_md(n_atoms: int, strain0, temperature: float, t_end: float, cells: int, *, replicas: int,
+                      seed: int = 0, dt: float = 0.005, equilibration: int = 4000, window: float = 2.0,
+                      snapshots: int = 21) -> dict:
+    """Ensemble of direct NVE runs of the whole LJ chain from thermal, then strain-mapped, states.
+
+    Returns the replica- and window-averaged cell fields at ``t_end``, their
+    standard errors over replicas, and the expected initial energy per mass per
+    cell (the HMM's initial condition)."""
+    from oracles import _md_kernels as K
+    from oracles.md_thermal import bond_energy
+
+    L = n_atoms * A0
+    D, stretch = _displacement(strain0, L)
     per = n_atoms // cells
-    ends = np.append(x, x[0] + length)[::per]
-    strain = np.diff(ends) / (per * a0) - 1.0
-    velocity = v.reshape(cells, per).mean(axis=1)
-    return strain, velocity
+    stride = max(1, int(round(window / (snapshots - 1) / dt)))
+    n_first = int(round(t_end / dt)) - stride * (snapshots // 2)
+    finals, pooled_r, pooled_k = [], [], []
+    pot = (False, 1.0, A0, 1.0)
+    for child in np.random.SeedSequence(seed).spawn(replicas):
+        rng = np.random.default_rng(child)
+        x = np.arange(n_atoms) * A0
+        v = rng.standard_normal(n_atoms) * math.sqrt(temperature)
+        f = np.zeros(n_atoms)
+        K.chain_forces(x, f, L, *pot)
+        K.seed_numba_rng(int(rng.integers(2**31)))
+        K.chain_steps(x, v, f, L, 1.0, dt, equilibration, *pot, 1.0, temperature, equilibration + 1,
+                      np.empty((0, 3)))
+        v -= v.mean()
+        pooled_r.append(np.diff(np.append(x, x[0] + L)))
+        pooled_k.append(0.5 * float(np.mean(v**2)))
+        x = x + D(x)  # the macro deformation applied to the thermal configuration
+        length = L + stretch
+        K.chain_forces(x, f, length, *pot)
+        acc = np.zeros((4, cells))
+        status = K.chain_steps(x, v, f, length, 1.0, dt, n_first, *pot, 0.0, 0.0, n_first + 1, np.empty((0, 3)))
+        for _ in range(snapshots):
+            acc += np.array(_cell_fields(x, v, length, cells))
+            status |= K.chain_steps(x, v, f, length, 1.0, dt, stride, *pot, 0.0, 0.0, stride + 1, np.empty((0, 3)))
+        if status != K.OK:
+            raise RuntimeError("thermal direct MD became non-finite")
+        finals.append(acc / snapshots)
+    finals = np.array(finals)  # (replicas, 4, cells)
+    # expected initial energy per mass per cell: pooled thermal bonds stretched by each bond's strain
+    r_pool = np.concatenate(pooled_r)[:: max(1, replicas * n_atoms // 200_000)]
+    X_bond = (np.arange(n_atoms) + 0.5) * A0
+    eps_bond = strain0(X_bond)
+    levels = np.linspace(eps_bond.min(), eps_bond.max(), 101)
+    g = np.array([bond_energy(r_pool * (1 + e), "lj", 1.0, A0).mean() for e in levels])
+    energy0 = (np.interp(eps_bond, levels, g).reshape(cells, per).mean(axis=1) + float(np.mean(pooled_k)))
+    se = finals.std(axis=0, ddof=1) / math.sqrt(replicas) if replicas > 1 else np.zeros_like(finals[0])
+    return {"strain": finals[:, 0].mean(0), "velocity": finals[:, 1].mean(0), "energy": finals[:, 2].mean(0),
+            "temperature": finals[:, 3].mean(0), "strain_se": se[0], "velocity_se": se[1], "energy0": energy0}
 
 
-def main() -> None:
-    import matplotlib
+def l2(a: np.ndarray, b: np.ndarray) -> float:
+    """Relative L2 error ||a - b|| / ||b|| over the cells (b the reference)."""
+    return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)))
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def noise_level(se: np.ndarray, b: np.ndarray) -> float:
+    """The reference's own relative L2 noise, rms stderr / rms signal: the L2 error an exact
+    macro solution would show against the ensemble average."""
+    return float(np.sqrt(np.mean(se**2)) / np.sqrt(np.mean(b**2)))
+
+
+def profiles(L: float, amplitude: float):
+    """The two initial strain profiles: a smooth pulse and a compressive plateau with steep edges."""
+    width = L / 20
+
+    def pulse(X, t=0.0):
+        return amplitude * np.exp(-0.5 * ((X - 0.5 * L) / width) ** 2)
+
+    def step(X, t=0.0):
+        w = L / 100
+        return -amplitude * 0.5 * (np.tanh((X - 0.4 * L) / w) - np.tanh((X - 0.6 * L) / w))
+
+    return {"pulse": pulse, "step": step}
+
+
+def speed_bound(strain_range) -> float:
+    """1.1 x the largest T = 0 long-wave speed a0 sqrt(phi''(a0 (1 + e)) / m) over the strains (CFL bound;
+    temperature softens the LJ chain)."""
+    e = np.linspace(*strain_range, 201)
+    r = A0 * (1 + e)
+    phi2 = 624 * r**-14 - 168 * r**-8
+    return 1.1 * float(np.max(A0 * np.sqrt(phi2)))
+
+
+def zero_temperature_case(name, strain0, args, t_end, cells):
     from hmm import Coupler, HMMSolver
     from macro import ElasticWaveLaw, Grid1D
     from oracles.md import LJChain
 
+    oracle = LJChain(bond="lj", n_atoms=16)  # T = 0: the static stress of the strained chain
+    L = args.atoms * A0
+    grid = Grid1D(cells, (0.0, L))
+    start = time.perf_counter()
+    with Coupler(oracle, "sync", cache=True) as coupler:
+        ds = HMMSolver(ElasticWaveLaw(oracle.density), grid, coupler, fixed_inputs={"temperature": 0.0},
+                       units={"x": "sigma", "time": "tau"}).run(t_end, dt=t_end / 20, u0={"strain": strain0},
+                                                                 save_every=20)
+    hmm_wall = time.perf_counter() - start
+    start = time.perf_counter()
+    md_strain, md_velocity = direct_md(args.atoms, A0, strain0, float(ds.time[-1]), 0.005, cells)
+    md_wall = time.perf_counter() - start
+    res = {"x": grid.centres[0], "initial": strain0(grid.centres[0]), "hmm_strain": ds["strain"].values[-1],
+           "hmm_velocity": ds["velocity"].values[-1], "md_strain": md_strain, "md_velocity": md_velocity,
+           "l2_strain": l2(ds["strain"].values[-1], md_strain), "l2_velocity": l2(ds["velocity"].values[-1], md_velocity),
+           "hmm_wall_s": hmm_wall, "md_wall_s": md_wall, "micro_runs": int(ds.attrs["micro_runs"]), "dataset": ds}
+    print(f"[{name}, T=0] HMM: {res['micro_runs']} MD stress queries, {hmm_wall:.2f} s; direct MD {args.atoms} "
+          f"atoms: {md_wall:.2f} s; L2 strain {res['l2_strain']:.3e}, velocity {res['l2_velocity']:.3e}; "
+          f"wall ratio MD/HMM {md_wall / hmm_wall:.2f}")
+    return res
+
+
+def thermal_hmm(strain0_cells, energy0, args, t_end, cells, speed, *, table, budget_factor=1):
+    """One HMM run of ThermoElasticWaveLaw with the NVE-chain closure; per-query or tabulated."""
+    from hmm import Budget, Coupler, HMMSolver
+    from macro import Grid1D, TabulatedClosure, ThermoElasticWaveLaw
+    from oracles import NVEChain
+
+    oracle = NVEChain(bond="lj", n_atoms=args.micro_atoms)
+    budget = Budget(args.micro_eq * budget_factor, args.micro_steps * budget_factor)
+    grid = Grid1D(cells, (0.0, args.atoms * A0))
+    law = ThermoElasticWaveLaw(oracle.density, sound_speed=speed)
+    U0 = np.stack([strain0_cells, np.zeros(cells), energy0])
+    start = time.perf_counter()
+    with Coupler(oracle, "sync", cache=True, seed=args.seed) as coupler:
+        solver = HMMSolver(law, grid, coupler, budget=budget, units={"x": "sigma", "time": "tau"})
+        tab = None
+        if table:  # reuse by proximity: answers interpolated on an on-demand lattice in (strain, u)
+            tab = solver.closure = TabulatedClosure(solver.closure, [args.table_strain, args.table_energy],
+                                                    origin=[0.0, float(energy0.min())])
+        ds = solver.run(t_end, dt=t_end / 20, u0=U0, save_every=20)
+    wall = time.perf_counter() - start
+    totals = ds["energy"].values.sum(axis=1)
+    return ds, wall, (tab.stats if tab else None), float(np.abs(totals - totals[0]).max() / abs(totals[0]))
+
+
+def thermal_case(name, strain0, args, t_end, cells, speed, compare_reuse: bool):
+    from macro import Grid1D
+
+    start = time.perf_counter()
+    md = thermal_direct_md(args.atoms, strain0, args.temperature, t_end, cells, replicas=args.replicas, seed=args.seed)
+    md_wall = (time.perf_counter() - start) / args.replicas  # per replica: one direct MD run
+    x = Grid1D(cells, (0.0, args.atoms * A0)).centres[0]
+    runs = {"table": thermal_hmm(strain0(x), md["energy0"], args, t_end, cells, speed, table=True)}
+    if compare_reuse:
+        runs["per_query"] = thermal_hmm(strain0(x), md["energy0"], args, t_end, cells, speed, table=False)
+        runs["table_x8"] = thermal_hmm(strain0(x), md["energy0"], args, t_end, cells, speed, table=True,
+                                       budget_factor=8)
+    res = {"x": x, "initial": strain0(x), "md": md, "md_wall_s": md_wall, "runs": {}}
+    for key, (ds, wall, stats, drift) in runs.items():
+        r = {"strain": ds["strain"].values[-1], "velocity": ds["velocity"].values[-1],
+             "temperature": ds["temperature"].values[-1], "wall_s": wall, "energy_drift": drift,
+             "micro_runs": int(ds.attrs["micro_runs"]), "queries": stats["queries"] if stats else None}
+        r["l2_strain"], r["l2_velocity"] = l2(r["strain"], md["strain"]), l2(r["velocity"], md["velocity"])
+        res["runs"][key] = r
+        print(f"[{name}, T0={args.temperature}, {key}] HMM: {r['micro_runs']} NVE micro runs"
+              + (f" for {r['queries']} closure queries" if stats else "")
+              + f", {wall:.1f} s; L2 strain {r['l2_strain']:.3e}, velocity {r['l2_velocity']:.3e}; "
+              f"total energy drift {drift:.1e} (relative); wall ratio MD(1 replica)/HMM {md_wall / wall:.2f}")
+    print(f"[{name}, T0={args.temperature}] direct MD: {args.replicas} replicas x {args.atoms} atoms, "
+          f"{md_wall:.1f} s per replica; ensemble noise level (rms stderr / rms signal): strain "
+          f"{noise_level(md['strain_se'], md['strain']):.3e}, velocity {noise_level(md['velocity_se'], md['velocity']):.3e}")
+    return res
+
+
+def main(argv=None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--atoms", type=int, default=10_000)
-    parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=200, help="macro cells at T = 0")
+    parser.add_argument("--thermal-cells", type=int, default=100, help="macro cells at T > 0")
     parser.add_argument("--amplitude", type=float, default=0.02)
-    parser.add_argument("--client", default="sync", help="'sync' or 'embedded'")
-    args = parser.parse_args()
-    if args.atoms % args.cells:
-        parser.error("--atoms must be a multiple of --cells")
+    parser.add_argument("--temperature", type=float, default=0.02, help="T0 of the thermal cases (epsilon/k_B)")
+    parser.add_argument("--replicas", type=int, default=20, help="direct-MD ensemble size at T > 0")
+    parser.add_argument("--micro-atoms", type=int, default=32)
+    parser.add_argument("--micro-eq", type=int, default=1000)
+    parser.add_argument("--micro-steps", type=int, default=8000)
+    parser.add_argument("--table-strain", type=float, default=0.004)
+    parser.add_argument("--table-energy", type=float, default=0.004)
+    parser.add_argument("--cases", default="1234", help="which cases to run, e.g. 13")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="2000 atoms, 80/40 cells, 3 replicas")
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.atoms, args.cells, args.thermal_cells, args.replicas = 2000, 80, 40, 3
+        args.micro_steps = 4000
+    for c in (args.cells, args.thermal_cells):
+        if args.atoms % c:
+            parser.error("--atoms must be a multiple of --cells and --thermal-cells")
 
-    oracle = LJChain(bond="lj", n_atoms=16)  # T = 0: the static stress of the strained chain
-    a0, rho0 = oracle.spacing, oracle.density
-    L = args.atoms * a0
-    width = L / 20
-
-    def strain0(X, t=0.0):
-        return args.amplitude * np.exp(-0.5 * ((X - 0.5 * L) / width) ** 2)
-
-    # sound speed at zero strain from the oracle itself, for the run length
-    from hmm import Budget
-
-    h = 1e-6
-    s = [oracle.run(np.array([e, 0.0]), seed=0, budget=Budget()).mean[0] for e in (0.0, h)]
-    c0 = np.sqrt((s[1] - s[0]) / h / rho0)
+    L = args.atoms * A0
+    shapes = profiles(L, args.amplitude)
+    c0 = speed_bound((0.0, 0.0)) / 1.1
     t_end = 0.2 * L / c0
-    print(f"chain: {args.atoms} LJ atoms, a0 = {a0:.6f}, rho0 = {rho0:.4f}, sound speed c0 = {c0:.4f}; "
-          f"t_end = {t_end:.1f} (a wave travels L/5)")
+    print(f"chain: {args.atoms} LJ atoms, a0 = {A0:.6f}, sound speed c0 = {c0:.4f}; t_end = {t_end:.1f} "
+          f"(a wave travels L/5)")
+    results = {}
+    if "1" in args.cases:
+        results["pulse_T0"] = zero_temperature_case("pulse", shapes["pulse"], args, t_end, args.cells)
+    if "2" in args.cases:
+        results["step_T0"] = zero_temperature_case("step", shapes["step"], args, t_end, args.cells)
+    if "3" in args.cases:
+        results["pulse_T"] = thermal_case("pulse", shapes["pulse"], args, t_end, args.thermal_cells,
+                                          speed_bound((0.0, args.amplitude)), compare_reuse=True)
+    if "4" in args.cases:
+        results["step_T"] = thermal_case("step", shapes["step"], args, t_end, args.thermal_cells,
+                                         speed_bound((-args.amplitude, 0.0)), compare_reuse=False)
+    if "pulse_T" in results:
+        r = results["pulse_T"]["runs"]
+        if "per_query" in r:
+            saved = r["per_query"]["micro_runs"] - r["table"]["micro_runs"]
+            print(f"[reuse] lattice ({args.table_strain} strain x {args.table_energy} energy): "
+                  f"{r['table']['micro_runs']} micro runs instead of {r['per_query']['micro_runs']} "
+                  f"({saved} saved, {saved / max(r['per_query']['micro_runs'], 1):.1%}); L2 velocity "
+                  f"{r['per_query']['l2_velocity']:.3e} -> {r['table']['l2_velocity']:.3e} "
+                  f"(x8 budget per node: {r['table_x8']['l2_velocity']:.3e}), strain {r['per_query']['l2_strain']:.3e} "
+                  f"-> {r['table']['l2_strain']:.3e} (x8: {r['table_x8']['l2_strain']:.3e}); "
+                  f"HMM difference table vs per-query (rel. L2 velocity) "
+                  f"{l2(r['table']['velocity'], r['per_query']['velocity']):.3e}")
 
-    grid = Grid1D(args.cells, (0.0, L))
-    start = time.perf_counter()
-    with Coupler(oracle, None if args.client == "embedded" else "sync", cache=True) as coupler:
-        ds = HMMSolver(ElasticWaveLaw(rho0), grid, coupler, fixed_inputs={"temperature": 0.0},
-                       units={"x": "sigma", "time": "tau"}).run(
-            t_end, dt=t_end / 20, u0={"strain": strain0}, save_every=20)
-    hmm_wall = time.perf_counter() - start
-
-    start = time.perf_counter()
-    md_strain, md_velocity = direct_md(args.atoms, a0, strain0, float(ds.time[-1]), 0.005, args.cells)
-    md_wall = time.perf_counter() - start
-
-    hmm_strain, hmm_velocity = ds["strain"].values[-1], ds["velocity"].values[-1]
-    l2 = lambda a, b: float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)))  # noqa: E731
-    e_strain, e_velocity = l2(hmm_strain, md_strain), l2(hmm_velocity, md_velocity)
-    print(f"HMM: {int(ds.attrs['micro_runs'])} MD stress queries, {hmm_wall:.2f} s wall; "
-          f"direct MD: {md_wall:.2f} s wall")
-    print(f"relative L2 error of HMM against coarse-grained MD: strain {e_strain:.3e}, velocity {e_velocity:.3e}")
-    print(f"wall-time ratio direct MD / HMM = {md_wall / hmm_wall:.2f}")
-
-    out = Path("results")
+    out = Path(args.out)
     out.mkdir(exist_ok=True)
-    ds.to_netcdf(out / "md_elastic_wave.nc")
-    X = grid.centres[0]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
-    axes[0].plot(X, strain0(X), "k:", label="initial")
-    axes[0].plot(X, md_strain, "-", lw=2, label="direct MD (coarse-grained)")
-    axes[0].plot(X, hmm_strain, "--", lw=1.5, label="HMM (MD stress on demand)")
-    axes[0].set(xlabel="X (reference position, sigma)", ylabel="strain", title=f"t = {float(ds.time[-1]):.1f} tau")
-    axes[1].plot(X, md_velocity, "-", lw=2, label="direct MD")
-    axes[1].plot(X, hmm_velocity, "--", lw=1.5, label="HMM")
-    axes[1].set(xlabel="X", ylabel="velocity", title=f"L2 errors: strain {e_strain:.2e}, velocity {e_velocity:.2e}")
-    for ax in axes:
-        ax.legend()
-    fig.savefig(out / "md_elastic_wave.png", dpi=110)
-    print(f"wrote {out / 'md_elastic_wave.png'}")
+    data, attrs = {}, {"title": "HMM elastodynamics vs direct MD (LJ chain)", "atoms": args.atoms,
+                       "t_end": t_end, "temperature": args.temperature, "replicas": args.replicas}
+    for case, r in results.items():
+        dim = f"x_{case}"
+        data[f"{case}_x"] = (dim, r["x"], {"units": "sigma"})
+        if "md_strain" in r:
+            for f in ("hmm_strain", "hmm_velocity", "md_strain", "md_velocity"):
+                data[f"{case}_{f}"] = (dim, r[f])
+            attrs.update({f"{case}_{k}": r[k] for k in ("l2_strain", "l2_velocity", "hmm_wall_s", "md_wall_s",
+                                                         "micro_runs")})
+        else:
+            for f in ("strain", "velocity", "temperature", "strain_se", "velocity_se", "energy0"):
+                data[f"{case}_md_{f}"] = (dim, r["md"][f])
+            for key, run in r["runs"].items():
+                for f in ("strain", "velocity", "temperature"):
+                    data[f"{case}_hmm_{key}_{f}"] = (dim, run[f])
+                attrs.update({f"{case}_{key}_{k}": run[k] for k in ("l2_strain", "l2_velocity", "wall_s",
+                                                                     "micro_runs", "energy_drift")})
+            attrs[f"{case}_md_wall_s_per_replica"] = r["md_wall_s"]
+    xr.Dataset({k: v for k, v in data.items() if not k.endswith("_x")},
+               coords={k: v for k, v in data.items() if k.endswith("_x")}, attrs=attrs).to_netcdf(
+        out / "md_elastic_wave.nc")
+
+    fig, axes = plt.subplots(len(results), 3, figsize=(15, 3.3 * len(results)), constrained_layout=True,
+                             squeeze=False)
+    for row, (case, r) in zip(axes, results.items()):
+        X = r["x"]
+        row[0].plot(X, r["initial"], "k:", label="initial")
+        if "md_strain" in r:
+            row[0].plot(X, r["md_strain"], "-", lw=2, label="direct MD (coarse-grained)")
+            row[0].plot(X, r["hmm_strain"], "--", lw=1.5, label="HMM")
+            row[1].plot(X, r["md_velocity"], "-", lw=2, label="direct MD")
+            row[1].plot(X, r["hmm_velocity"], "--", lw=1.5, label="HMM")
+            row[2].axis("off")
+            row[2].text(0, 0.5, f"{case}: L2 strain {r['l2_strain']:.2e}\nL2 velocity {r['l2_velocity']:.2e}\n"
+                        f"wall MD/HMM {r['md_wall_s'] / r['hmm_wall_s']:.2f}", fontsize=11)
+        else:
+            md = r["md"]
+            row[0].errorbar(X, md["strain"], 2 * md["strain_se"], fmt="-", lw=2, label="MD ensemble (2 se)")
+            row[1].errorbar(X, md["velocity"], 2 * md["velocity_se"], fmt="-", lw=2, label="MD ensemble (2 se)")
+            row[2].plot(X, md["temperature"], "-", lw=2, label="MD ensemble")
+            for key, run in r["runs"].items():
+                row[0].plot(X, run["strain"], "--", lw=1.2, label=f"HMM {key}")
+                row[1].plot(X, run["velocity"], "--", lw=1.2, label=f"HMM {key}")
+                row[2].plot(X, run["temperature"], "--", lw=1.2, label=f"HMM {key}")
+            row[2].set(ylabel="temperature")
+        row[0].set(xlabel="X (sigma)", ylabel="strain", title=f"{case}, t = {t_end:.0f} tau")
+        row[1].set(xlabel="X (sigma)", ylabel="velocity")
+        for ax in row:
+            if ax.has_data():
+                ax.legend(fontsize=7)
+    fig.savefig(out / "md_elastic_wave.png", dpi=100)
+    print(f"wrote {out / 'md_elastic_wave.png'} and {out / 'md_elastic_wave.nc'}")
 
 
 if __name__ == "__main__":
