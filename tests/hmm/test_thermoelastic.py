@@ -132,3 +132,31 @@ def test_bad_arguments_are_named():
         stepper.step(np.zeros((2, 8)), 0.0, 0.01)
     with pytest.raises(TypeError, match="multi-field law"):
         NessyahuTadmor(object(), Grid1D(8), lambda p: None)
+
+
+def test_tabulated_closure_is_exact_on_bilinear_functions_and_reuses_nodes():
+    from macro import ClosureResult, TabulatedClosure
+
+    calls = []
+
+    def closure(points):  # f = (1 + 2x - y + 3xy, x y) with stderr 0.1, 0.2: bilinear, so interpolation is exact
+        calls.append(len(points))
+        x, y = points[:, 0], points[:, 1]
+        return ClosureResult(np.column_stack([1 + 2 * x - y + 3 * x * y, x * y]),
+                             np.tile([0.1, 0.2], (len(points), 1)), np.full(len(points), 0.5))
+
+    tab = TabulatedClosure(closure, [0.1, 0.2], origin=[0.05, 0.0])
+    rng = np.random.default_rng(0)
+    pts = rng.uniform([0.05, 0.0], [0.25, 0.4], size=(50, 2))  # inside 2 x 2 lattice cells: 9 nodes
+    res = tab(pts)
+    assert np.allclose(res.mean, closure(pts).mean, rtol=0, atol=1e-13)
+    assert len(tab) == tab.stats["nodes"] == 9 and calls[0] == 9 and tab.stats["queries"] == 50
+    # stderr of the weighted nodes: sqrt(sum w^2) s, between s / 2 (cell centre) and s (a node)
+    assert np.all(res.stderr[:, 0] <= 0.1 + 1e-15) and np.all(res.stderr[:, 0] >= 0.05 - 1e-15)
+    assert res.cost_s.sum() == pytest.approx(9 * 0.5)
+    again = tab(0.5 * (pts[:10] + pts[10:20]))  # same lattice cells: no new node, no micro cost
+    assert tab.stats["nodes"] == 9 and again.cost_s.sum() == 0.0
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        tab(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="`spacing`"):
+        TabulatedClosure(closure, [0.1, -1.0])
