@@ -24,6 +24,9 @@ Cases (reduced LJ units):
   591 (1993) (Table 10 coefficients), at the same state point. JZG 1993 state
   no single accuracy figure for p and u that we could verify (unknown here),
   so no self-chosen percentage is used any more;
+* C44 again from the shear stress of a triclinic (simple-shear) cell;
+* the microcanonical harmonic chain (oracles.NVEChain): tension and
+  temperature exact by the virial theorem per normal mode;
 * NVE energy drift at dt = 0.005 (truncated-shifted potential);
 * self-diffusion at T* = 0.722, rho* = 0.8442 against Meier, Laesecke &
   Kabelac, J. Chem. Phys. 121, 9526 (2004) (D* = 0.0325 for N = 1372,
@@ -206,6 +209,29 @@ def md_elastic_constants(cutoff: float = 2.5, h: float = 1e-5) -> dict[str, floa
             "C44": c11_110 - 0.5 * (c11 + c12)}
 
 
+def shear_c44(a0: float, cutoff: float = 2.5, h: float = 1e-5) -> float:
+    """C44 = d sigma_xy / d gamma at gamma = 0 from the MD engine's simple shear (triclinic cell)."""
+    from hmm import Budget
+    from oracles.md import LennardJonesMD
+
+    oracle = LennardJonesMD(cells=4, density=4 / a0**3, cutoff=cutoff, shift=False, deformation="shear",
+                            observables=("stress_xy",))
+    s = [oracle.run(np.array([g, 0.0]), seed=0, budget=Budget()).mean[0] for g in (h, -h)]
+    return (s[0] - s[1]) / (2 * h)
+
+
+def nve_harmonic_chain() -> dict[str, float]:
+    """Microcanonical harmonic chain: tension k a0 e and T = m (u - u_0) exactly (virial theorem per mode)."""
+    from hmm import Budget
+    from oracles.md_thermal import NVEChain
+
+    chain = NVEChain(bond="harmonic", n_atoms=16, dt=0.01)
+    est = chain.run(np.array([0.05, float(chain.ground_state_energy(0.05)) + 0.25]), seed=1,
+                    budget=Budget(2000, 100000))
+    ok = abs(est.mean[0] - 0.05) < 4 * est.stderr[0] and abs(est.mean[1] - 0.25) < 4 * est.stderr[1]
+    return {"stress": est.mean[0], "stress_se": est.stderr[0], "T": est.mean[1], "T_se": est.stderr[1], "ok": ok}
+
+
 # --------------------------------------------------------------------- fluid, drift, diffusion
 def fluid_state_point(temperature: float, density: float, *, cells: int = 4, cutoff: float = 2.5,
                       equilibration: int = 4000, sampling: int = 40000, replicas: int = 1, seed: int = 0):
@@ -291,6 +317,15 @@ def report() -> list[str]:
         rel = abs(md[key] / lat[key] - 1)
         lines.append(f"| {label} (T=0, r_c=2.5 truncated) | {lat[key]:.10f} (shell lattice sum) | "
                      f"{md[key]:.10f} (MD engine) | rel. {rel:.1e} {'ok' if rel < 1e-6 else 'FAIL'} (< 1e-6) |")
+    c44 = shear_c44(lat["a0"])
+    rel = abs(c44 / lat["C44"] - 1)
+    lines.append(f"| C44 from the shear stress of a triclinic cell, d sigma_xy / d gamma (T=0) | {lat['C44']:.10f} "
+                 f"(shell lattice sum) | {c44:.10f} (MD engine, simple shear) | rel. {rel:.1e} "
+                 f"{'ok' if rel < 1e-6 else 'FAIL'} (< 1e-6) |")
+    nve = nve_harmonic_chain()
+    lines.append(f"| NVE harmonic chain (N=16, e=0.05, u-u_0=0.25): tension, T | k a0 e = 0.05, m (u - u_0) = 0.25 "
+                 f"(virial theorem per mode) | {nve['stress']:.5f} ({nve['stress_se']:.5f}), {nve['T']:.5f} "
+                 f"({nve['T_se']:.5f}) | {'ok' if nve['ok'] else 'FAIL'} (4 se) |")
     for t, rho in ((2.0, 0.5), (1.5, 0.8)):
         r = fluid_state_point(t, rho, cells=5, sampling=100000, replicas=2)
         for q in ("p", "u"):
