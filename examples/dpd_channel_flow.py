@@ -68,22 +68,31 @@ class Settings:
     startup_replicas: int = 16
     scan_widths: tuple[float, ...] = (20.0,)  # extra widths (steady only) for the cost scan
     seed: int = 1
+    polymer: bool = False  # the polymer solution of hmm.validation.dpd.POLYMER instead of the simple fluid
 
 
 QUICK = Settings(direct_eq=100.0, direct_sample=300.0, cells=5, micro_box=5.0, micro_sample=1000, startup_box=4.0,
                  startup_times=(4.0, 12.0, 24.0), startup_dt=4.0, startup_replicas=6, scan_widths=())
 
 
-def fluid():
+# polymer solution (80% of the beads in N = 20 Gaussian-spring chains, eta ~ 4.6 at low rates, shear
+# thinning): steady flow only, 5x the force for the same shear rates, longer micro runs for the chains
+POLYMER = Settings(polymer=True, body_force=0.15, direct_eq=100.0, direct_sample=600.0, micro_eq=500,
+                   micro_sample=3000, startup_times=(), scan_widths=())
+
+
+def fluid(s: Settings):
+    """rho = 3, a = 25, gamma = 4.5, kT = 1, dt = 0.04, lambda = 1/2; polymer chains if ``s.polymer``."""
+    from hmm.validation.dpd import POLYMER as CHAINS
     from oracles import DPD
 
-    return DPD()  # rho = 3, a = 25, gamma = 4.5, kT = 1, dt = 0.04, lambda = 1/2
+    return DPD(**{k: v for k, v in CHAINS.items() if k != "box"}) if s.polymer else DPD()
 
 
 def direct_steady(s: Settings, width: float):
     from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
 
-    ch = WalledChannel(fluid(), width=width, length=s.lateral, depth=s.lateral,
+    ch = WalledChannel(fluid(s), width=width, length=s.lateral, depth=s.lateral,
                        body_force=s.body_force * s.width / width)
     scale = (width / s.width) ** 2  # equilibration ~ H^2
     prof = steady_profile(ch, bins=s.bins, time_eq=s.direct_eq * scale, time_sample=s.direct_sample,
@@ -94,7 +103,7 @@ def direct_steady(s: Settings, width: float):
 def macro_problem(s: Settings, force_density: float, width: float, delta: float):
     from macro import DiffusionLaw, Grid1D
 
-    rho = fluid().density
+    rho = fluid(s).density
     law = DiffusionLaw(source=force_density, boundary=0.0, capacity=rho, fd_step=0.2)
     return law, Grid1D(s.cells, (-delta, width + delta))
 
@@ -105,9 +114,9 @@ def hmm_budget(s: Settings, sampling: int | None = None):
     return Budget(equilibration_steps=s.micro_eq, sampling_steps=sampling or s.micro_sample)
 
 
-def micro_oracle(edge: float):
+def micro_oracle(s: Settings, edge: float):
     """The Lees-Edwards DPD oracle of the fluid in a cubic box of side ``edge``."""
-    return replace(fluid(), box=(edge,) * 3)
+    return replace(fluid(s), box=(edge,) * 3)
 
 
 def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: float):
@@ -137,6 +146,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: 
     a = np.linalg.solve(jac, div.toarray() / law.capacity)
     cov = a @ np.diag(ds["flux_stderr"].values ** 2) @ a.T
     ds["u_stderr"] = ("x", np.sqrt(np.diag(cov)), {"units": "rc/tau"})
+    ds["shear_rate"] = ("x_face", rate, {"units": "1/tau"})
     return ds
 
 
@@ -165,64 +175,46 @@ def l2(u: np.ndarray, ref: np.ndarray, se: np.ndarray) -> tuple[float, float, fl
             float(np.mean((u - ref) ** 2 / se**2)))
 
 
-def run(s: Settings, client=None, out: str | None = "results/dpd_channel_flow") -> dict:
-    """Everything the script does; returns the headline numbers."""
-    import xarray as xr
-
+def compare_steady(s: Settings, client, res: dict) -> dict:
+    """Direct walled DPD and HMM steady profiles at width s.width (and s.scan_widths); dataset variables."""
     from hmm import Coupler
-    from oracles.dpd_channel import parabola, startup_profiles
     from hmm.validation.dpd import le_viscosity
+    from oracles.dpd_channel import parabola
 
-    res: dict = {}
-    t0 = time.perf_counter()
     ch, prof, fit = direct_steady(s, s.width)
     delta, delta_se = fit["delta"]
     y, f = prof["y"].values, ch.force_density
     res.update(direct_steady_s=prof.attrs["wall_s"], delta=delta, delta_se=delta_se, eta_curvature=fit["eta"],
-               leaks=prof.attrs["leaks"])
+               leaks=prof.attrs["leaks"], force_density=f, body_force=ch.body_force)
     print(f"direct steady  H={s.width:g}: {prof.attrs['n_beads']} beads, {prof.attrs['steps']} steps, "
           f"{prof.attrs['wall_s']:.1f} s; effective wall offset delta = {delta:.3f} +- {delta_se:.3f} rc, "
           f"eta from curvature {fit['eta'][0]:.3f} +- {fit['eta'][1]:.3f}, leaks {prof.attrs['leaks']}")
-    start = startup_profiles(ch, s.startup_times, replicas=s.startup_replicas, bins=s.bins, seed=s.seed)
-    res["direct_startup_s"] = start.attrs["wall_s"]
-    print(f"direct start-up: {s.startup_replicas} replicas, {start.attrs['wall_s']:.1f} s")
-    scan = [(s.width, prof.attrs["n_beads"], prof.attrs["steps"], prof.attrs["wall_s"])]
-    scan_profiles = {}
-    for w in s.scan_widths:
-        chw, pw, fw = direct_steady(s, w)
-        scan.append((w, pw.attrs["n_beads"], pw.attrs["steps"], pw.attrs["wall_s"]))
-        scan_profiles[w] = (chw, pw, fw)
+    scan = {w: direct_steady(s, w) for w in s.scan_widths}
+    for w, (_, pw, fw) in scan.items():
         print(f"direct steady  H={w:g}: {pw.attrs['n_beads']} beads, {pw.attrs['steps']} steps, "
               f"{pw.attrs['wall_s']:.1f} s; delta = {fw['delta'][0]:.3f} +- {fw['delta'][1]:.3f}")
-
-    with Coupler(micro_oracle(s.micro_box), client, seed=s.seed, cache=True) as coupler:
+    with Coupler(micro_oracle(s, s.micro_box), client, seed=s.seed, cache=True) as coupler:
         c0 = time.perf_counter()
         coupler.evaluate(np.array([[0.1], [0.2]]), hmm_budget(s, 50))  # start workers, load the numba cache
         res["cluster_start_s"] = time.perf_counter() - c0
         steady = hmm_steady(s, coupler, f, s.width, delta)
         plane = hmm_steady(s, coupler, f, s.width, 0.0)
-        hmm_scan = {w: hmm_steady(s, coupler, f * s.width / w, w, scan_profiles[w][2]["delta"][0])
-                    for w in s.scan_widths}
-        res["coupler_fresh_runs"] = int(coupler.n_evaluated)
-    with Coupler(micro_oracle(s.startup_box), client, seed=s.seed, cache=True) as coupler:
-        hstart = hmm_startup(s, coupler, f, delta)
-    # reference: Newtonian parabola with the Lees-Edwards viscosity at a mid-channel shear rate
-    (_, eta_le, eta_le_se, _), = le_viscosity(micro_oracle(6.0), (0.3,), time_sample=s.direct_sample)
+        hmm_scan = {w: hmm_steady(s, coupler, f * s.width / w, w, fw["delta"][0]) for w, (_, _, fw) in scan.items()}
+    # reference: Newtonian parabola with the Lees-Edwards viscosity at shear rate 0.3
+    (_, eta_le, eta_le_se, _), = le_viscosity(micro_oracle(s, 6.0), (0.3,), time_sample=s.direct_sample)
     res["eta_le"] = (eta_le, eta_le_se)
-
     u_hmm = on_bins(steady["x"].values, steady["u"].values, -delta, s.width + delta, y)
     se_hmm = on_bins(steady["x"].values, steady["u_stderr"].values, -delta, s.width + delta, y)
-    res["steady_l2"] = l2(u_hmm, prof["u"].values, np.hypot(se_hmm, prof["u_stderr"].values))
+    se = np.hypot(se_hmm, prof["u_stderr"].values)
+    res["steady_l2"] = l2(u_hmm, prof["u"].values, se)
     bulk = (y > 1.0) & (y < s.width - 1.0)  # the density is flat beyond 1 rc from the walls
-    res["steady_l2_bulk"] = l2(u_hmm[bulk], prof["u"].values[bulk], np.hypot(se_hmm, prof["u_stderr"].values)[bulk])
+    res["steady_l2_bulk"] = l2(u_hmm[bulk], prof["u"].values[bulk], se[bulk])
     u_plane = on_bins(plane["x"].values, plane["u"].values, 0.0, s.width, y)
     res["steady_l2_delta0"] = l2(u_plane, prof["u"].values, prof["u_stderr"].values)
     res["parabola_l2"] = l2(parabola(y, f, eta_le, s.width, delta), prof["u"].values, prof["u_stderr"].values)
     hmm_s = steady.attrs["wall_s"]
     res.update(hmm_steady_s=hmm_s, hmm_steady_runs=steady.attrs["micro_runs"],
-               hmm_micro_s=steady.attrs["micro_seconds"], steady_ratio=prof.attrs["wall_s"] / hmm_s,
-               hmm_startup_s=hstart.attrs["wall_s"], startup_ratio=start.attrs["wall_s"] / hstart.attrs["wall_s"],
-               hmm_startup_runs=hstart.attrs["micro_runs"])
+               hmm_micro_s=steady.attrs["micro_seconds"], steady_ratio=prof.attrs["wall_s"] / hmm_s)
     print(f"HMM steady: {s.cells} cells, {steady.attrs['micro_runs']} micro runs "
           f"({steady.attrs['micro_seconds']:.1f} micro core-s), {hmm_s:.1f} s wall "
           f"(+ {res['cluster_start_s']:.1f} s cluster start, not counted)")
@@ -230,34 +222,41 @@ def run(s: Settings, client=None, out: str | None = "results/dpd_channel_flow") 
     print(f"steady  : L2 error HMM vs direct = {e:.4f} (noise level {n:.4f}, chi2/bin {chi:.2f}); "
           f"bins > 1 rc from the walls {res['steady_l2_bulk'][0]:.4f} (chi2/bin {res['steady_l2_bulk'][2]:.2f}); "
           f"walls on the planes (delta = 0): {res['steady_l2_delta0'][0]:.4f}; Newtonian parabola with "
-          f"Lees-Edwards eta = {eta_le:.3f} +- {eta_le_se:.3f}: {res['parabola_l2'][0]:.4f}")
+          f"Lees-Edwards eta(0.3) = {eta_le:.3f} +- {eta_le_se:.3f}: {res['parabola_l2'][0]:.4f}")
     print(f"steady  : wall-time ratio direct / HMM = {res['steady_ratio']:.3f}")
-    ux = []
-    for t in s.startup_times:
-        k = int(np.argmin(np.abs(hstart["time"].values - t)))
-        ub = on_bins(hstart["x"].values, hstart["u"].values[k], -delta, s.width + delta, y)
-        ux.append(ub)
-        d = start["u"].sel(time=t).values
-        err = l2(ub, d, start["u_stderr"].sel(time=t).values)
-        res[f"startup_l2_t{t:g}"] = err
-        print(f"start-up t = {t:5.1f}: L2 error HMM vs direct = {err[0]:.4f} (direct noise {err[1]:.4f})")
-    print(f"start-up: HMM {hstart.attrs['micro_runs']} micro runs, {hstart.attrs['wall_s']:.1f} s wall; "
-          f"wall-time ratio direct / HMM = {res['startup_ratio']:.3f}")
+    face_rate = steady["shear_rate"].values
+    rate = np.abs(face_rate) > 0.2 * np.abs(face_rate).max()
+    variables = {
+        "direct_u": ("y", prof["u"].values, {"units": "rc/tau"}),
+        "direct_u_stderr": ("y", prof["u_stderr"].values, {"units": "rc/tau"}),
+        "direct_density": ("y", prof["density"].values, {"units": "1/rc^3"}),
+        "direct_kT": ("y", prof["kT"].values, {"units": "kT"}),
+        "hmm_u": ("x", steady["u"].values, {"units": "rc/tau"}),
+        "hmm_u_stderr": ("x", steady["u_stderr"].values, {"units": "rc/tau"}),
+        "hmm_shear_rate": ("x_face", face_rate, {"units": "1/tau"}),
+        "hmm_shear_stress": ("x_face", steady["flux"].values, {"units": "kT/rc^3"}),
+        "hmm_shear_stress_stderr": ("x_face", steady["flux_stderr"].values, {"units": "kT/rc^3"}),
+        "hmm_viscosity": ("x_face", np.where(rate, steady["flux"].values / np.where(rate, face_rate, 1.0), np.nan),
+                          {"units": "kT tau/rc^3", "long_name": "shear_stress / shear_rate at the faces"})}
+    coords = {"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
+              "x": ("x", steady["x"].values, {"units": "rc"}),
+              "x_face": ("x_face", steady["x_face"].values, {"units": "rc"})}
     # width scan: direct cost per bead-step and steps ~ H^2 -> cost ~ H^3; HMM measured
-    rate = np.mean([c[3] / (c[1] * c[2]) for c in scan])
-    widths = sorted({s.width, *s.scan_widths, 40.0, 80.0})
-    print("width | direct beads | direct steps | direct s (measured / model) | HMM steady s")
+    measured = {s.width: (prof.attrs["n_beads"], prof.attrs["steps"], prof.attrs["wall_s"])}
+    measured.update({w: (p.attrs["n_beads"], p.attrs["steps"], p.attrs["wall_s"]) for w, (_, p, _) in scan.items()})
+    per_bead_step = np.mean([c / (b * n) for b, n, c in measured.values()])
     hmm_cost = {s.width: hmm_s, **{w: d.attrs["wall_s"] for w, d in hmm_scan.items()}}
+    widths = sorted({s.width, *s.scan_widths, 40.0, 80.0})
     rows = []
+    print("width | direct beads | direct steps | direct s (measured / model) | HMM steady s")
     for w in widths:
-        beads = round(fluid().density * s.lateral**2 * (w + 2))
-        steps = round((s.direct_eq * (w / s.width) ** 2 + s.direct_sample) / fluid().dt)
-        meas = {c[0]: c[3] for c in scan}.get(w, np.nan)
-        rows.append((w, beads, steps, meas, rate * beads * steps, hmm_cost.get(w, np.nan)))
-        print(f"{w:5g} | {beads:12d} | {steps:12d} | {meas:8.1f} / {rate * beads * steps:8.1f} | "
-              f"{hmm_cost.get(w, np.nan):8.1f}")
+        beads = round(fluid(s).density * s.lateral**2 * (w + 2))
+        steps = round((s.direct_eq * (w / s.width) ** 2 + s.direct_sample) / fluid(s).dt)
+        meas = measured.get(w, (0, 0, np.nan))[2]
+        rows.append((meas, per_bead_step * beads * steps, hmm_cost.get(w, np.nan)))
+        print(f"{w:5g} | {beads:12d} | {steps:12d} | {meas:8.1f} / {rows[-1][1]:8.1f} | {rows[-1][2]:8.1f}")
     for w, d in hmm_scan.items():
-        chw, pw, fw = scan_profiles[w]
+        _, pw, fw = scan[w]
         dw = fw["delta"][0]
         uw = on_bins(d["x"].values, d["u"].values, -dw, w + dw, pw["y"].values)
         sw = on_bins(d["x"].values, d["u_stderr"].values, -dw, w + dw, pw["y"].values)
@@ -265,39 +264,66 @@ def run(s: Settings, client=None, out: str | None = "results/dpd_channel_flow") 
         res[f"steady_ratio_H{w:g}"] = pw.attrs["wall_s"] / d.attrs["wall_s"]
         print(f"H = {w:g}: L2 error HMM vs direct = {res[f'steady_l2_H{w:g}'][0]:.4f}, wall-time ratio "
               f"direct / HMM = {res[f'steady_ratio_H{w:g}']:.3f}")
+    variables.update({
+        "scan_direct_measured_s": ("width", [r[0] for r in rows], {"units": "s"}),
+        "scan_direct_s": ("width", [r[1] for r in rows], {"units": "s", "long_name": "direct cost model"}),
+        "scan_hmm_s": ("width", [r[2] for r in rows], {"units": "s"})})
+    coords["width"] = ("width", np.array(widths, dtype=float), {"units": "rc"})
+    return {"variables": variables, "coords": coords, "channel": ch}
+
+
+def compare_startup(s: Settings, client, res: dict, channel) -> dict:
+    """Start-up from rest: direct replicas and HMM (Crank-Nicolson); dataset variables."""
+    from hmm import Coupler
+    from oracles.dpd_channel import startup_profiles
+
+    delta = res["delta"]
+    start = startup_profiles(channel, s.startup_times, replicas=s.startup_replicas, bins=s.bins, seed=s.seed)
+    print(f"direct start-up: {s.startup_replicas} replicas, {start.attrs['wall_s']:.1f} s")
+    with Coupler(micro_oracle(s, s.startup_box), client, seed=s.seed, cache=True) as coupler:
+        hstart = hmm_startup(s, coupler, channel.force_density, delta)
+    res.update(direct_startup_s=start.attrs["wall_s"], hmm_startup_s=hstart.attrs["wall_s"],
+               startup_ratio=start.attrs["wall_s"] / hstart.attrs["wall_s"],
+               hmm_startup_runs=hstart.attrs["micro_runs"])
+    y = start["y"].values
+    rows = [int(np.argmin(np.abs(hstart["time"].values - t))) for t in s.startup_times]
+    for t, k in zip(s.startup_times, rows):
+        ub = on_bins(hstart["x"].values, hstart["u"].values[k], -delta, s.width + delta, y)
+        err = l2(ub, start["u"].sel(time=t).values, start["u_stderr"].sel(time=t).values)
+        res[f"startup_l2_t{t:g}"] = err
+        print(f"start-up t = {t:5.1f}: L2 error HMM vs direct = {err[0]:.4f} (direct noise {err[1]:.4f})")
+    print(f"start-up: HMM {hstart.attrs['micro_runs']} micro runs, {hstart.attrs['wall_s']:.1f} s wall; "
+          f"wall-time ratio direct / HMM = {res['startup_ratio']:.3f}")
+    return {"variables": {
+        "direct_startup_u": (("time", "y"), start["u"].values, {"units": "rc/tau"}),
+        "direct_startup_u_stderr": (("time", "y"), start["u_stderr"].values, {"units": "rc/tau"}),
+        "hmm_startup_u": (("time", "x"), hstart["u"].values[rows], {"units": "rc/tau"})},
+        "coords": {"time": ("time", np.array(s.startup_times), {"units": "tau"})}}
+
+
+def run(s: Settings, client=None, out: str | None = "results/dpd_channel_flow") -> dict:
+    """Everything the script does; returns the headline numbers."""
+    import xarray as xr
+
+    res: dict = {}
+    t0 = time.perf_counter()
+    parts = [compare_steady(s, client, res)]
+    if s.startup_times:
+        parts.append(compare_startup(s, client, res, parts[0]["channel"]))
     res["total_s"] = time.perf_counter() - t0
     if out:
-        ds = xr.Dataset(
-            {"direct_u": ("y", prof["u"].values, {"units": "rc/tau"}),
-             "direct_u_stderr": ("y", prof["u_stderr"].values, {"units": "rc/tau"}),
-             "direct_density": ("y", prof["density"].values, {"units": "1/rc^3"}),
-             "direct_kT": ("y", prof["kT"].values, {"units": "kT"}),
-             "hmm_u": ("x", steady["u"].values, {"units": "rc/tau"}),
-             "hmm_u_stderr": ("x", steady["u_stderr"].values, {"units": "rc/tau"}),
-             "hmm_shear_stress": ("x_face", steady["flux"].values, {"units": "kT/rc^3"}),
-             "hmm_shear_stress_stderr": ("x_face", steady["flux_stderr"].values, {"units": "kT/rc^3"}),
-             "direct_startup_u": (("time", "y"), start["u"].values, {"units": "rc/tau"}),
-             "direct_startup_u_stderr": (("time", "y"), start["u_stderr"].values, {"units": "rc/tau"}),
-             "hmm_startup_u": (("time", "x"), np.array([hstart["u"].values[int(np.argmin(np.abs(
-                 hstart["time"].values - t)))] for t in s.startup_times]), {"units": "rc/tau"}),
-             "scan_direct_s": ("width", [r[4] for r in rows], {"units": "s", "long_name": "direct cost model"}),
-             "scan_direct_measured_s": ("width", [r[3] for r in rows], {"units": "s"}),
-             "scan_hmm_s": ("width", [r[5] for r in rows], {"units": "s"})},
-            coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
-                    "x": ("x", steady["x"].values, {"units": "rc"}),
-                    "x_face": ("x_face", steady["x_face"].values, {"units": "rc"}),
-                    "time": ("time", np.array(s.startup_times), {"units": "tau"}),
-                    "width": ("width", np.array(widths, dtype=float), {"units": "rc"})},
-            attrs={k: (v if np.isscalar(v) else str(v)) for k, v in res.items()})
-        ds.attrs.update(settings=str(s), force_density=f, body_force=ch.body_force)
-        plot(ds, res, s, delta, out + ".png")
+        ds = xr.Dataset({k: v for p in parts for k, v in p["variables"].items()},
+                        coords={k: v for p in parts for k, v in p["coords"].items()},
+                        attrs={k: (v if np.isscalar(v) else str(v)) for k, v in res.items()})
+        ds.attrs.update(settings=str(s), fluid=repr(fluid(s)))
+        plot(ds, res, s, out + ".png")
         from hmm.results import write_netcdf
 
         write_netcdf(ds, out + ".nc")
     return res
 
 
-def plot(ds, res, s: Settings, delta: float, path: str) -> None:
+def plot(ds, res, s: Settings, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -305,21 +331,30 @@ def plot(ds, res, s: Settings, delta: float, path: str) -> None:
 
     from oracles.dpd_channel import parabola
 
+    delta = res["delta"]
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
     y = ds["y"].values
     ax[0].errorbar(y, ds["direct_u"], 2 * ds["direct_u_stderr"], fmt="o", ms=3, label="direct walled DPD (2 se)")
     ax[0].errorbar(ds["x"], ds["hmm_u"], 2 * ds["hmm_u_stderr"], fmt="s-", ms=4, capsize=2,
                    label=f"HMM, {s.cells} cells (2 se)")
     yy = np.linspace(-delta, s.width + delta, 200)
-    ax[0].plot(yy, parabola(yy, ds.attrs["force_density"], res["eta_le"][0], s.width, delta), "k--", lw=0.8,
-               label=f"parabola, Lees-Edwards eta = {res['eta_le'][0]:.3f}")
+    ax[0].plot(yy, parabola(yy, res["force_density"], res["eta_le"][0], s.width, delta), "k--", lw=0.8,
+               label=f"Newtonian parabola, Lees-Edwards eta(0.3) = {res['eta_le'][0]:.3f}")
     ax[0].set(xlabel="y (rc from the lower wall plane)", ylabel="u_x (rc/tau)",
-              title=f"steady, L2 error {res['steady_l2'][0]:.3f}, delta = {delta:.2f}")
+              title=f"{'polymer ' if s.polymer else ''}steady, L2 error {res['steady_l2'][0]:.3f}, "
+                    f"delta = {delta:.2f}")
     ax[0].legend(fontsize=7)
-    for k, t in enumerate(ds["time"].values):
-        line = ax[1].errorbar(y, ds["direct_startup_u"][k], 2 * ds["direct_startup_u_stderr"][k], fmt="o", ms=3)
-        ax[1].plot(ds["x"], ds["hmm_startup_u"][k], "-", color=line[0].get_color(), label=f"t = {t:g}")
-    ax[1].set(xlabel="y (rc)", ylabel="u_x (rc/tau)", title="start-up from rest: direct (dots), HMM (lines)")
+    if "time" in ds.coords:
+        for k, t in enumerate(ds["time"].values):
+            line = ax[1].errorbar(y, ds["direct_startup_u"][k], 2 * ds["direct_startup_u_stderr"][k], fmt="o", ms=3)
+            ax[1].plot(ds["x"], ds["hmm_startup_u"][k], "-", color=line[0].get_color(), label=f"t = {t:g}")
+        ax[1].set(xlabel="y (rc)", ylabel="u_x (rc/tau)", title="start-up from rest: direct (dots), HMM (lines)")
+    else:
+        rate, eta = np.abs(ds["hmm_shear_rate"].values), ds["hmm_viscosity"].values
+        err = ds["hmm_shear_stress_stderr"].values / np.maximum(rate, 1e-12)
+        ax[1].errorbar(rate, eta, 2 * err, fmt="s", label="HMM faces: shear_stress / shear_rate (2 se)")
+        ax[1].axhline(res["eta_le"][0], color="k", ls="--", lw=0.8, label="Lees-Edwards eta(0.3)")
+        ax[1].set(xlabel="|shear rate| (1/tau)", ylabel="eta (kT tau / rc^3)", title="viscosity met by the HMM")
     ax[1].legend(fontsize=7)
     w = ds["width"].values
     ax[2].loglog(w, ds["scan_direct_s"], "o--", label="direct, model (beads x steps, measured rate)")
@@ -334,12 +369,20 @@ def plot(ds, res, s: Settings, delta: float, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller run (~2-3 min)")
+    parser.add_argument("--quick", action="store_true", help="smaller run (~1 min)")
+    parser.add_argument("--polymer", action="store_true",
+                        help="the shear-thinning polymer solution (steady only; default out gets '_polymer')")
     parser.add_argument("--out", default="results/dpd_channel_flow", help="path stem of the .png and .nc")
     parser.add_argument("--client", default=None, help="scheduler address or 'sync' (default: embedded cluster)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    res = run(QUICK if args.quick else Settings(), args.client, args.out)
+    settings = QUICK if args.quick else Settings()
+    if args.polymer:
+        settings = replace(POLYMER, **({k: getattr(QUICK, k) for k in ("direct_eq", "direct_sample", "cells",
+                                                                     "micro_box")} if args.quick else {}))
+        if args.out == parser.get_default("out"):
+            args.out += "_polymer"
+    res = run(settings, args.client, args.out)
     print(f"total {res['total_s']:.0f} s")
 
 
