@@ -140,13 +140,19 @@ class BudgetGreedyAllocator:
         can_refine : bool
             Whether the macro grid may be refined.
         refine_cost_s : float
-            Expected micro seconds of a refinement (0 when the surrogate answers).
+            Expected micro seconds of a refinement (0 when the surrogate answers:
+            then a refinement is proposed once ``|discretisation|`` exceeds half
+            the goal standard deviation, otherwise once its expected gain
+            ``0.75 discretisation^2`` exceeds the goal variance).
         target_var : float
             Stop once the remaining variance is below this.
         """
         actions: list[Action] = []
         gain_refine = 0.75 * discretisation**2
-        if can_refine and gain_refine > goal_var:
+        # a refinement answered by the surrogate costs no micro time: take it as soon as the
+        # discretisation error is a sizeable part of the error, not only once it dominates
+        free = refine_cost_s <= 0.0
+        if can_refine and (gain_refine > goal_var or (free and discretisation**2 > 0.25 * goal_var)):
             actions.append(Action("refine", None, -1, 0, gain_refine, refine_cost_s))
         cov = np.array(cov, dtype=float, copy=True)
         v = np.array(goal_cov, dtype=float, copy=True)
@@ -155,11 +161,16 @@ class BudgetGreedyAllocator:
         noise = (sigma1**2 / ns) if sigma1 > 0 else np.zeros(ns.size)
         costs = np.array([cost(int(n)) for n in ns])
         diag_floor = 1e-12 * max(float(np.max(np.diag(cov), initial=0.0)), 1e-300)
+        deterministic_mask = np.zeros((len(kinds), ns.size), dtype=bool)
+        deterministic_mask[np.asarray(kinds) == "sample_more", :] = True
+        deterministic_mask[:, 1:] = True
         while len([a for a in actions if a.kind != "refine"]) < self.max_actions:
             if var <= max(target_var, (1.0 - self.theta) * start) or var <= 0:
                 break
             d = np.maximum(np.diag(cov), diag_floor)
             gains = v[:, None] ** 2 / (d[:, None] + noise[None, :])  # (c, options)
+            if sigma1 <= 0:  # deterministic micro model: a repeat or more samples add nothing
+                gains[deterministic_mask] = 0.0
             rate = gains / costs[None, :]
             c, o = np.unravel_index(int(np.argmax(rate)), rate.shape)
             if gains[c, o] <= 1e-12 * start:

@@ -149,6 +149,10 @@ class AdaptiveSteadySolver:
         The closure is linear in the macro gradient (1D cell problems): the
         surrogate models ``q / G`` over positions (see
         :class:`adaptivity.GPClosureSurrogate`).
+    surrogate_options : mapping, optional
+        Extra keywords of :class:`adaptivity.GPClosureSurrogate`, e.g.
+        ``warp=True`` (arc-length input warping, for closures with a localised
+        steep feature) and ``calibrate=True`` (leave-one-out variance calibration).
     """
 
     def __init__(self, law: Any, grid: Any, coupler: Coupler, goal: Any, *, tol: float,
@@ -156,7 +160,7 @@ class AdaptiveSteadySolver:
                  max_iterations: int = 30, initial_cells: int = 8, max_cells: int = 1024,
                  allocator: Any = None, reference: float | None = None,
                  fixed_inputs: Mapping[str, float] | None = None,
-                 linear_in_gradient: bool = False) -> None:
+                 linear_in_gradient: bool = False, surrogate_options: Mapping[str, Any] | None = None) -> None:
         from scipy.stats import norm
 
         from adaptivity import BudgetGreedyAllocator
@@ -176,6 +180,7 @@ class AdaptiveSteadySolver:
         self.allocator = allocator or BudgetGreedyAllocator()
         self.reference = reference
         self.linear_in_gradient = bool(linear_in_gradient)
+        self.surrogate_options = dict(surrogate_options or {})
         self.closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
                                       self.budget, fixed_inputs=fixed_inputs)
 
@@ -234,7 +239,7 @@ class AdaptiveSteadySolver:
         law, goal = self.law, self.goal
         n_in, n_out = len(self.closure.inputs), len(self.closure.outputs)
         surrogate = GPClosureSurrogate(n_in, n_out, grad_columns=self.grid.dim,
-                                       linear_in_gradient=self.linear_in_gradient)
+                                       linear_in_gradient=self.linear_in_gradient, **self.surrogate_options)
         runs: dict[str, list] = {k: [] for k in ("iteration", "kind", "state", "mean", "stderr", "samples", "cost")}
         seen: dict[bytes, int] = {}
         base_n = max(1, self.budget.sampling_steps)

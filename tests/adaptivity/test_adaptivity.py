@@ -74,6 +74,69 @@ def test_allocator_prefers_informative_cheap_samples():
     assert (fitted.fixed_s, fitted.per_sample_s) == pytest.approx((0.5, 1.0))
 
 
+def test_allocator_deterministic_oracle_gets_no_repeats_and_free_refinement():
+    # sigma1 = 0: a repeat at a known state or more samples cannot reduce the variance
+    cov = np.diag([1.0, 1.0, 1e-6])
+    v = np.array([0.5, 0.2, 1e-3])
+    acts = BudgetGreedyAllocator(theta=0.99, sample_options=(1, 4)).propose(
+        np.arange(3.0)[:, None], ["fresh_run", "fresh_run", "sample_more"], cov, v, 0.3, sigma1=0.0,
+        base_samples=2, cost=CostModel(0.0, 1.0))
+    assert [a.kind for a in acts] == ["fresh_run", "fresh_run"] and all(a.samples == 2 for a in acts)
+    # a refinement answered by the surrogate is free: proposed once |disc| > sigma_J / 2 ...
+    free = BudgetGreedyAllocator().propose(np.zeros((1, 1)), ["fresh_run"], np.eye(1), np.zeros(1), 1.0,
+                                           sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0),
+                                           discretisation=0.6, can_refine=True)
+    assert [a.kind for a in free] == ["refine"]
+    # ... but a costly one only once its gain 0.75 disc^2 exceeds the goal variance
+    paid = BudgetGreedyAllocator().propose(np.zeros((1, 1)), ["fresh_run"], np.eye(1), np.zeros(1), 1.0,
+                                           sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0),
+                                           discretisation=0.6, can_refine=True, refine_cost_s=1.0)
+    assert "refine" not in [a.kind for a in paid]
+
+
+def test_surrogate_loo_calibration_corrects_overstated_noise():
+    """Observations of a smooth function with noise sd 0.01 reported as 0.03:
+    the posterior is three times too wide; the mean squared leave-one-out
+    z-score is then about 1/9 (Rasmussen & Williams 2006, sec. 5.4.2) and the
+    calibrated posterior std is a third of the uncalibrated one. With 200
+    points the mean of z^2 has relative sd sqrt(2/200) = 10%: 4 sigma is 40%."""
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.uniform(0, 1, 200))
+    states = np.column_stack([x, np.ones_like(x)])
+    y = (1.5 + 0.3 * np.sin(2 * np.pi * x) + 0.01 * rng.standard_normal(x.size))[:, None]
+    plain = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True)
+    cal = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True, calibrate=True)
+    for sur in (plain, cal):
+        sur.tell(states, y, np.full_like(y, 0.03))
+    probe = np.column_stack([np.linspace(0.1, 0.9, 9), np.ones(9)])
+    ratio = (cal.predict(probe)[1] / plain.predict(probe)[1]) ** 2
+    assert np.all(np.abs(ratio / (1 / 9) - 1) < 0.4)
+
+
+def test_surrogate_warp_stretches_the_steep_part():
+    """Arc-length warping on the inclusion's homogenised coefficient (edges of
+    width 0.015 at x = 0.24 and 0.36) sampled at 121 points: the warped
+    coordinate is stretched more than tenfold across the edges, keeps the
+    unwarped slope on the flat parts, and the warped GP still interpolates
+    noise-free data."""
+    x = np.linspace(0, 1, 121)
+    k = PROBLEMS["inclusion"].effective_tensor(x[:, None])[:, 0, 0]
+    states = np.column_stack([x, np.full_like(x, 2.0)])
+    warped = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True, warp=True)
+    plain = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True)
+    for sur in (warped, plain):
+        sur.tell(states, (2.0 * k)[:, None], np.zeros((x.size, 1)))
+    probe = np.array([0.0, 0.1, 0.22, 0.26, 0.34, 0.38, 0.6, 0.8])
+    slope = np.diff(warped.coordinate(probe)[:, 0]) / np.diff(probe)
+    unit = float(np.diff(plain.coordinate(probe)[:, 0])[0] / 0.1)
+    flat, edges = slope[[0, 6]], slope[[2, 4]]
+    assert np.allclose(flat, unit, rtol=0.05)
+    assert np.all(edges > 10 * unit)
+    assert np.allclose(warped.predict(states)[0][:, 0], 2.0 * k, atol=1e-3)
+    with pytest.raises(ValueError, match="warp"):
+        GPClosureSurrogate(3, 1, grad_columns=1, warp=True)
+
+
 def test_prolongation_preserves_cell_means_2d():
     grid = Grid2D((3, 4))
     u = np.random.default_rng(0).standard_normal(12)
@@ -99,8 +162,10 @@ def test_statistical_effectivity(name):
     assert 0.5 < r["effectivity"] < 2.0
 
 
-@pytest.mark.parametrize("name, n_points", [("layered_slope", 40), ("inclusion", 120)])
-def test_modelling_effectivity(name, n_points):
+@pytest.mark.parametrize("name, n_points, options", [
+    ("layered_slope", 40, {}), ("inclusion", 120, {}),
+    ("inclusion", 120, {"warp": True, "calibrate": True})])
+def test_modelling_effectivity(name, n_points, options):
     """GP surrogate trained on noisy runs at random positions on the exact
     solution's gradients; its goal error against the exact closure on the same
     grid (no discretisation error) vs the modelling indicator, RMS over 16 seeds
@@ -120,7 +185,7 @@ def test_modelling_effectivity(name, n_points):
         states = np.column_stack([x, np.interp(x, grads[:, 0], grads[:, 1])])
         with Coupler(oracle, "sync", seed=seed) as c:
             batch = c.evaluate(states, Budget(sampling_steps=4))
-        sur = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True)
+        sur = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True, **options)
         sur.tell(states, batch.mean, batch.stderr)
         closure = SurrogateClosure(sur)
         u = solve_steady(law, grid, closure).u
@@ -142,6 +207,19 @@ def test_adaptive_loop_log_and_tolerance():
     assert ds.eta_modelling.dims == ("iteration", "xi")
     assert np.all(np.diff(ds.micro_seconds.values) >= 0)
     assert int(ds.micro_runs[-1]) <= ds.attrs["micro_runs"]
+
+
+def test_adaptive_loop_deterministic_oracle_meets_tolerance_with_warped_surrogate():
+    """Deterministic micro model (noise 0): the loop stops on its estimate and the
+    true goal error (exact homogenised reference) is below the tolerance; only
+    fresh runs (no repeats) and refinement answered by the surrogate."""
+    tol = 3e-5
+    ds = va.adaptive_run(PROBLEMS["inclusion"], tol=tol, noise=0.0, seed=0, cells=16, samples=1,
+                         max_cells=512, max_iterations=40, surrogate_options={"warp": True, "calibrate": True})
+    assert ds.attrs["stop_reason"] == "tolerance"
+    assert abs(float(ds.true_error[-1])) <= tol
+    assert "sample_more" not in set(ds.run_kind.values)
+    assert int(ds.cells[-1]) > 16
 
 
 def test_adaptive_loop_coverage():

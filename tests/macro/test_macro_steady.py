@@ -165,3 +165,22 @@ def test_amg_matches_direct():
     np.testing.assert_allclose(x_amg, x_direct, atol=1e-9 * np.abs(x_direct).max())
     with pytest.raises(ValueError, match=r"unknown `method` 'lu'.*'auto', 'direct', 'amg'"):
         solve_linear(jac, ev.du_dt, method="lu")
+
+
+def test_noisy_closure_initial_guess_is_corrected_even_below_the_noise_floor():
+    """Regression: a residual of the initial guess below the propagated noise
+    floor is no convergence (the noise floor applies after a Newton update).
+    -(A u')' = 1 with A = 1 and a reported flux stderr so large that
+    ||F(0)|| = 1 hides in it: Newton must still take its step to
+    u = x (1 - x) / 2 (the closure's mean is exact, only its error bar is big)."""
+    from macro.closures import ClosureResult
+
+    def closure(points):
+        g = points[:, 1:2]
+        return ClosureResult(g.copy(), np.full_like(g, 10.0), np.zeros(len(points)))
+
+    grid = Grid1D(32)
+    res = solve_steady(DiffusionLaw(source=1.0, boundary=0.0), grid, closure)
+    x = grid.centres[0]
+    assert res.iterations >= 1
+    assert np.allclose(res.u, x * (1 - x) / 2, atol=2e-3)  # O(H^2) of the cell-centred scheme
