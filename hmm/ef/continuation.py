@@ -104,7 +104,8 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
                  n_points: int, p_range: tuple[float, float] | None = None, direction: float = 1.0,
                  tol: float = 1e-8, max_newton: int = 8, ds_min: float | None = None,
                  ds_max: float | None = None, fd_step: float = 1e-5,
-                 fold_ds: float | None = None, bounds: tuple | None = None, min_newton: int = 1) -> Branch:
+                 fold_ds: float | None = None, bounds: tuple | None = None, min_newton: int = 1,
+                 noise_tol: float | None = None) -> Branch:
     """Trace a branch of coarse fixed points starting near ``(U0, p0)``.
 
     ``direction`` (+1/-1) sets the initial direction in the parameter; the run
@@ -128,6 +129,10 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     stopping at the first iterate inside the noise band biases the points
     towards the predictor (by up to tol / |dG/dp| in the parameter), while
     after a few full Newton corrections the error is the zero-mean noise.
+    ``noise_tol`` (e.g. 3) makes the test noise-aware: a point is accepted
+    when max |G| <= max(tol, noise_tol x the largest replica stderr of
+    Phi_T there), so the tolerance follows the noise along the branch (it
+    grows with the event rate of a KMC burst).
     """
     if len(stepper.param_names) != 1:
         raise ValueError(f"continuation(): the stepper needs exactly one parameter, has {stepper.param_names}")
@@ -137,13 +142,19 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     n = stepper.n_coarse
     branch = Branch(stepper.param_names[0], stepper.coarse_names, horizon)
 
+    accept = {"tol": tol}  # the tolerance of the last residual test (for the error message)
+
     def system(X):
-        phi, jac = coarse_map_jacobian(stepper, X[:n], X[n:], horizon, fd_step, with_params=True,
-                                       bounds=bounds)
+        phi, jac, se = coarse_map_jacobian(stepper, X[:n], X[n:], horizon, fd_step, with_params=True,
+                                           bounds=bounds, with_stderr=True)
         G = phi - X[:n]
         J = jac.copy()
         J[:, :n] -= np.eye(n)
+        accept["tol"] = tol if noise_tol is None else max(tol, noise_tol * float(np.max(se)))
         return G, J, jac[:, :n]
+
+    def converged(G):
+        return np.max(np.abs(G)) <= accept["tol"]
 
     def correct(X_pred, tau, radius=np.inf):
         """Newton on (G, arclength); fails (X None) without convergence, when an
@@ -157,7 +168,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
             for it in range(max_newton):
                 G, J, D = system(X)
                 F = np.concatenate([G, [tau @ (X - X_pred)]])
-                if np.max(np.abs(G)) <= tol and it >= min_newton:
+                if converged(G) and it >= min_newton:
                     return X, G, D, it
                 A = np.vstack([J, tau[None, :]])
                 X = X - np.linalg.solve(A, F)
@@ -168,7 +179,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
             if not np.isfinite(radius):
                 raise
             return None, G, D, max_newton
-        return (X, G, D, max_newton) if np.max(np.abs(G)) <= tol else (None, G, D, max_newton)
+        return (X, G, D, max_newton) if converged(G) else (None, G, D, max_newton)
 
     # first point: correct at fixed parameter (tau = e_p keeps p = p0)
     X = np.concatenate([np.asarray(U0, dtype=float).reshape(-1), [float(p0)]])
@@ -188,7 +199,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
             if ds < ds_min:
                 raise ContinuationError(
                     f"continuation(): corrector failed at {branch.param_name}={X[-1] + ds * tau[-1]:.6g} "
-                    f"(residual {np.max(np.abs(G)):.3e} > tol={tol:g}) with ds < ds_min={ds_min:g}; "
+                    f"(residual {np.max(np.abs(G)):.3e} > tol={accept['tol']:.3g}) with ds < ds_min={ds_min:g}; "
                     f"{len(branch.params)} points kept", branch)
             continue
         _, J, _ = system(X_new)
@@ -199,7 +210,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
             continue
         X, tau = X_new, tau_new
         branch.append(X[-1], X[:n], np.linalg.eigvals(D), np.max(np.abs(G)), tau)
-        if iters <= 2:
+        if iters <= min_newton + 1:  # fast convergence: grow the step
             ds = min(ds * 1.3, ds_max)
         if p_range is not None and not (p_range[0] <= X[-1] <= p_range[1]):
             break

@@ -56,13 +56,14 @@ def _clip(U: np.ndarray, bounds) -> np.ndarray:
 
 def coarse_map_jacobian(stepper: CoarseStepper, U: np.ndarray, params: Any, horizon: float,
                         step: float = 1e-5, *, with_params: bool = False,
-                        bounds: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        bounds: tuple | None = None, with_stderr: bool = False) -> tuple[np.ndarray, ...]:
     """Phi_T(U) and its finite-difference Jacobian in one batch of bursts.
 
     Columns: dPhi/dU (n) and, if ``with_params``, dPhi/dp (n_params).
     Forward differences with step ``step * max(1, |x|)``, common random numbers.
     ``bounds=(lo, hi)`` for U (e.g. coverages in [0, 1]): U is clipped into
     them and a step that would leave them is taken backwards.
+    ``with_stderr``: also return the replica stderr of Phi_T(U) (third value).
     """
     U = _clip(np.asarray(U, dtype=float).reshape(-1), bounds)
     p = np.asarray(params, dtype=float).reshape(-1)
@@ -76,7 +77,8 @@ def coarse_map_jacobian(stepper: CoarseStepper, U: np.ndarray, params: Any, hori
     points[1:, :columns] += np.diag(h)
     rec = stepper.run(points[:, :n], points[:, n:], (horizon,), common_random_numbers=CRN_KEY)
     phi = rec.mean[:, -1, :]
-    return phi[0], ((phi[1:] - phi[0]) / h[:, None]).T
+    jac = ((phi[1:] - phi[0]) / h[:, None]).T
+    return (phi[0], jac, rec.stderr[0, -1, :]) if with_stderr else (phi[0], jac)
 
 
 def stability(stepper: CoarseStepper, U: np.ndarray, params: Any, horizon: float,

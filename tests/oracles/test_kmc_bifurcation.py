@@ -49,8 +49,11 @@ def test_fold_estimator_recovers_a_noisy_parabola_within_its_stderr():
     p = 2.5 + 3.0 * (a - 0.37) ** 2 + rng.normal(0.0, 0.01, a.size)
     fold, se, a_f = validation.fold_from_branch(p, a, kind="min", window=0.2)
     assert abs(fold - 2.5) < 4 * se and 0.001 < se < 0.02 and abs(a_f - 0.37) < 0.05
-    with pytest.raises(ValueError, match="opens the wrong way"):
+    with pytest.raises(ValueError, match="no turning point inside"):
         validation.fold_from_branch(p, a, kind="max", window=1.0)
+    with pytest.raises(ValueError, match="opens the wrong way"):
+        a9 = np.linspace(0.0, 1.0, 9)  # a downward parabola with one interior outlier as its minimum
+        validation.fold_from_branch(np.where(a9 == 0.5, 0.5, 1 - (a9 - 0.5) ** 2), a9, kind="min", window=10.0)
 
 
 def test_kmc_continuation_that_cannot_converge_names_beta_and_residual():
@@ -59,5 +62,5 @@ def test_kmc_continuation_that_cannot_converge_names_beta_and_residual():
     with validation.bistable_kmc_stepper(20.0, shape=(16, 16), replicas=2, seed=0) as stepper:
         with pytest.raises(ContinuationError, match=r"beta=3\.1\d*.*residual \d\.\d+e-0\d") as info:
             continuation(stepper, [0.17, 0.58], 3.12, n_points=5, tol=1e-7,
-                         **{**validation.NOISY_CONTINUATION, "max_newton": 2})
+                         **{**validation.NOISY_CONTINUATION, "max_newton": 2, "noise_tol": None})
     assert info.value.branch.params == []
