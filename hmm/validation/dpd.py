@@ -12,6 +12,11 @@ Reference numbers and where they come from:
   Rev. E 56, 1676, 1997): eta = eta_D + eta_C with eta_D = rho D / 2,
   D = 45 kT / (2 pi gamma rho rc^3), eta_C = 2 pi gamma rho^2 rc^5 / 1575
   (conservative forces neglected).
+* Walled channel (oracles.dpd_channel: frozen wall beads + bounce-back,
+  Revenga, Zuniga & Espanol 1999; Pivkin & Karniadakis, J. Comput. Phys.
+  207, 114, 2005): plane Poiseuille flow u = rho g (y + delta)(H + delta - y)
+  / (2 eta) (Landau & Lifshitz, Fluid Mechanics, section 17); the curvature
+  gives eta independently of the wall slip delta.
 * Reverse (periodic) Poiseuille flow: a body force +g along x for y < Ly/2
   and -g above gives, for a Newtonian fluid, the parabolas
   u(y) = +-(rho g / 2 eta) y' (Ly/2 - y') (y' = y mod Ly/2) (Backer, Lowe,
@@ -26,7 +31,7 @@ import time
 import numpy as np
 
 from hmm.budget import Budget
-from oracles.dpd import DPD, observables, pooled_blocks
+from oracles.dpd import DPD, block_estimate, observables, pooled_blocks
 
 P_REFERENCE = 23.6  # p at rho = 3, a = 25, kT = 1 (well-converged published value quoted by the issue)
 P_REFERENCE_ROUNDING = 0.05  # quoted to 3 digits
@@ -124,6 +129,25 @@ def poiseuille_viscosity(config: DPD, body_force: float = 0.05, *, bins: int = 2
     return eta, eta_se, config.density * body_force * config.box[1] / (4 * eta), time.perf_counter() - start
 
 
+def walled_channel(*, width: float = 10.0, body_force: float = 0.02, time_eq: float = 150.0,
+                   time_sample: float = 800.0, seed: int = 6):
+    """Walled channel of the simple fluid: (kT at rest with lambda = 0.65 and its
+    stderr, then the Poiseuille fit: eta from the curvature (mean, se), delta
+    (mean, se), leaks, max shear rate, wall s)."""
+    from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
+
+    start = time.perf_counter()
+    rest = WalledChannel(DPD(vv_lambda=0.65), width=8.0).system(seed=seed)
+    rest.advance(250)
+    kt, kt_se, _ = block_estimate([rest.temperature_series(4000)[:, None]], 20)
+    channel = WalledChannel(DPD(), width=width, body_force=body_force)
+    prof = steady_profile(channel, time_eq=time_eq, time_sample=time_sample, seed=seed)
+    fit = fit_parabola(prof, channel.force_density)
+    rate = channel.force_density * width / (2 * fit["eta"][0])
+    return ((float(kt[0]), float(kt_se[0])), fit["eta"], fit["delta"], prof.attrs["leaks"] + rest.leaks, rate,
+            time.perf_counter() - start)
+
+
 def kinetic_theory_viscosity(rho: float = 3.0, gamma: float = 4.5, kT: float = 1.0, rc: float = 1.0):
     """(eta_D, eta_C) of the GW97 / Marsh-Backx-Ernst kinetic theory."""
     diffusion = 45.0 * kT / (2 * math.pi * gamma * rho * rc**3)
@@ -185,6 +209,15 @@ def report() -> list[str]:
     lines.append(f"| eta, Lees-Edwards, weighted over rates | reverse Poiseuille, g = 0.03: {eta_p:.4f} +- "
                  f"{eta_p_se:.4f} (shear rates up to {gmax:.2f}) | {eta_le:.4f} +- {eta_le_se:.4f} | "
                  f"{_agree(eta_le, math.hypot(eta_le_se, eta_p_se), eta_p)} |")
+    (kt_w, kt_w_se), (eta_w, eta_w_se), (delta, delta_se), leaks, rate_w, _ = walled_channel()
+    lines.append(f"| kT, walled channel H = 8 at rest (frozen-bead walls + bounce-back), lambda = 0.65 | 1 (walls "
+                 f"thermostat like the bulk) | {kt_w:.4f} +- {kt_w_se:.4f} | "
+                 f"{'within 2%' if abs(kt_w - 1) < 0.02 else 'no'}; beads leaked through the walls: {leaks} |")
+    lines.append(f"| eta from the curvature of walled Poiseuille flow, H = 10, g = 0.02 (wall shear rate {rate_w:.2f}) "
+                 f"| Lees-Edwards above | {eta_w:.4f} +- {eta_w_se:.4f} | "
+                 f"{_agree(eta_w, math.hypot(eta_w_se, eta_le_se), eta_le)} |")
+    lines.append(f"| effective no-slip plane beyond each wall plane, delta (same run) | 0 (no slip) | {delta:.3f} +- "
+                 f"{delta_se:.3f} rc | {_agree(delta, delta_se, 0.0)} |")
     (g_hot, eta_hot, se_hot, kt_hot), = le_viscosity(fluid, (0.5,), time_sample=200.0)
     lines.append(f"| eta from Lees-Edwards, shear rate 0.5 (kT = {kt_hot:.3f}: viscous heating) | Poiseuille above | "
                  f"{eta_hot:.4f} +- {se_hot:.4f} | {_agree(eta_hot, math.hypot(se_hot, eta_p_se), eta_p)} |")
