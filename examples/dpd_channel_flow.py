@@ -26,9 +26,10 @@ walls on the planes (delta = 0) are printed too.
 
 Cost: the direct run grows with the width H (beads ~ H, time to reach the
 steady state ~ rho H^2 / eta) while the HMM micro cost does not (same number
-of macro cells, same shear rates when g ~ 1/H). For the narrow channels run
-here the direct simulation is CHEAPER than HMM; the width scan prints both
-costs and where they cross.
+of macro cells, same shear rates when g ~ 1/H). Measured (benchmarks/RESULTS.md):
+the steady HMM is about as fast as the direct run at H = 10 and ~5x faster at
+H = 20, but the start-up HMM (20 implicit steps of fresh micro runs) is ~5x
+SLOWER than the direct ensemble at H = 10; the width scan prints the costs.
 
 Micro budgets: the steady Newton solver stops when the residual is below the
 propagated stress noise, so the noise of tau must stay below the body force
