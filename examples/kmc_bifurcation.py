@@ -116,12 +116,16 @@ def main() -> None:
     lam = np.log(np.abs(np.asarray(mf.multipliers))).max(axis=1) / horizon
     for i in range(len(p) - 1):
         style = "-" if stable[i] and stable[i + 1] else "--"
-        for ax in (ax1, axz):
-            ax.plot(p[i:i + 2], U[i:i + 2, 0], style, color="k", lw=1.5, label="mean field" if i == 0 else None)
+        ax1.plot(p[i:i + 2], U[i:i + 2, 0], style, color="k", lw=1.5, label="mean field" if i == 0 else None)
         ax2.plot(p[i:i + 2], lam[i:i + 2], style, color="k", lw=1.5, label="mean field" if i == 0 else None)
     A = np.linspace(0.02, 0.995, 400)
-    for ax in (ax1, axz):
-        ax.plot(bistable_steady_curve(BistableAB(), A)[0], A, ":", color="grey", lw=1, label="closed form")
+    ax1.plot(bistable_steady_curve(BistableAB(), A)[0], A, ":", color="grey", lw=1, label="closed form")
+    # zoom: the closed form, stable outside the two folds' A values (mean-field fold A = 0.3612, 0.9404)
+    Az = np.linspace(0.15, 0.55, 400)
+    bz = bistable_steady_curve(BistableAB(), Az)[0]
+    low = Az <= exact[0][1]
+    axz.plot(bz[low], Az[low], "k-", lw=1.5, label="mean field (closed form), stable")
+    axz.plot(bz[~low], Az[~low], "k--", lw=1.5, label="mean field, unstable")
 
     rows = []
     for c, (k_hop, A_start, direction, n_points, T) in enumerate(runs):
