@@ -84,6 +84,7 @@ class Settings:
     scan_widths: tuple[float, ...] = (20.0,)  # extra widths (steady only) for the cost scan
     seed: int = 1
     polymer: bool = False  # the polymer solution of hmm.validation.dpd.POLYMER instead of the simple fluid
+    reuse_step: float = 0.02  # also run HMM with shear rates snapped to this grid (0: off); see snap_rates
 
 
 QUICK = Settings(direct_eq=100.0, direct_sample=300.0, cells=5, micro_box=5.0, micro_sample=1000, startup_box=4.0,
@@ -135,7 +136,23 @@ def micro_oracle(s: Settings, edge: float):
     return replace(fluid(s), box=(edge,) * 3)
 
 
-def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: float):
+def snap_rates(solver, step: float) -> None:
+    """Reuse by shear-rate proximity: the solver's closure rounds every shear
+    rate (and the rows its seeds derive from) to a multiple of ``step``, so
+    faces and steps whose rates fall in the same bin share one micro run (the
+    coupler cache answers the repeats). Costs a stress error up to
+    eta * step / 2 per face; the example measures runs saved and error change."""
+    from hmm.closure import CouplerClosure
+
+    class SnappedClosure(CouplerClosure):
+        def lift(self, points):
+            return np.round(super().lift(points) / step) * step
+
+    old = solver.closure
+    solver.closure = SnappedClosure(old.coupler, old.law_inputs, old.law_outputs, old.budget, rename=RENAME)
+
+
+def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: float, snap: float = 0.0):
     """Steady HMM profile (Newton with FD tangents); adds ``u_stderr`` by
     linear propagation of the face stress stderr: du = -J^-1 D dtau with
     J = D diag(tau / shear_rate) G (secant viscosity at the faces)."""
@@ -144,7 +161,11 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: 
     law, grid = macro_problem(s, force_density, width, delta)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s), rename=RENAME,
                        units={"u": "rc/tau", "x": "rc", "time": "tau", "flux": "kT/rc^3"})
+    if snap:
+        snap_rates(solver, snap)
+    mark = (coupler.n_evaluated, coupler.micro_seconds)
     ds = solver.solve_steady()
+    count_fresh(ds, coupler, mark)
     if ds.attrs["newton_iterations"] == 0:
         raise RuntimeError(
             "HMM steady: Newton accepted u = 0 because the body force per cell is below the micro noise "
@@ -162,17 +183,44 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, delta: 
     a = np.linalg.solve(jac, div.toarray() / law.capacity)
     cov = a @ np.diag(ds["flux_stderr"].values ** 2) @ a.T
     ds["u_stderr"] = ("x", np.sqrt(np.diag(cov)), {"units": "rc/tau"})
+    # Newton stops once the residual is below its noise; its last evaluation still
+    # says where the measured stresses balance the force: one more (free) step
+    residual = (div @ tau + law.source_values(grid)) / law.capacity
+    ds["u_newton"] = ("x", u, {"units": "rc/tau", "long_name": "the Newton iterate the solver accepted"})
+    ds["u"] = ("x", u - np.linalg.solve(jac, residual), {"units": "rc/tau", "long_name": (
+        "accepted iterate plus the Newton correction from its evaluation (secant Jacobian)")})
     ds["shear_rate"] = ("x_face", rate, {"units": "1/tau"})
     return ds
 
 
-def hmm_startup(s: Settings, coupler, force_density: float, delta: float):
+def hmm_startup(s: Settings, coupler, force_density: float, delta: float, snap: float = 0.0):
     from hmm import HMMSolver
 
     law, grid = macro_problem(s, force_density, s.width, delta)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s, s.startup_sample), rename=RENAME,
                        stepper="crank_nicolson")
-    return solver.run(max(s.startup_times), dt=s.startup_dt, save_every=1)
+    if snap:
+        snap_rates(solver, snap)
+    mark = (coupler.n_evaluated, coupler.micro_seconds)
+    ds = solver.run(max(s.startup_times), dt=s.startup_dt, save_every=1)
+    return count_fresh(ds, coupler, mark)
+
+
+def count_fresh(ds, coupler, mark):
+    """Micro runs the coupler really executed since ``mark`` (attrs ``fresh_runs``,
+    ``fresh_micro_s``). The solver's ``micro_runs`` counts every query not
+    answered from the cache, including duplicates within a batch (e.g. all faces
+    at shear rate 0 in the first Jacobian), which the coupler runs once."""
+    ds.attrs["fresh_runs"] = coupler.n_evaluated - mark[0]
+    ds.attrs["fresh_micro_s"] = coupler.micro_seconds - mark[1]
+    return ds
+
+
+def sibling(coupler, oracle):
+    """A Coupler with its own cache on the same cluster (for independent cost counts)."""
+    from hmm import Coupler
+
+    return Coupler(oracle, coupler.client or "sync", seed=coupler.seed, cache=True)
 
 
 def on_bins(x_cells: np.ndarray, u_cells: np.ndarray, lo: float, hi: float, y: np.ndarray) -> np.ndarray:
@@ -216,6 +264,10 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
         steady = hmm_steady(s, coupler, f, s.width, delta)
         plane = hmm_steady(s, coupler, f, s.width, 0.0)
         hmm_scan = {w: hmm_steady(s, coupler, f * s.width / w, w, fw["delta"][0]) for w, (_, _, fw) in scan.items()}
+        snapped = None
+        if s.reuse_step:
+            with sibling(coupler, coupler.oracle) as other:
+                snapped = hmm_steady(s, other, f, s.width, delta, s.reuse_step)
     # reference: Newtonian parabola with the Lees-Edwards viscosity at shear rate 0.3
     (_, eta_le, eta_le_se, _), = le_viscosity(micro_oracle(s, s.micro_box), (0.3,), time_sample=s.direct_sample)
     res["eta_le"] = (eta_le, eta_le_se)
@@ -225,21 +277,31 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
     res["steady_l2"] = l2(u_hmm, prof["u"].values, se)
     bulk = (y > 1.0) & (y < s.width - 1.0)  # the density is flat beyond 1 rc from the walls
     res["steady_l2_bulk"] = l2(u_hmm[bulk], prof["u"].values[bulk], se[bulk])
+    u_newton = on_bins(steady["x"].values, steady["u_newton"].values, -delta, s.width + delta, y)
+    res["steady_l2_accepted_iterate"] = l2(u_newton, prof["u"].values, se)
     u_plane = on_bins(plane["x"].values, plane["u"].values, 0.0, s.width, y)
     res["steady_l2_delta0"] = l2(u_plane, prof["u"].values, prof["u_stderr"].values)
     res["parabola_l2"] = l2(parabola(y, f, eta_le, s.width, delta), prof["u"].values, prof["u_stderr"].values)
     hmm_s = steady.attrs["wall_s"]
-    res.update(hmm_steady_s=hmm_s, hmm_steady_runs=steady.attrs["micro_runs"],
-               hmm_micro_s=steady.attrs["micro_seconds"], steady_ratio=prof.attrs["wall_s"] / hmm_s)
-    print(f"HMM steady: {s.cells} cells, {steady.attrs['micro_runs']} micro runs "
-          f"({steady.attrs['micro_seconds']:.1f} micro core-s), {hmm_s:.1f} s wall "
+    res.update(hmm_steady_s=hmm_s, hmm_steady_runs=steady.attrs["fresh_runs"],
+               hmm_micro_s=steady.attrs["fresh_micro_s"], steady_ratio=prof.attrs["wall_s"] / hmm_s)
+    print(f"HMM steady: {s.cells} cells, {steady.attrs['fresh_runs']} micro runs for {steady.attrs['micro_runs']} "
+          f"face queries ({steady.attrs['fresh_micro_s']:.1f} micro core-s), {hmm_s:.1f} s wall "
           f"(+ {res['cluster_start_s']:.1f} s cluster start, not counted)")
     e, n, chi = res["steady_l2"]
     print(f"steady  : L2 error HMM vs direct = {e:.4f} (noise level {n:.4f}, chi2/bin {chi:.2f}); "
           f"bins > 1 rc from the walls {res['steady_l2_bulk'][0]:.4f} (chi2/bin {res['steady_l2_bulk'][2]:.2f}); "
+          f"the solver's accepted iterate (before the last correction) {res['steady_l2_accepted_iterate'][0]:.4f}; "
           f"walls on the planes (delta = 0): {res['steady_l2_delta0'][0]:.4f}; Newtonian parabola with "
           f"Lees-Edwards eta(0.3) = {eta_le:.3f} +- {eta_le_se:.3f}: {res['parabola_l2'][0]:.4f}")
     print(f"steady  : wall-time ratio direct / HMM = {res['steady_ratio']:.3f}")
+    if snapped is not None:
+        u_snap = on_bins(snapped["x"].values, snapped["u"].values, -delta, s.width + delta, y)
+        res["steady_reuse"] = (snapped.attrs["fresh_runs"], l2(u_snap, prof["u"].values, se)[0],
+                               l2(u_snap, u_hmm, se_hmm)[0])
+        print(f"steady  + reuse (rates snapped to {s.reuse_step}): {snapped.attrs['fresh_runs']} micro runs instead "
+              f"of {steady.attrs['fresh_runs']}, L2 error vs direct {res['steady_reuse'][1]:.4f} (was "
+              f"{res['steady_l2'][0]:.4f}); differs from plain HMM by {res['steady_reuse'][2]:.4f}")
     face_rate = steady["shear_rate"].values
     rate = np.abs(face_rate) > 0.2 * np.abs(face_rate).max()
     variables = {
@@ -298,9 +360,13 @@ def compare_startup(s: Settings, client, res: dict, channel) -> dict:
     print(f"direct start-up: {s.startup_replicas} replicas, {start.attrs['wall_s']:.1f} s")
     with Coupler(micro_oracle(s, s.startup_box), client, seed=s.seed, cache=True) as coupler:
         hstart = hmm_startup(s, coupler, channel.force_density, delta)
+        snapped = None
+        if s.reuse_step:
+            with sibling(coupler, coupler.oracle) as other:
+                snapped = hmm_startup(s, other, channel.force_density, delta, s.reuse_step)
     res.update(direct_startup_s=start.attrs["wall_s"], hmm_startup_s=hstart.attrs["wall_s"],
                startup_ratio=start.attrs["wall_s"] / hstart.attrs["wall_s"],
-               hmm_startup_runs=hstart.attrs["micro_runs"])
+               hmm_startup_runs=hstart.attrs["fresh_runs"])
     y = start["y"].values
     rows = [int(np.argmin(np.abs(hstart["time"].values - t))) for t in s.startup_times]
     for t, k in zip(s.startup_times, rows):
@@ -308,8 +374,19 @@ def compare_startup(s: Settings, client, res: dict, channel) -> dict:
         err = l2(ub, start["u"].sel(time=t).values, start["u_stderr"].sel(time=t).values)
         res[f"startup_l2_t{t:g}"] = err
         print(f"start-up t = {t:5.1f}: L2 error HMM vs direct = {err[0]:.4f} (direct noise {err[1]:.4f})")
-    print(f"start-up: HMM {hstart.attrs['micro_runs']} micro runs, {hstart.attrs['wall_s']:.1f} s wall; "
+    print(f"start-up: HMM {hstart.attrs['fresh_runs']} micro runs for {hstart.attrs['micro_runs']} face queries, "
+          f"{hstart.attrs['wall_s']:.1f} s wall; "
           f"wall-time ratio direct / HMM = {res['startup_ratio']:.3f}")
+    if snapped is not None:
+        errs = []
+        for t, k in zip(s.startup_times, rows):
+            ub = on_bins(snapped["x"].values, snapped["u"].values[k], -delta, s.width + delta, y)
+            errs.append(l2(ub, start["u"].sel(time=t).values, start["u_stderr"].sel(time=t).values)[0])
+        res["startup_reuse"] = (snapped.attrs["fresh_runs"], snapped.attrs["wall_s"], *errs)
+        print(f"start-up + reuse (rates snapped to {s.reuse_step}): {snapped.attrs['fresh_runs']} micro runs, "
+              f"{snapped.attrs['wall_s']:.1f} s wall; L2 errors " + ", ".join(
+                  f"t = {t:g}: {e:.4f} (was {res[f'startup_l2_t{t:g}'][0]:.4f})"
+                  for t, e in zip(s.startup_times, errs)))
     return {"variables": {
         "direct_startup_u": (("time", "y"), start["u"].values, {"units": "rc/tau"}),
         "direct_startup_u_stderr": (("time", "y"), start["u_stderr"].values, {"units": "rc/tau"}),
