@@ -18,7 +18,8 @@ an expensive micro run -- in two settings:
   a user who knows the closure is linear in the gradient could run (one micro
   run per face, then a linear solve): the savings against it are printed too.
 * adaptive: :class:`hmm.adaptive.AdaptiveSteadySolver` (GP surrogate with
-  arc-length input warping and leave-one-out variance calibration, fresh
+  arc-length input warping, a linear trend and leave-one-out variance
+  calibration, fresh
   runs / extra samples where the goal-weighted uncertainty is, macro
   refinement -- free, answered by the surrogate -- driven by the
   dual-weighted residual), stopping when 1.96 sigma_model + |disc| <= tol.
@@ -52,7 +53,7 @@ SETTINGS = {"deterministic": dict(noise=0.0, samples=1, tols=(1e-4, 3e-5, 1e-5, 
                                   grids=(16, 32, 64, 128, 256, 512, 1024)),
             "noisy": dict(noise=0.005, samples=4, tols=(1e-3, 4e-4, 2e-4),
                           grids=(16, 32, 64, 128, 256))}
-SURROGATE = dict(warp=True, calibrate=True)
+SURROGATE = dict(warp=True, calibrate=True, trend=True)
 
 
 def uniform(coef, ref, cells, samples, noise, seed=0):

@@ -63,10 +63,13 @@ class SurrogateClosure:
 class MicroClosure:
     """Macro closure answered by fresh micro runs; tangents by finite differences
     with common random numbers (perturbed copies share the base point's seed,
-    replica 1); every fresh base-point estimate is recorded in ``runs``."""
+    replica 1), or ``q / G`` with ``linear_in_gradient`` (1D); every fresh
+    base-point estimate is recorded in ``runs``."""
 
-    def __init__(self, closure: CouplerClosure, rel_step: float = 1e-2) -> None:
+    def __init__(self, closure: CouplerClosure, rel_step: float = 1e-2, *,
+                 linear_in_gradient: bool = False) -> None:
         self.closure, self.rel_step = closure, rel_step
+        self.linear_in_gradient = bool(linear_in_gradient)
         self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []  # state, mean, stderr, cost
 
     def _record(self, points, batch) -> None:
@@ -75,13 +78,41 @@ class MicroClosure:
                               float(batch.cost_s[i])))
 
     def __call__(self, points: np.ndarray):
-        batch = self.closure(points)
+        points = np.asarray(points, dtype=float)
+        zero = np.all(points[:, points.shape[1] // 2:] == 0, axis=1)
+        if self.linear_in_gradient and zero.any():
+            # q = k(X) G is exactly zero at G = 0: no micro run for those rows
+            n_out = len(self.closure.outputs)
+            mean, err = np.zeros((len(points), n_out)), np.zeros((len(points), n_out))
+            cost, cached = np.zeros(len(points)), np.ones(len(points), dtype=bool)
+            if (~zero).any():
+                sub = self.closure(points[~zero])
+                mean[~zero], err[~zero], cost[~zero], cached[~zero] = sub.mean, sub.stderr, sub.cost_s, sub.cached
+            batch = _Result(mean, err, cost)
+            batch.cached = cached
+        else:
+            batch = self.closure(points)
         self._record(points, batch)
+        self._last = (points.tobytes(), batch)
         return batch
 
     def tangent(self, points: np.ndarray) -> np.ndarray:
         cc = self.closure
         n, dim = points.shape[0], points.shape[1] // 2
+        g = points[:, -1]
+        if self.linear_in_gradient and dim == 1:
+            # q = k(X) G: the tangent is q / G, no perturbed runs (and no repeat of the
+            # evaluation the law has just made at these points); at G = 0 one run at G = 1
+            last = getattr(self, "_last", None)
+            batch = last[1] if last is not None and last[0] == points.tobytes() else self(points)
+            out = np.empty((n, batch.mean.shape[1], 1))
+            nz = g != 0
+            out[nz, :, 0] = batch.mean[nz] / g[nz, None]
+            if (~nz).any():
+                unit = points[~nz].copy()
+                unit[:, -1] = 1.0
+                out[~nz, :, 0] = self(unit).mean
+            return out
         copies, steps = [points], []
         for k in range(dim):
             step = self.rel_step * max(float(np.abs(points[:, dim + k]).max()), 1.0)
@@ -253,7 +284,7 @@ class AdaptiveSteadySolver:
                     runs[key].append(val)
 
         # seed: an ordinary HMM solve on a coarse grid
-        micro = MicroClosure(self.closure)
+        micro = MicroClosure(self.closure, linear_in_gradient=self.linear_in_gradient)
         solve_steady(law, self._coarse(), micro, tol=newton_tol)
         st = np.array([r[0] for r in micro.runs])
         record(0, "seed", st, np.array([r[1] for r in micro.runs]), np.array([r[2] for r in micro.runs]),
