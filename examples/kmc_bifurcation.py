@@ -18,7 +18,10 @@ residual tolerance of 3 replica stderr of Phi_T at each point, at least three Ne
 per point (no stopping bias), finite-difference steps of many lattice
 quanta. The random lift lacks the lattice's pair correlations, which heal
 during the first ~1/k_hop of a burst and bias the fixed points of Phi_T by
-O(1/T); a second run at T = 1 removes that by Richardson extrapolation. The same continuation code runs on the
+O(1/T); ``--lift-bias`` adds runs at T = 1 and removes it by Richardson
+extrapolation. Each KMC fold is the mean over three seeds, its stderr the
+spread between them (a single branch's fit stderr undercounts: consecutive
+points inherit the predictor's excursions). The same continuation code runs on the
 deterministic mean-field flow map (oracles.kmc_meanfield.MeanFieldFlow); the
 closed-form curve checks it. Folds are located by a parabola fitted to the
 noisy branch points near the turning point (stderr from the fit). The lower
@@ -65,14 +68,14 @@ def mean_field_branch(horizon: float):
 
 
 def kmc_branch(k_hop: float, shape, replicas: int, n_points: int, client, *, A_start: float,
-               direction: float, horizon: float):
+               direction: float, horizon: float, seed: int):
     """KMC continuation from the mean-field steady state with A coverage ``A_start``
     (its beta from the closed form), in ``direction`` of beta. The residual
     tolerance is 3 replica stderr of Phi_T at each point (``noise_tol``)."""
     beta_start, B_start = bistable_steady_curve(BistableAB(), A_start)
     options = {**NOISY_CONTINUATION, "horizon": horizon}
     error = None
-    with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=1, client=client) as stepper:
+    with bistable_kmc_stepper(k_hop, shape=shape, replicas=replicas, seed=seed, client=client) as stepper:
         try:
             branch = continuation(stepper, [A_start, float(B_start)], float(beta_start), n_points=n_points,
                                   tol=1e-4, direction=direction, p_range=(1.5, 10.0), **options)
@@ -89,18 +92,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small lattice, two hopping rates (~1 min)")
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
+    parser.add_argument("--lift-bias", action="store_true",
+                        help="also run k_hop = 20 at T = 1 and extrapolate the fold to T -> infinity")
     parser.add_argument("--out", default="results/kmc_bifurcation.png")
     args = parser.parse_args()
     client = None if args.client == "embedded" else "sync"
-    # (k_hop, A coverage to start from, direction in beta, points, horizon T): the low-A branch
-    # through the lower fold onto the unstable branch
+    # the low-A branch from theta_A = 0.172 (beta ~ 3.12) down through the lower fold onto the
+    # unstable branch, for each k_hop and seed (the spread between seeds gives the fold's stderr)
     if args.quick:
-        shape, replicas = (32, 32), 8
-        runs = [(2.0, 0.172, -1, 16, 2.0), (20.0, 0.172, -1, 16, 2.0)]
+        shape, replicas, n_points, seeds = (32, 32), 8, 16, (1, 2, 3)
     else:
-        shape, replicas = (64, 64), 8
-        # the last run repeats k_hop = 20 at T = 1 to extrapolate the lift transient away (see below)
-        runs = [(2.0, 0.172, -1, 18, 2.0), (20.0, 0.172, -1, 18, 2.0), (20.0, 0.172, -1, 18, 1.0)]
+        shape, replicas, n_points, seeds = (64, 64), 8, 18, (1, 2, 3)
+    k_hops = (2.0, 20.0)
+    horizons = (2.0, 1.0) if args.lift_bias else (2.0,)
     horizon = NOISY_CONTINUATION["horizon"]
     start = time.perf_counter()
 
@@ -127,52 +131,66 @@ def main() -> None:
     axz.plot(bz[low], Az[low], "k-", lw=1.5, label="mean field (closed form), stable")
     axz.plot(bz[~low], Az[~low], "k--", lw=1.5, label="mean field, unstable")
 
-    rows = []
-    for c, (k_hop, A_start, direction, n_points, T) in enumerate(runs):
-        t0 = time.perf_counter()
-        branch, se, error, cost = kmc_branch(k_hop, shape, replicas, n_points, client, A_start=A_start,
-                                             direction=direction, horizon=T)
-        if len(branch.params) < 2:
-            print(f"KMC k_hop={k_hop:g}: no branch ({error})")
-            continue
-        plot = T == 2.0
-        bp, bU, st = np.asarray(branch.params), np.asarray(branch.U), branch.stable
-        blam = np.log(np.abs(np.asarray(branch.multipliers))).max(axis=1) / T
-        colour = f"C{sorted(set(r[0] for r in runs)).index(k_hop)}"
-        for mask, fmt in ((st, "o"), (~st, "s")) if plot else ():
-            axz.errorbar(bp[mask], bU[mask, 0], se[mask, 0], fmt=fmt, ms=4, color=colour,
-                         mfc=colour if fmt == "o" else "none", capsize=2,
-                         label=f"KMC k_hop={k_hop:g} ({'stable' if fmt == 'o' else 'unstable'})" if c < 2 else None)
-        if plot:
-            for ax in (ax1, axz):
-                ax.plot(bp, bU[:, 0], "-", color=colour, lw=0.6, alpha=0.6)
-            ax2.plot(bp, blam, "o-", color=colour, ms=3, lw=0.8, label=f"KMC k_hop={k_hop:g}" if c < 2 else None)
-        kind, beta_mf = ("min", beta_low) if direction < 0 else ("max", beta_up)
-        try:
-            fold, fold_se, fold_A = fold_from_branch(bp, bU[:, 0], kind=kind)
-            if plot:
-                axz.errorbar([fold], [fold_A], xerr=[2 * fold_se], fmt="*", ms=12, color=colour, capsize=4)
-        except ValueError as exc:
-            fold, fold_se = float("nan"), float("nan")
-            print(f"  k_hop={k_hop:g}: no fold estimate ({exc})")
-        rows.append((k_hop, kind, T, fold, fold_se, beta_mf))
-        print(f"KMC k_hop={k_hop:g} ({shape[0]}x{shape[1]}, {replicas} replicas, T={T}), "
-              f"{'lower' if kind == 'min' else 'upper'} fold: beta = {fold:.3f} +- {fold_se:.3f} "
-              f"(mean field {beta_mf:.4f}, offset {fold - beta_mf:+.3f}); {len(bp)} points "
-              f"({int(st.sum())} stable), {cost:.1f} micro s, {time.perf_counter() - t0:.1f} s wall"
-              + (f"; stopped: {error}" if error else ""))
+    folds = {}  # (k_hop, T) -> per-seed folds
+    for c, k_hop in enumerate(k_hops):
+        colour = f"C{c}"
+        for T in horizons if k_hop == max(k_hops) else horizons[:1]:
+            folds[k_hop, T] = []
+            for seed in seeds:
+                t0 = time.perf_counter()
+                branch, se, error, cost = kmc_branch(k_hop, shape, replicas, n_points, client, A_start=0.172,
+                                                     direction=-1, horizon=T, seed=seed)
+                if len(branch.params) < 4:
+                    print(f"KMC k_hop={k_hop:g} seed {seed}: no branch ({error})")
+                    continue
+                bp, bU, st = np.asarray(branch.params), np.asarray(branch.U), branch.stable
+                try:
+                    fold, fold_se, _ = fold_from_branch(bp, bU[:, 0], kind="min")
+                    folds[k_hop, T].append(fold)
+                except ValueError as exc:
+                    fold, fold_se = float("nan"), float("nan")
+                    print(f"  no fold estimate ({exc})")
+                print(f"KMC k_hop={k_hop:g} ({shape[0]}x{shape[1]}, {replicas} replicas, T={T}, seed {seed}): "
+                      f"lower fold beta = {fold:.3f} (fit stderr {fold_se:.3f}); {len(bp)} points "
+                      f"({int(st.sum())} stable), {cost:.1f} micro s, {time.perf_counter() - t0:.1f} s wall"
+                      + (f"; stopped: {error}" if error else ""))
+                if T != 2.0 or seed != seeds[0]:
+                    continue  # plot one branch per k_hop
+                blam = np.log(np.abs(np.asarray(branch.multipliers))).max(axis=1) / T
+                for mask, fmt in ((st, "o"), (~st, "s")):
+                    axz.errorbar(bp[mask], bU[mask, 0], se[mask, 0], fmt=fmt, ms=4, color=colour,
+                                 mfc=colour if fmt == "o" else "none", capsize=2,
+                                 label=f"KMC k_hop={k_hop:g} ({'stable' if fmt == 'o' else 'unstable'})")
+                for ax in (ax1, axz):
+                    ax.plot(bp, bU[:, 0], "-", color=colour, lw=0.6, alpha=0.6)
+                ax2.plot(bp, blam, "o-", color=colour, ms=3, lw=0.8, label=f"KMC k_hop={k_hop:g}")
+        f = np.array(folds[k_hop, 2.0])
+        if f.size >= 2:
+            axz.errorbar([f.mean()], [0.17], xerr=[2 * f.std(ddof=1) / np.sqrt(f.size)], fmt="*", ms=12,
+                         color=colour, capsize=4, label=f"KMC fold, k_hop={k_hop:g} (+-2 stderr, {f.size} seeds)")
 
+    summary = {}
+    for (k_hop, T), f in folds.items():
+        f = np.array(f)
+        if f.size >= 2:
+            summary[k_hop, T] = (f.mean(), f.std(ddof=1) / np.sqrt(f.size))
+            print(f"k_hop={k_hop:g}, T={T}: lower fold beta = {summary[k_hop, T][0]:.3f} +- {summary[k_hop, T][1]:.3f} "
+                  f"(mean of {f.size} seeds, stderr from their spread; mean field {beta_low:.4f}, offset "
+                  f"{summary[k_hop, T][0] - beta_low:+.3f})")
     # The random lift has no pair correlations; the burst spends its first ~1/k_hop healing them,
     # which biases Phi_T's fixed points by O(1/T). Richardson extrapolation in 1/T removes it.
-    lower = {T: (f, se) for k, kind, T, f, se, _ in rows if k == 20.0 and kind == "min"}
-    if 1.0 in lower and 2.0 in lower:
-        (f1, s1), (f2, s2) = lower[1.0], lower[2.0]
+    k_max = max(k_hops)
+    if (k_max, 1.0) in summary and (k_max, 2.0) in summary:
+        (f1, s1), (f2, s2) = summary[k_max, 1.0], summary[k_max, 2.0]
         f_inf, s_inf = 2 * f2 - f1, float(np.hypot(2 * s2, s1))
-        print(f"k_hop=20 lower fold extrapolated to T -> infinity (2 f(T=2) - f(T=1)): {f_inf:.3f} +- {s_inf:.3f} "
-              f"(mean field {beta_low:.4f}, offset {f_inf - beta_low:+.3f} = "
+        print(f"k_hop={k_max:g} lower fold extrapolated to T -> infinity (2 f(T=2) - f(T=1)): {f_inf:.3f} +- "
+              f"{s_inf:.3f} (mean field {beta_low:.4f}, offset {f_inf - beta_low:+.3f} = "
               f"{abs(f_inf - beta_low) / s_inf:.1f} stderr)")
-    print("lower-fold offsets at T = 2: " + ", ".join(
-        f"k_hop={k:g}: {f - b:+.3f} +- {se:.3f}" for k, kind, T, f, se, b in rows if kind == "min" and T == 2.0))
+    if all((k, 2.0) in summary for k in k_hops):
+        (fa, sa), (fb, sb) = summary[k_hops[0], 2.0], summary[k_hops[1], 2.0]
+        shrink = abs(fa - beta_low) - abs(fb - beta_low)
+        print(f"offset from the mean-field fold shrinks by {shrink:.3f} +- {np.hypot(sa, sb):.3f} "
+              f"({shrink / np.hypot(sa, sb):.1f} stderr) from k_hop={k_hops[0]:g} to k_hop={k_hops[1]:g}")
 
     ax1.axvline(beta_up, color="grey", lw=0.6, ls=":")
     ax1.set(xlabel="beta (B2 adsorption rate)", ylabel="theta_A", xlim=(1.5, 10), ylim=(0, 1.02),
@@ -181,7 +199,7 @@ def main() -> None:
     ax1.add_patch(plt.Rectangle((2.45, 0.15), 0.8, 0.4, fill=False, ec="grey", ls="--", lw=0.8))  # the zoom
     axz.axvline(beta_low, color="grey", lw=0.6, ls=":")
     axz.set(xlabel="beta", ylabel="theta_A", xlim=(2.45, 3.25), ylim=(0.15, 0.55),
-            title="lower fold: KMC (filled stable, open unstable; stars: folds +- 2 se)")
+            title="lower fold: KMC (filled stable, open unstable; stars: folds)")
     axz.legend(fontsize=7, loc="upper right")
     ax2.axhline(0, color="grey", lw=0.6)
     ax2.set(xlabel="beta", ylabel="max Re lambda = log|mu| / T", xlim=(2.45, 3.25), ylim=(-0.6, 0.4),

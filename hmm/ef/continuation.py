@@ -142,7 +142,7 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
     n = stepper.n_coarse
     branch = Branch(stepper.param_names[0], stepper.coarse_names, horizon)
 
-    accept = {"tol": tol}  # the tolerance of the last residual test (for the error message)
+    accept = {"tol": tol, "why": ""}  # last residual test's tolerance and the last failure's cause
 
     def system(X):
         phi, jac, se = coarse_map_jacobian(stepper, X[:n], X[n:], horizon, fd_step, with_params=True,
@@ -173,12 +173,15 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
                 A = np.vstack([J, tau[None, :]])
                 X = X - np.linalg.solve(A, F)
                 if not np.all(np.isfinite(X)) or np.linalg.norm(X - X_pred) > radius:
+                    accept["why"] = f"a Newton iterate left the trust radius {radius:.3g}"
                     return None, G, D, it + 1
             G, J, D = system(X)
-        except (OracleError, np.linalg.LinAlgError):
+        except (OracleError, np.linalg.LinAlgError) as exc:
             if not np.isfinite(radius):
                 raise
+            accept["why"] = f"{type(exc).__name__} in the corrector"
             return None, G, D, max_newton
+        accept["why"] = f"no convergence in {max_newton} Newton steps"
         return (X, G, D, max_newton) if converged(G) else (None, G, D, max_newton)
 
     # first point: correct at fixed parameter (tau = e_p keeps p = p0)
@@ -199,8 +202,8 @@ def continuation(stepper: CoarseStepper, U0: Any, p0: float, *, horizon: float, 
             if ds < ds_min:
                 raise ContinuationError(
                     f"continuation(): corrector failed at {branch.param_name}={X[-1] + ds * tau[-1]:.6g} "
-                    f"(residual {np.max(np.abs(G)):.3e} > tol={accept['tol']:.3g}) with ds < ds_min={ds_min:g}; "
-                    f"{len(branch.params)} points kept", branch)
+                    f"({accept['why']}; residual {np.max(np.abs(G)):.3e}, tol={accept['tol']:.3g}) with "
+                    f"ds < ds_min={ds_min:g}; {len(branch.params)} points kept", branch)
             continue
         _, J, _ = system(X_new)
         tau_new = _tangent(J, tau)

@@ -64,3 +64,24 @@ def test_kmc_continuation_that_cannot_converge_names_beta_and_residual():
             continuation(stepper, [0.17, 0.58], 3.12, n_points=5, tol=1e-7,
                          **{**validation.NOISY_CONTINUATION, "max_newton": 2, "noise_tol": None})
     assert info.value.branch.params == []
+
+
+def test_same_continuation_code_on_the_mean_field_flow_finds_the_lower_fold():
+    """hmm.ef continuation on the deterministic mean-field flow map passes the
+    lower fold; Branch.fold_points and the noisy-branch parabola fit both
+    return the closed-form fold."""
+    flow = MeanFieldFlow(BistableAB(), ("beta",))
+    A0 = 0.25
+    beta0, B0 = bistable_steady_curve(BistableAB(), A0)
+    with coarse_stepper(flow.lift, flow.micro, flow.restrict, coarse_names=("A", "B"),
+                        param_names=("beta",)) as stepper:
+        branch = continuation(stepper, [A0, float(B0)], float(beta0), horizon=2.0, ds=0.05, n_points=14,
+                              direction=-1, fd_step=1e-6, tol=1e-9, ds_min=1e-6)
+    beta_f = bistable_folds(BistableAB())[0][0]
+    folds = branch.fold_points()
+    assert len(folds) == 1 and abs(folds[0][0] - beta_f) < 1e-4, folds
+    fit, se, _ = validation.fold_from_branch(branch.params, np.asarray(branch.U)[:, 0], kind="min", window=0.1)
+    assert abs(fit - beta_f) < 2e-3  # parabola model error over the window (measured 1e-4)
+    stable = branch.stable
+    A = np.asarray(branch.U)[:, 0]
+    assert np.all(stable[A < 0.33]) and not np.any(stable[A > 0.39])  # low-A branch stable, middle unstable
