@@ -31,9 +31,9 @@ the steady HMM is about as fast as the direct run at H = 10 and ~5x faster at
 H = 20, but the start-up HMM (20 implicit steps of fresh micro runs) is ~5x
 SLOWER than the direct ensemble at H = 10; the width scan prints the costs.
 
-Micro budgets: the steady Newton solver stops when the residual is below the
-propagated stress noise, so the noise of tau must stay below the body force
-per cell (c(n) sqrt 2 stderr(tau) / h < f): 6^3 boxes, 2000 sampling steps
+Micro budgets: the steady Newton solver accepts an iterate whose residual is
+below the propagated stress noise, so that noise must stay below the body
+force per cell (c(n) sqrt 2 stderr(tau) / h < f): 6^3 boxes, 2000 sampling steps
 (stderr ~0.009) for f = 0.09 and h = 1. Finite-difference tangents use a
 shear-rate step of 0.2: DPD trajectories decorrelate, so common random numbers
 do not rescue small steps. The start-up (20 Crank-Nicolson steps, ~450 micro
