@@ -19,7 +19,7 @@ per point (no stopping bias), finite-difference steps of many lattice
 quanta. The random lift lacks the lattice's pair correlations, which heal
 during the first ~1/k_hop of a burst and bias the fixed points of Phi_T by
 O(1/T); ``--lift-bias`` adds runs at T = 1 and removes it by Richardson
-extrapolation. Each KMC fold is the mean over three seeds, its stderr the
+extrapolation. Each KMC fold is the mean over five seeds, its stderr the
 spread between them (a single branch's fit stderr undercounts: consecutive
 points inherit the predictor's excursions). The same continuation code runs on the
 deterministic mean-field flow map (oracles.kmc_meanfield.MeanFieldFlow); the
@@ -102,7 +102,7 @@ def main() -> None:
     if args.quick:
         shape, replicas, n_points, seeds = (32, 32), 8, 16, (1, 2, 3)
     else:
-        shape, replicas, n_points, seeds = (64, 64), 8, 18, (1, 2, 3)
+        shape, replicas, n_points, seeds = (64, 64), 8, 15, (1, 2, 3, 4, 5)
     k_hops = (2.0, 20.0)
     horizons = (2.0, 1.0) if args.lift_bias else (2.0,)
     horizon = NOISY_CONTINUATION["horizon"]
