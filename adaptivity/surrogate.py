@@ -58,9 +58,18 @@ class GPClosureSurrogate:
         warping (Sampson & Guttorp 1992; Snoek et al. 2014). Limitation:
         a stationary fit of nearly noise-free data may ring between the
         observations; the stretch is then spread over the whole range (a
-        shorter length scale, no harm, no gain). The arc length of the
+        shorter length scale, no harm, no gain). Meant for deterministic or
+        nearly noise-free closures: with a few noisy observations a warp
+        built on a feature the data barely resolve can make the GP
+        overconfident (measured on the noisy inclusion benchmark). The arc length of the
         polyline through the data instead localises the stretch but was
         measured overconfident on the inclusion benchmark, so it is not used.
+    refit_every : int
+        Re-optimise the kernel hyperparameters (maximum likelihood) only
+        once this many observations have arrived since the last
+        optimisation; in between, new data are conditioned on with the last
+        hyperparameters (a Cholesky factorisation instead of an optimiser
+        run). 1: every fit optimises.
     trend : bool
         Add a linear trend to the kernel (a Bayesian linear regression on the
         standardised inputs, ``c (x . x' + 1)``): closures with a macro-scale
@@ -76,18 +85,27 @@ class GPClosureSurrogate:
         conservative by a factor of a few, which makes the modelling
         indicator ask for micro runs that do not change the answer;
         the factor is kept within [1/25, 25] (variance) and is 1 with fewer
-        than 8 usable observations.
+        than 8 usable observations, or when any observation reports a
+        stderr > 0 (with a known noise level the maximum-likelihood amplitude
+        already fits it, and the leave-one-out scores of a few noisy points
+        fitted by the same likelihood shrink the variance too far).
     """
 
     def __init__(self, n_in: int, n_out: int, *, grad_columns: int | None = None, nu: float = 2.5,
                  n_restarts: int = 0, jitter: float = 1e-8, linear_in_gradient: bool = False,
-                 warp: bool = False, calibrate: bool = False, trend: bool = False) -> None:
+                 warp: bool = False, calibrate: bool = False, trend: bool = False,
+                 refit_every: int = 1) -> None:
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.grad_columns = self.n_in // 2 if grad_columns is None else int(grad_columns)
         self.linear = bool(linear_in_gradient)
         if self.linear and (self.grad_columns != 1 or self.n_out != 1):
             raise ValueError("GPClosureSurrogate: `linear_in_gradient` needs one gradient column and one output")
         self.warp, self.calibrate, self.trend = bool(warp), bool(calibrate), bool(trend)
+        if isinstance(refit_every, bool) or not isinstance(refit_every, (int, np.integer)) or refit_every < 1:
+            raise ValueError(f"GPClosureSurrogate: `refit_every` must be an integer >= 1, got {refit_every!r}")
+        self.refit_every = int(refit_every)
+        self._kernels: dict = {}
+        self._ml_size: int | None = None
         if self.warp and not (self.linear and self.n_in == 2):
             raise ValueError("GPClosureSurrogate: `warp` needs `linear_in_gradient` and one position column")
         self._warp_table: tuple[np.ndarray, np.ndarray] | None = None
@@ -137,7 +155,17 @@ class GPClosureSurrogate:
         self._warp_table = (xs, zs)
 
     def fit(self) -> "GPClosureSurrogate":
-        """(Re)fit one GP per output, hyperparameters by maximum likelihood."""
+        """(Re)fit one GP per output, hyperparameters by maximum likelihood.
+
+        BLAS runs single-threaded here: the matrices are small (a few hundred
+        observations) and a threaded BLAS on a shared machine was measured 30x
+        slower (threads oversubscribing the cores)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit()
+
+    def _fit(self) -> "GPClosureSurrogate":
         if len(self) < 2:
             raise ValueError("GPClosureSurrogate.fit(): needs at least 2 observations")
         X, Y, S = self.X, self.Y, self.S
@@ -149,14 +177,17 @@ class GPClosureSurrogate:
         self._x_mean = X.mean(axis=0)
         self._x_std = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
         self._warp_table = None
-        self._fit_models(X, Y, S)
+        optimise = self._ml_size is None or len(self) - self._ml_size >= self.refit_every
+        if optimise:
+            self._ml_size = len(self)
+        self._fit_models(X, Y, S, "plain", optimise)
         if self.warp:  # warp from the stationary fit of the same data (no dependence on history)
             self._warp((X - self._x_mean) / self._x_std)
-            self._fit_models(X, Y, S)
+            self._fit_models(X, Y, S, "warped", optimise)
         self._dirty = False
         return self
 
-    def _fit_models(self, X: np.ndarray, Y: np.ndarray, S: np.ndarray) -> None:
+    def _fit_models(self, X: np.ndarray, Y: np.ndarray, S: np.ndarray, stage: str, optimise: bool) -> None:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern
 
@@ -170,15 +201,20 @@ class GPClosureSurrogate:
             if self.trend:  # Bayesian linear trend: k += c (x . x'), c by maximum likelihood
                 kernel = kernel + ConstantKernel(1.0, (1e-6, 1e4)) * DotProduct(1.0, sigma_0_bounds="fixed")
             alpha = (S[:, k] / sd) ** 2 + self.jitter
-            gp = GaussianProcessRegressor(kernel, alpha=alpha, normalize_y=False,
-                                          n_restarts_optimizer=self.n_restarts, random_state=0)
+            previous = self._kernels.get((stage, k))
+            if optimise or previous is None:
+                gp = GaussianProcessRegressor(kernel, alpha=alpha, normalize_y=False,
+                                              n_restarts_optimizer=self.n_restarts, random_state=0)
+            else:  # condition on the new data with the last maximum-likelihood hyperparameters
+                gp = GaussianProcessRegressor(previous, alpha=alpha, normalize_y=False, optimizer=None)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # bound warnings of the optimiser
                 gp.fit(Xs, (y - mu) / sd)
-            if self.calibrate:
+            if self.calibrate and not np.any(S[:, k] > 0):
                 sd_post = sd * np.sqrt(_loo_variance_factor(gp, Xs))
             else:
                 sd_post = sd
+            self._kernels[(stage, k)] = gp.kernel_
             self._models.append(gp)
             self._y_mean.append(mu)
             self._y_std.append(sd)

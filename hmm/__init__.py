@@ -11,6 +11,8 @@ HMMSolver
     Macro conservation law + Coupler -> labelled xarray results.
 AdaptiveSteadySolver
     Steady HMM with error indicators deciding where micro work goes (adaptivity).
+ReuseClosure
+    Per-query surrogate reuse of micro answers (``HMMSolver(closure_wrapper=...)``).
 OracleError, QueryError, BudgetError, ConfigError, SchedulerError, HMMError
     The exception tree (see :mod:`hmm.errors`).
 """
@@ -26,6 +28,7 @@ from .provenance import package_version
 __version__ = package_version()
 
 __all__ = ["Budget", "Estimate", "EstimateArrays", "EstimateBatch", "EstimateCache", "Coupler", "HMMSolver", "AdaptiveSteadySolver",
+           "ReuseClosure",
            "OracleError", "QueryError", "BudgetError", "ConfigError", "SchedulerError",
            "CheckpointError", "HMMError", "__version__"]
 
@@ -39,4 +42,8 @@ def __getattr__(name):  # the solvers import xarray and scikit-learn; load them 
         from .adaptive import AdaptiveSteadySolver
 
         return AdaptiveSteadySolver
+    if name == "ReuseClosure":
+        from .reuse import ReuseClosure
+
+        return ReuseClosure
     raise AttributeError(f"module 'hmm' has no attribute {name!r}")

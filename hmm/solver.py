@@ -14,7 +14,7 @@ import hashlib
 import math
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -66,13 +66,22 @@ class HMMSolver:
     rename : mapping, optional
         Law input/output name -> oracle name where they differ (see
         :class:`hmm.closure.CouplerClosure`).
+    closure_wrapper : callable, optional
+        ``closure_wrapper(coupler_closure) -> closure``: the closure the macro
+        law calls instead of the plain :class:`hmm.closure.CouplerClosure`,
+        e.g. ``lambda cc: hmm.ReuseClosure(cc, tol=1e-3)`` (surrogate reuse)
+        or ``lambda cc: macro.TabulatedClosure(cc, ...)`` (lattice reuse).
+        Micro seconds and fresh runs are still counted at the coupler
+        closure. A wrapper may keep state (a surrogate) that a checkpoint
+        does not hold, so ``run(checkpoint=...)`` is refused with one.
     """
 
     def __init__(self, law: Any, grid: Any, coupler: Coupler, *, budget: Budget | None = None,
                  stepper: Any = None, stepper_options: Mapping[str, Any] | None = None,
                  fixed_inputs: Mapping[str, float] | None = None,
                  units: Mapping[str, str] | None = None,
-                 rename: Mapping[str, str] | None = None) -> None:
+                 rename: Mapping[str, str] | None = None,
+                 closure_wrapper: Callable[[CouplerClosure], Any] | None = None) -> None:
         from macro import get_field_stepper, get_stepper
 
         if not isinstance(coupler, Coupler):
@@ -91,10 +100,22 @@ class HMMSolver:
             self.stepper_class = get_stepper(stepper or "implicit_euler")
         self.stepper_options = dict(stepper_options or {})
         self.units = {"u": "1", "x": "1", "time": "1", "flux": "1", **dict(units or {})}
-        self.closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
-                                      self.budget, fixed_inputs=fixed_inputs, rename=rename)
+        self.coupler_closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
+                                              self.budget, fixed_inputs=fixed_inputs, rename=rename)
+        if closure_wrapper is not None and not callable(closure_wrapper):
+            raise TypeError(f"HMMSolver(): `closure_wrapper` must be callable, got {type(closure_wrapper).__name__}")
+        self.closure_wrapper = closure_wrapper
+        self.closure = closure_wrapper(self.coupler_closure) if closure_wrapper else self.coupler_closure
 
     # -- helpers ----------------------------------------------------------------------
+    @property
+    def _micro_log(self) -> Any:
+        """Micro seconds / fresh runs counter: the closure's own log when it has
+        one (a coupler closure or a wrapper passing its inner log on), else the
+        coupler closure's."""
+        log = getattr(self.closure, "log", None)
+        return log if log is not None else self.coupler_closure.log
+
     def initial_state(self, u0: Any = None) -> np.ndarray:
         """``u0`` as an array of ``grid.shape``: None (zeros), a number, a profile
         ``f(*coords, t=0)`` or an array."""
@@ -158,16 +179,16 @@ class HMMSolver:
         from macro import solve_steady
 
         start = time.perf_counter()
-        log0 = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+        log0 = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
         res = solve_steady(self.law, self.grid, self.closure, self.initial_state(u0).ravel(), **options)
         ev = res.evaluation
         attrs = self._attrs(mode="steady", newton_iterations=res.iterations,
                             residual=float(res.residual), wall_s=time.perf_counter() - start,
-                            micro_seconds=self.closure.log.micro_seconds - log0[0],
-                            micro_runs=self.closure.log.fresh_runs - log0[1])
+                            micro_seconds=self._micro_log.micro_seconds - log0[0],
+                            micro_runs=self._micro_log.fresh_runs - log0[1])
         return self._dataset(None, res.u.reshape(self.grid.shape), ev.normal_flux,
-                             ev.normal_flux_stderr, self.closure.log.micro_seconds - log0[0],
-                             self.closure.log.fresh_runs - log0[1], attrs)
+                             ev.normal_flux_stderr, self._micro_log.micro_seconds - log0[0],
+                             self._micro_log.fresh_runs - log0[1], attrs)
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
@@ -205,6 +226,10 @@ class HMMSolver:
         """
         from tqdm.auto import tqdm
 
+        if checkpoint and self.closure is not self.coupler_closure:
+            raise NotImplementedError("HMMSolver.run(): checkpoints are not supported with a wrapped closure "
+                                      "(`closure_wrapper`): its state (e.g. a surrogate) is not checkpointed, "
+                                      "so a resumed run would not repeat the bits")
         if self.fields:
             if checkpoint:
                 raise NotImplementedError("HMMSolver.run(): checkpoints are not supported for "
@@ -221,15 +246,15 @@ class HMMSolver:
         records = self._resume(checkpoint, token) if checkpoint else None
         if records is None:
             u = self.initial_state(u0).ravel()
-            log0 = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+            log0 = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
             ev = self.law.evaluate(self.grid, u, t0, self.closure)
             records = {"step": [0], "time": [t0], "u": [u.reshape(self.grid.shape)],
                        "flux": [ev.normal_flux], "stderr": [ev.normal_flux_stderr],
-                       "cost": [self.closure.log.micro_seconds - log0[0]],
-                       "runs": [self.closure.log.fresh_runs - log0[1]]}
+                       "cost": [self._micro_log.micro_seconds - log0[0]],
+                       "runs": [self._micro_log.fresh_runs - log0[1]]}
         step = records["step"][-1]
         u = np.asarray(records["u"][-1], dtype=float).ravel()
-        mark = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+        mark = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
         stepper = None
         bar = tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step")
         try:
@@ -241,7 +266,7 @@ class HMMSolver:
                 result = stepper.step(u, t, h)
                 u, step = result.u, step + 1
                 bar.update(1)
-                bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self.closure.log.micro_seconds:.3g}")
+                bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self._micro_log.micro_seconds:.3g}")
                 if step % save_every == 0 or step == n_steps:
                     t_now = t_end if step == n_steps else t0 + step * dt
                     ev = result.evaluation if stepper.implicit else self.law.evaluate(
@@ -251,9 +276,9 @@ class HMMSolver:
                     records["u"].append(u.reshape(self.grid.shape).copy())
                     records["flux"].append(ev.normal_flux)
                     records["stderr"].append(ev.normal_flux_stderr)
-                    records["cost"].append(self.closure.log.micro_seconds - mark[0])
-                    records["runs"].append(self.closure.log.fresh_runs - mark[1])
-                    mark = (self.closure.log.micro_seconds, self.closure.log.fresh_runs)
+                    records["cost"].append(self._micro_log.micro_seconds - mark[0])
+                    records["runs"].append(self._micro_log.fresh_runs - mark[1])
+                    mark = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
                     if checkpoint:
                         stepper = None  # restart the stepper where a resumed run restarts it
                         write_netcdf(self._records_dataset(records, token, n_steps, start), checkpoint)
@@ -293,7 +318,7 @@ class HMMSolver:
         start = time.perf_counter()
         U = self.initial_fields(u0)
         stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
-        log = self.closure.log
+        log = self._micro_log
         times, states, stresses, errors, costs, runs = [], [], [], [], [], []
         mark = (log.micro_seconds, log.fresh_runs)
 

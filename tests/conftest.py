@@ -9,6 +9,18 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_blas():
+    """BLAS single-threaded in the test process: the machines are shared and
+    small, and a threaded BLAS oversubscribing two busy cores made small
+    dense factorisations 30x slower (measured). Worker processes of the
+    embedded cluster get the same setting from distributed's nanny."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _client(n_workers: int):
     from distributed import Client
 

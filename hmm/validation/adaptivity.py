@@ -105,13 +105,14 @@ def statistical_effectivity(coefficient, cells: int = 16, reps: int = 30, noise:
 
 
 def adaptive_run(coefficient, tol: float, *, noise: float = 0.02, seed: int = 0, cells: int = 32,
-                 samples: int = 4, client="sync", max_cells: int = 256, **options):
+                 samples: int = 4, client="sync", max_cells: int = 256, cost_per_sample_s: float = 1e-3,
+                 **options):
     """One adaptive run on the 1D problem; returns its log Dataset."""
     from hmm.adaptive import AdaptiveSteadySolver
     from macro import Grid1D
     from oracles.noisy_flux import NoisyCellProblem
 
-    oracle = NoisyCellProblem(coefficient, cells=32, noise=noise)
+    oracle = NoisyCellProblem(coefficient, cells=32, noise=noise, cost_per_sample_s=cost_per_sample_s)
     with Coupler(oracle, client, seed=seed) as c:
         solver = AdaptiveSteadySolver(law(), Grid1D(cells), c, goal(), tol=tol,
                                       budget=Budget(sampling_steps=samples), max_cells=max_cells,

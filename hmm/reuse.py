@@ -1,0 +1,147 @@
+"""Surrogate reuse of micro answers, query by query (the modelling indicator at work).
+
+:class:`ReuseClosure` wraps a macro closure (normally the
+:class:`hmm.closure.CouplerClosure` of an :class:`hmm.HMMSolver`). For every
+query it asks a Gaussian-process surrogate of the closure
+(:class:`adaptivity.GPClosureSurrogate`) for its predictive standard
+deviation ``s(p)``. A query with ``s(p) <= tol`` in every output is answered
+by the surrogate's posterior mean (``reuse``: no micro time, reported
+stderr ``s(p)``); the others go to the wrapped closure in one batch (``fresh
+run``) and their answers are added to the surrogate, so the next queries
+near them are reused. The surrogate is told only fresh micro estimates,
+never its own predictions.
+
+This is the per-query form of the modelling/reuse decision of issue 7 for
+time-dependent runs; the goal-oriented steady loop is
+:class:`hmm.adaptive.AdaptiveSteadySolver`. Hook it into a solver with
+``HMMSolver(..., closure_wrapper=lambda cc: ReuseClosure(cc, tol=...))``.
+
+Steppers: meant for explicit steppers (many closure calls at nearby states)
+and the hyperbolic field steppers. Newton-based (implicit) steppers see a
+closure whose answer at a point can change between iterations as the
+surrogate learns, which Newton does not converge through; use them with
+:class:`macro.TabulatedClosure` or without reuse.
+
+Reproducibility: the answers depend on the order of the queries (what the
+surrogate has seen), which is fixed for a given run, so a rerun gives the
+same bits; a run resumed from a checkpoint does not (the surrogate is not
+checkpointed), and :class:`hmm.HMMSolver` refuses that combination.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from macro.closures import ClosureResult, call_closure
+
+__all__ = ["ReuseClosure"]
+
+
+class ReuseClosure:
+    """Closure answered by a GP surrogate where it is confident, by micro runs elsewhere.
+
+    Parameters
+    ----------
+    closure : callable
+        The wrapped closure ``closure(points) -> result`` with ``mean``,
+        ``stderr``, ``cost_s`` (and optionally ``cached``), e.g. a
+        :class:`hmm.closure.CouplerClosure`.
+    tol : float or sequence of float
+        Largest predictive standard deviation (closure output units, per
+        output) at which a query is answered by the surrogate.
+    min_runs : int
+        Fresh runs before the surrogate is consulted at all (>= 2).
+    linear_in_gradient : bool
+        Closure known to be linear in the gradient (see
+        :class:`adaptivity.GPClosureSurrogate`).
+    surrogate_options : dict, optional
+        Extra keywords of :class:`adaptivity.GPClosureSurrogate` (default
+        ``refit_every=16``: hyperparameters re-optimised every 16 fresh runs).
+
+    Attributes
+    ----------
+    stats : dict
+        ``queries``, ``reused`` and ``fresh`` counts.
+    log
+        The wrapped closure's log (micro seconds and fresh runs), when it has one.
+    """
+
+    def __init__(self, closure: Any, tol: Any, *, min_runs: int = 8, linear_in_gradient: bool = False,
+                 surrogate_options: dict | None = None) -> None:
+        from adaptivity import GPClosureSurrogate
+
+        if not callable(closure):
+            raise TypeError(f"ReuseClosure(): `closure` must be callable, got {type(closure).__name__}")
+        n_in, n_out = len(closure.inputs), len(closure.outputs)
+        tol = np.broadcast_to(np.asarray(tol, dtype=float), (n_out,)).copy()
+        if not np.all(np.isfinite(tol)) or np.any(tol <= 0):
+            raise ValueError(f"ReuseClosure(): `tol` must be finite and > 0 per output, got {tol}")
+        if isinstance(min_runs, bool) or not isinstance(min_runs, (int, np.integer)) or min_runs < 2:
+            raise ValueError(f"ReuseClosure(): `min_runs` must be an integer >= 2, got {min_runs!r}")
+        self.closure, self.tol, self.min_runs = closure, tol, int(min_runs)
+        self.inputs, self.outputs = closure.inputs, closure.outputs
+        self.accepts_seed_rows = bool(getattr(closure, "accepts_seed_rows", False))
+        options = {"refit_every": 16, **(surrogate_options or {})}
+        self.surrogate = GPClosureSurrogate(n_in, n_out, grad_columns=n_in // 2,
+                                            linear_in_gradient=linear_in_gradient, **options)
+        self.stats = {"queries": 0, "reused": 0, "fresh": 0}
+
+    @property
+    def log(self) -> Any:
+        return getattr(self.closure, "log", None)
+
+    def __call__(self, points: np.ndarray, seed_rows: np.ndarray | None = None) -> ClosureResult:
+        points = np.asarray(points, dtype=float)
+        n, n_out = len(points), len(self.outputs)
+        mean, err, cost = np.empty((n, n_out)), np.empty((n, n_out)), np.zeros(n)
+        reuse = np.zeros(n, dtype=bool)
+        if len(self.surrogate) >= self.min_runs:
+            m, s = self.surrogate.predict(points)
+            reuse = np.all(s <= self.tol, axis=1)
+            mean[reuse], err[reuse] = m[reuse], s[reuse]
+        fresh = ~reuse
+        if fresh.any():
+            rows = None if seed_rows is None else np.asarray(seed_rows)[fresh]
+            res = call_closure(self.closure, points[fresh], rows)
+            fm, fe = np.asarray(res.mean, dtype=float), np.asarray(res.stderr, dtype=float)
+            mean[fresh], err[fresh], cost[fresh] = fm, fe, np.asarray(res.cost_s, dtype=float)
+            # repeated answers (the coupler's cache) are one observation, not several
+            new = ~np.asarray(getattr(res, "cached", np.zeros(len(fm), dtype=bool)), dtype=bool)
+            if new.any():
+                self.surrogate.tell(points[fresh][new], fm[new], fe[new])
+        self.stats["queries"] += n
+        self.stats["reused"] += int(reuse.sum())
+        self.stats["fresh"] += int(fresh.sum())
+        return ClosureResult(mean, err, cost)
+
+    def tangent(self, points: np.ndarray, rel_step: float = 1e-2) -> np.ndarray:
+        """``dq/dG`` (n, n_out, n_grad) by forward differences through the wrapped
+        closure (fresh micro answers with common random numbers: each copy shares
+        its base point's seed rows), never through the surrogate: a GP's
+        derivative across the gradient axis, learned from the few gradients a
+        run visits, is no basis for a CFL bound or a Newton step. The answers
+        are added to the surrogate."""
+        points = np.asarray(points, dtype=float)
+        n, g, n_in = len(points), self.surrogate.grad_columns, points.shape[1]
+        copies, steps = [points], []
+        for k in range(g):
+            shifted = points.copy()
+            col = n_in - g + k
+            step = rel_step * max(float(np.abs(points[:, col]).max()), 1.0)
+            shifted[:, col] += step
+            copies.append(shifted)
+            steps.append(shifted[:, col] - points[:, col])
+        stacked = np.vstack(copies)
+        res = call_closure(self.closure, stacked, np.vstack([points] * (g + 1)))
+        mean = np.asarray(res.mean, dtype=float)
+        new = ~np.asarray(getattr(res, "cached", np.zeros(len(mean), dtype=bool)), dtype=bool)
+        if new.any():
+            self.surrogate.tell(stacked[new], mean[new], np.asarray(res.stderr, dtype=float)[new])
+        self.stats["fresh"] += len(stacked)
+        self.stats["queries"] += len(stacked)
+        out = np.empty((n, len(self.outputs), g))
+        for k in range(g):
+            out[:, :, k] = (mean[(k + 1) * n:(k + 2) * n] - mean[:n]) / steps[k][:, None]
+        return out
