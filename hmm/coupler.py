@@ -353,8 +353,11 @@ class Coupler:
         todo = np.flatnonzero(~cached)
         if todo.size:
             self._run(uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker)
+        # a repeat of a query within the batch is answered by its first occurrence's run
+        repeat = np.ones(n, dtype=bool)
+        repeat[np.unique(inverse, return_index=True)[1]] = False
         return EstimateBatch(self.inputs, self.outputs, arr, mean[inverse], stderr[inverse],
-                             n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse],
+                             n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse] | repeat,
                              worker[inverse].astype(str), self.provenance(budget))
 
     def _chunks(self, todo: np.ndarray) -> list[np.ndarray]:

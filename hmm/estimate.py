@@ -96,8 +96,9 @@ class EstimateBatch:
     seed : ndarray of uint64, shape (n,)
         Per-query seeds the oracle was called with.
     cached : ndarray of bool, shape (n,)
-        True where the estimate came from the cache (``cost_s`` is then the
-        cost of the original run, not spent again).
+        True where the estimate came without a fresh run: from the cache, or
+        as a repeat of an earlier row of the same batch (``cost_s`` is then
+        the cost of the original run, not spent again).
     worker : ndarray of str, shape (n,)
         Where each query ran (``"sync"`` in process).
     provenance : dict

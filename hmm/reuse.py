@@ -63,7 +63,9 @@ class ReuseClosure:
     Attributes
     ----------
     stats : dict
-        ``queries``, ``reused`` and ``fresh`` counts.
+        ``queries``, ``reused`` (answered by the surrogate) and ``fresh``
+        (passed on to the wrapped closure, which runs repeats of one batch
+        once and may answer from its cache) counts.
     log
         The wrapped closure's log (micro seconds and fresh runs), when it has one.
     """

@@ -22,7 +22,10 @@ ASEOracle              any ASE calculator at T = 0 (extra `ase`)       strain ->
 
 Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
 :class:`FastSlowSDE` (fast/slow SDE with a known averaged equation);
-:class:`DiffusionTooth` (fine-grid reaction-diffusion tooth for :class:`hmm.ef.GapTooth`).
+:class:`DiffusionTooth` (fine-grid reaction-diffusion tooth for :class:`hmm.ef.GapTooth`);
+:class:`KMCTooth` (lattice-KMC tooth with reservoir columns for :class:`hmm.ef.GapTooth`);
+:class:`MeanFieldFlow` (deterministic mean-field coarse stepper of a KMC model).
+Direct reference simulations: :class:`WalledChannel` (DPD between frozen-bead walls).
 """
 
 from importlib import import_module
@@ -43,6 +46,7 @@ _LAZY = {
     "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
     "LammpsOracle": "lammps_", "lj_fcc_setup": "lammps_", "ASEOracle": "ase_",
     "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion", "WalledChannel": "dpd_channel",
+    "KMCTooth": "kmc_tooth", "MeanFieldFlow": "kmc_meanfield",
 }
 
 

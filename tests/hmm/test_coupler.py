@@ -85,6 +85,9 @@ def test_duplicates_run_once_and_cache_answers_repeats(tmp_path):
         first = c.evaluate(states)
         assert counting.calls() == 3  # duplicates and -0.0 == 0.0 run once
         assert np.array_equal(first.mean[0], first.mean[2])
+        # repeats are answered without a run: not counted as fresh, their cost not spent again
+        assert first.cached.tolist() == [False, False, True, False, True]
+        assert first.total_cost_s == pytest.approx(float(first.cost_s[[0, 1, 3]].sum()))
         again = c.evaluate(states)
         assert counting.calls() == 3 and np.all(again.cached)
         _same_bits(first, again)

@@ -34,7 +34,7 @@ def test_reuse_closure_saves_micro_runs_and_stays_within_its_tolerance():
     runs_plain, runs_reused = int(plain["micro_runs"].sum()), int(reused["micro_runs"].sum())
     print(f"fresh runs: plain {runs_plain}, with reuse {runs_reused}; reuse stats {stats}")
     assert runs_reused < 0.5 * runs_plain  # the fresh runs the solver counts are the wrapped closure's
-    assert stats["fresh"] == runs_reused
+    assert 0 < runs_reused <= stats["fresh"]  # passed on; repeats within a batch run once
     # a reused stress is off by at most ~4 sigma <= 4 TOL; the shear rate then by at most
     # 4 TOL / min(d tau / d rate) = 4 TOL / eta_inf (Carreau's smallest tangent), and the
     # velocity, an integral over half the channel (length 1/2), by at most 2 TOL / eta_inf
