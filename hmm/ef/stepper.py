@@ -89,6 +89,7 @@ class CoarseRecords:
     stderr: np.ndarray
     cost_s: float
     replicas: int
+    replicas_per_state: np.ndarray | None = None  # (m,) with ``target_stderr``; else all ``replicas``
 
 
 class CoarseStepper:
@@ -104,6 +105,15 @@ class CoarseStepper:
     client : see :class:`hmm.Coupler` (``None``: embedded cluster, ``"sync"``, address, Client)
     replicas : int
         Independent bursts per coarse state, averaged (stderr from their spread).
+    target_stderr : float, optional
+        Statistical indicator at work (``sample_more``): after the first
+        ``replicas`` bursts, a state whose largest coarse stderr (at the last
+        record time) exceeds this gets more replicas, as many as the observed
+        spread says are needed (``R (stderr / target)^2``, rounded up, at
+        most ``max_replicas``), in one more round. Replica ``k`` always has the
+        same seed, so the answer is reproducible.
+    max_replicas : int
+        Cap on the replicas per state with ``target_stderr``.
     seed, cache, batch_size, retries, budget
         Passed to the Couplers.
     """
@@ -112,9 +122,20 @@ class CoarseStepper:
                  coarse_names: tuple[str, ...], param_names: tuple[str, ...] = (),
                  client: Any = "sync", replicas: int = 1, seed: int = 0, cache: Any = True,
                  batch_size: int | None = None, retries: int = 2, budget: Budget | None = None,
-                 n_workers: int | None = None) -> None:
+                 n_workers: int | None = None, target_stderr: float | None = None,
+                 max_replicas: int = 64) -> None:
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
             raise ValueError(f"CoarseStepper(): `replicas` must be an int >= 1, got {replicas!r}")
+        if target_stderr is not None:
+            if not (isinstance(target_stderr, (int, float)) and np.isfinite(target_stderr) and target_stderr > 0):
+                raise ValueError(f"CoarseStepper(): `target_stderr` must be a finite number > 0, got {target_stderr!r}")
+            if replicas < 2:
+                raise ValueError("CoarseStepper(): `target_stderr` needs `replicas` >= 2 (a spread to judge by)")
+        if isinstance(max_replicas, bool) or not isinstance(max_replicas, int) or max_replicas < replicas:
+            raise ValueError(f"CoarseStepper(): `max_replicas` must be an int >= replicas ({replicas}), "
+                             f"got {max_replicas!r}")
+        self.target_stderr = None if target_stderr is None else float(target_stderr)
+        self.max_replicas = max_replicas
         self.pieces = (lift, micro, restrict)
         self.coarse_names, self.param_names = tuple(coarse_names), tuple(param_names)
         self.replicas = replicas
@@ -167,21 +188,45 @@ class CoarseStepper:
         times = tuple(float(t) for t in np.atleast_1d(record_times))
         coupler = self._coupler(times)
         R = self.replicas
-        states = np.repeat(np.column_stack([U, p]), R, axis=0)
-        replica = np.tile(np.arange(R), m)
-        seed_from = None
+        rows = np.column_stack([U, p])
+        keys = None
         if common_random_numbers is not None:
             keys = np.broadcast_to(np.asarray(common_random_numbers, dtype=float).reshape(-1), (m,))
-            seed_from = np.repeat(keys, R)[:, None]
-        batch = coupler.evaluate(states, self.budget, replica=replica, seed_from=seed_from)
-        values = batch.mean.reshape(m, R, len(times), self.n_coarse)
-        mean = values.mean(axis=1)
-        stderr = (values.std(axis=1, ddof=1) / np.sqrt(R) if R > 1 else
-                  np.sqrt((batch.stderr.reshape(m, R, len(times), self.n_coarse) ** 2).mean(axis=1)))
-        cost = float(np.sum(batch.cost_s[~batch.cached]))
+        values, stds, cost = self._bursts(coupler, rows, keys, np.zeros(m, dtype=int), np.full(m, R))
+        per_state = None
+        if self.target_stderr is not None:
+            spread = np.array([v[:, -1, :].std(axis=0, ddof=1).max() for v in values])  # per replica
+            need = np.ceil(R * (spread / np.sqrt(R) / self.target_stderr) ** 2).astype(int)
+            need = np.clip(need, R, self.max_replicas)
+            more = np.flatnonzero(need > R)
+            if more.size:
+                extra, extra_std, extra_cost = self._bursts(coupler, rows[more], None if keys is None
+                                                            else keys[more], np.full(more.size, R), need[more] - R)
+                for j, i in enumerate(more):
+                    values[i] = np.concatenate([values[i], extra[j]])
+                    stds[i] = np.concatenate([stds[i], extra_std[j]])
+                cost += extra_cost
+            per_state = np.array([len(v) for v in values])
+        mean = np.stack([v.mean(axis=0) for v in values])
+        stderr = np.stack([v.std(axis=0, ddof=1) / np.sqrt(len(v)) if len(v) > 1 else
+                           np.sqrt((s ** 2).mean(axis=0)) for v, s in zip(values, stds)])
         self.calls += 1
         self.micro_seconds += cost
-        return CoarseRecords(np.asarray(times), mean, stderr, cost, R)
+        return CoarseRecords(np.asarray(times), mean, stderr, cost, R, per_state)
+
+    def _bursts(self, coupler: Coupler, rows: np.ndarray, keys: np.ndarray | None, first: np.ndarray,
+                counts: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+        """Replicas ``first[i] .. first[i] + counts[i] - 1`` from each row, in one batch;
+        per row the recorded coarse values and stderrs (counts[i], n_records, n_coarse)."""
+        states = np.repeat(rows, counts, axis=0)
+        replica = np.concatenate([np.arange(f, f + c) for f, c in zip(first, counts)])
+        seed_from = None if keys is None else np.repeat(keys, counts)[:, None]
+        batch = coupler.evaluate(states, self.budget, replica=replica, seed_from=seed_from)
+        shape = (-1, len(coupler.oracle.record_times), self.n_coarse)
+        edges = np.cumsum(counts)[:-1]
+        values = [v.reshape(shape) for v in np.split(batch.mean, edges)]
+        stds = [v.reshape(shape) for v in np.split(batch.stderr, edges)]
+        return values, stds, float(np.sum(batch.cost_s[~batch.cached]))
 
     def __call__(self, U: Any, params: Any = (), horizon: float = 1.0, **kw) -> np.ndarray:
         """The coarse map Phi_horizon(U): mean coarse state after ``horizon``."""

@@ -135,3 +135,41 @@ def test_bounds_keep_bursts_admissible_at_the_edge():
     assert jac[0, 0] == pytest.approx(np.exp(-0.3), rel=1e-9)  # backward step, same slope
     fp = coarse_fixed_point(stepper, [0.99], [1.0], horizon=0.3, bounds=(0.0, 1.0))
     assert fp.U[0] == pytest.approx(1.0, abs=1e-8) and fp.stable  # fixed point on the bound
+
+
+# -- adaptive replicas (the statistical indicator decides "sample more") ------------------
+def _noisy_lift(U, p, rng):
+    return np.array(U, dtype=float)
+
+
+def _noisy_micro(state, p, duration, rng):
+    # heteroscedastic noise: standard deviation 0.01 + |U| (known exactly)
+    return state + (0.01 + np.abs(state)) * rng.standard_normal(state.shape)
+
+
+def _noisy_restrict(state):
+    return np.asarray(state, dtype=float)
+
+
+def test_coarse_stepper_target_stderr_adds_replicas_where_the_noise_is():
+    from hmm.ef import coarse_stepper
+
+    U = np.array([[0.0], [0.5], [2.0]])
+    target = 0.05
+    with coarse_stepper(_noisy_lift, _noisy_micro, _noisy_restrict, coarse_names=("u",), replicas=8,
+                        target_stderr=target, max_replicas=4096, seed=1) as st:
+        rec = st.run(U, (), (1.0,))
+        again = st.run(U, (), (1.0,))
+    sigma = 0.01 + np.abs(U[:, 0])
+    R = rec.replicas_per_state
+    # the quiet state keeps its 8 replicas; the others get about (sigma / target)^2 (the
+    # spread of 8 replicas estimates sigma to ~25%, so allow a factor 2.5 either way)
+    assert R[0] == 8 and np.all(np.diff(R) > 0)
+    assert np.all((R[1:] > (sigma[1:] / target) ** 2 / 2.5) & (R[1:] < 2.5 * (sigma[1:] / target) ** 2))
+    # the reported stderr is the spread of the replicas; the mean is within 4 of them of U
+    assert np.all(np.abs(rec.mean[:, 0, 0] - U[:, 0]) < 4 * rec.stderr[:, 0, 0])
+    assert np.allclose(rec.stderr[:, 0, 0], sigma / np.sqrt(R), rtol=0.5)
+    assert np.array_equal(rec.mean, again.mean)  # replica k keeps its seed: same bits
+    with pytest.raises(ValueError, match="target_stderr"):
+        coarse_stepper(_noisy_lift, _noisy_micro, _noisy_restrict, coarse_names=("u",), replicas=1,
+                       target_stderr=0.1)
