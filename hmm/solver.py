@@ -231,10 +231,7 @@ class HMMSolver:
                                       "(`closure_wrapper`): its state (e.g. a surrogate) is not checkpointed, "
                                       "so a resumed run would not repeat the bits")
         if self.fields:
-            if checkpoint:
-                raise NotImplementedError("HMMSolver.run(): checkpoints are not supported for "
-                                          "multi-field laws yet")
-            return self._run_fields(t_end, dt, u0, t0, save_every, progress)
+            return self._run_fields(t_end, dt, u0, t0, save_every, progress, checkpoint)
         t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
         if save_every is None:
             save_every = max(1, n_steps // 20)
@@ -310,41 +307,55 @@ class HMMSolver:
                                          self.grid.shape).reshape(n) if f in u0 else np.zeros(n)
                          for f in self.fields])
 
-    def _run_fields(self, t_end, dt, u0, t0, save_every, progress):
+    def _run_fields(self, t_end, dt, u0, t0, save_every, progress, checkpoint=None):
         from tqdm.auto import tqdm
 
         t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
         save_every = save_every or max(1, n_steps // 20)
+        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+            raise ValueError(f"HMMSolver.run(): `save_every` must be an int >= 1, got {save_every!r}")
         start = time.perf_counter()
-        U = self.initial_fields(u0)
-        stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
+        U0 = self.initial_fields(u0)
+        token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
+                                u0=hashlib.blake2b(U0.tobytes(), digest_size=8).hexdigest())
         log = self._micro_log
-        times, states, stresses, errors, costs, runs = [], [], [], [], [], []
+        records = self._resume_fields(checkpoint, token) if checkpoint else None
         mark = (log.micro_seconds, log.fresh_runs)
 
-        def record(t):
+        def record(rec, step, t, U):
             nonlocal mark
             sigma, se = self.law.closure_values(U, self.closure)  # (n_cells, n_outputs) each
-            times.append(t)
-            states.append(U.copy())
-            stresses.append(sigma)
-            errors.append(se)
-            costs.append(log.micro_seconds - mark[0])
-            runs.append(log.fresh_runs - mark[1])
+            for key, val in (("step", step), ("time", t), ("U", U.copy()), ("sigma", sigma), ("se", se),
+                             ("cost", log.micro_seconds - mark[0]), ("runs", log.fresh_runs - mark[1])):
+                rec[key].append(val)
             mark = (log.micro_seconds, log.fresh_runs)
 
-        record(t0)
-        with tqdm(total=n_steps, disable=not progress, desc="HMM", unit="step") as bar:
-            for step in range(n_steps):
+        if records is None:
+            records = {k: [] for k in ("step", "time", "U", "sigma", "se", "cost", "runs")}
+            record(records, 0, t0, U0)
+        step, U = int(records["step"][-1]), np.array(records["U"][-1], dtype=float)
+        stepper = None
+        with tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step") as bar:
+            while step < n_steps:
+                if stepper is None:
+                    stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
                 t = t0 + step * dt
                 h = min(dt, t_end - t) if step == n_steps - 1 else dt
-                U = stepper.step(U, t, h).U
+                U, step = stepper.step(U, t, h).U, step + 1
                 bar.update(1)
-                if (step + 1) % save_every == 0 or step == n_steps - 1:
-                    record(t_end if step == n_steps - 1 else t0 + (step + 1) * dt)
+                if step % save_every == 0 or step == n_steps:
+                    record(records, step, t_end if step == n_steps else t0 + step * dt, U)
+                    if checkpoint:
+                        stepper = None  # restart the stepper where a resumed run restarts it
+                        write_netcdf(self._fields_dataset(records, token, n_steps, start), checkpoint)
+                        self.coupler.save_cache()
+        return self._fields_dataset(records, token, n_steps, start)
+
+    def _fields_dataset(self, records, token, n_steps, start):
         import xarray as xr
 
         grid = self.grid
+        states, stresses, errors = records["U"], records["sigma"], records["se"]
         data = {f: (("time", "x"), np.array([s[i] for s in states]), {"units": self.units.get(f, "1")})
                 for i, f in enumerate(self.fields)}
         for k, name in enumerate(self.law.closure_outputs(grid)):
@@ -353,13 +364,28 @@ class HMMSolver:
                            "long_name": f"{name} at the cell states (micro estimate)"})
             data[f"{name}_stderr"] = (("time", "x"), np.array([e[:, k] for e in errors]),
                                       {"units": self.units.get(name, "1")})
-        data["micro_cost_s"] = ("time", np.array(costs), {"units": "s"})
-        data["micro_runs"] = ("time", np.array(runs, dtype=np.int64))
-        attrs = self._attrs(mode="transient", n_steps=n_steps, wall_s=time.perf_counter() - start,
-                            micro_seconds=float(np.sum(costs)), micro_runs=int(np.sum(runs)))
-        coords = {"time": ("time", np.array(times), {"units": self.units["time"]}),
+        data["micro_cost_s"] = ("time", np.array(records["cost"], dtype=float), {"units": "s"})
+        data["micro_runs"] = ("time", np.array(records["runs"], dtype=np.int64))
+        data["step"] = ("time", np.array(records["step"], dtype=np.int64), {"long_name": "macro step index"})
+        attrs = self._attrs(mode="transient", n_steps=n_steps, run_token=token,
+                            completed_steps=int(records["step"][-1]), wall_s=time.perf_counter() - start,
+                            micro_seconds=float(np.sum(records["cost"])), micro_runs=int(np.sum(records["runs"])))
+        coords = {"time": ("time", np.array(records["time"], dtype=float), {"units": self.units["time"]}),
                   "x": ("x", grid.centres[0], {"units": self.units["x"]})}
         return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    def _resume_fields(self, checkpoint, token):
+        ds = self._load_checkpoint(checkpoint, token)
+        if ds is None:
+            return None
+        outputs = self.law.closure_outputs(self.grid)
+        n = ds.sizes["time"]
+        return {"step": [int(v) for v in ds["step"].values], "time": [float(v) for v in ds["time"].values],
+                "U": [np.stack([ds[f].values[i] for f in self.fields]) for i in range(n)],
+                "sigma": [np.column_stack([ds[o].values[i] for o in outputs]) for i in range(n)],
+                "se": [np.column_stack([ds[f"{o}_stderr"].values[i] for o in outputs]) for i in range(n)],
+                "cost": [float(v) for v in ds["micro_cost_s"].values],
+                "runs": [int(v) for v in ds["micro_runs"].values]}
 
     def _records_dataset(self, records, token, n_steps, start):
         attrs = self._attrs(mode="transient", run_token=token, n_steps=n_steps,
@@ -372,7 +398,9 @@ class HMMSolver:
         ds["step"] = ("time", np.asarray(records["step"], dtype=np.int64), {"long_name": "macro step index"})
         return ds
 
-    def _resume(self, checkpoint, token):
+    def _load_checkpoint(self, checkpoint, token):
+        """The checkpoint Dataset, None if the file does not exist; CheckpointError if
+        it cannot be read or belongs to another run."""
         import xarray as xr
 
         path = Path(checkpoint)
@@ -386,6 +414,12 @@ class HMMSolver:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} belongs to a different run (law, grid, oracle, budget, "
                 "seed, stepper or times differ); delete it or choose another path")
+        return ds
+
+    def _resume(self, checkpoint, token):
+        ds = self._load_checkpoint(checkpoint, token)
+        if ds is None:
+            return None
         names = self.law.closure_outputs(self.grid)
         flat = lambda var, i: np.concatenate([ds[f"{n}{var}"].values[i].ravel() for n in names])  # noqa: E731
         n = ds.sizes["time"]
