@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from .goal import adjoint, flux_sensitivity
 

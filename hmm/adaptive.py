@@ -261,7 +261,6 @@ class AdaptiveSteadySolver:
     # -- the loop ---------------------------------------------------------------------
     def run(self, newton_tol: float = 1e-10) -> Any:
         """Run the adaptive loop; return the log as an :class:`xarray.Dataset`."""
-        import xarray as xr
         from adaptivity import (CostModel, DiscretisationIndicator, GPClosureSurrogate,
                                 ModellingIndicator, make_context, prolongation, refine_grid)
         from macro import solve_steady

@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adaptivity import (BudgetGreedyAllocator, CostModel, GPClosureSurrogate, MeanValueGoal,
-                        ModellingIndicator, doerfler_mark, make_context, prolongation)
-from hmm import Budget, Coupler
-from hmm.adaptive import SurrogateClosure
+from adaptivity import BudgetGreedyAllocator, CostModel, GPClosureSurrogate, doerfler_mark, prolongation
+from hmm import Budget
 from hmm.validation import adaptivity as va
-from macro import Grid1D, Grid2D, LinearFlux, solve_steady
+from macro import Grid2D
 from oracles.coefficients import InclusionCosine, make_coefficient
 from oracles.noisy_flux import NoisyCellProblem
 
@@ -181,30 +179,9 @@ def test_modelling_effectivity(name, n_points, options):
     grid (no discretisation error) vs the modelling indicator, RMS over 16 seeds
     (relative sd of the RMS 1/sqrt(32) = 18%). The inclusion (edge width 0.015)
     is resolved by 120 random positions, the smooth slope by 40."""
-    coef = PROBLEMS[name]
-    law, goal, grid = va.law(), va.goal(), Grid1D(64)
-    exact = LinearFlux(coef.effective_tensor)
-    u_exact = solve_steady(law, grid, exact).u
-    j_exact = goal.value(grid, u_exact)
-    grads = law.flux_points(grid, u_exact)
-    oracle = NoisyCellProblem(coef, cells=32, noise=0.02)
-    errs, ests = [], []
-    for seed in range(16):
-        rng = np.random.default_rng(seed)
-        x = np.sort(rng.uniform(0, 1, n_points))
-        states = np.column_stack([x, np.interp(x, grads[:, 0], grads[:, 1])])
-        with Coupler(oracle, "sync", seed=seed) as c:
-            batch = c.evaluate(states, Budget(sampling_steps=4))
-        sur = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True, **options)
-        sur.tell(states, batch.mean, batch.stderr)
-        closure = SurrogateClosure(sur)
-        u = solve_steady(law, grid, closure).u
-        ctx = make_context(law, grid, goal, u, closure, surrogate=sur)
-        errs.append(goal.value(grid, u) - j_exact)
-        ests.append(ModellingIndicator().indicate(ctx).estimate)
-    eff = np.sqrt(np.mean(np.square(ests))) / np.sqrt(np.mean(np.square(errs)))
-    print(f"modelling effectivity {name}: {eff:.3f}")
-    assert 0.5 < eff < 2.0
+    r = va.modelling_effectivity(PROBLEMS[name], n_points, surrogate_options=options)
+    print(f"modelling effectivity {name} {options}: {r['effectivity']:.3f}")
+    assert 0.5 < r["effectivity"] < 2.0
 
 
 # -- the adaptive loop ---------------------------------------------------------------------
