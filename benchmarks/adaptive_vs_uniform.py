@@ -42,14 +42,7 @@ import sys
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-
-from hmm import Budget, Coupler  # noqa: E402
-from hmm.adaptive import MicroClosure  # noqa: E402
-from hmm.closure import CouplerClosure  # noqa: E402
 from hmm.validation import adaptivity as va  # noqa: E402
-from macro import Grid1D, solve_steady  # noqa: E402
-from oracles.noisy_flux import NoisyCellProblem  # noqa: E402
 
 SURROGATE = dict(warp=True, calibrate=True, trend=True)  # for deterministic closures with a localised feature
 SETTINGS = {"deterministic": dict(noise=0.0, samples=1, tols=(1e-4, 3e-5, 1e-5, 3e-6),
@@ -59,23 +52,14 @@ SETTINGS = {"deterministic": dict(noise=0.0, samples=1, tols=(1e-4, 3e-5, 1e-5, 
 COST_PER_SAMPLE_S = 0.01  # an expensive micro run; the measured cell solve (~0.1-0.5 ms) is a small extra
 
 
-def uniform(coef, ref, cells, samples, noise, seed=0):
-    law, goal, grid = va.law(), va.goal(), Grid1D(cells)
-    with Coupler(NoisyCellProblem(coef, cells=32, noise=noise, cost_per_sample_s=COST_PER_SAMPLE_S), "sync",
-                 seed=seed) as c:
-        cc = CouplerClosure(c, law.closure_inputs(grid), law.closure_outputs(grid), Budget(sampling_steps=samples))
-        u = solve_steady(law, grid, MicroClosure(cc)).u
-        per_run = cc.log.micro_seconds / max(cc.log.fresh_runs, 1)
-        return goal.value(grid, u) - ref, cc.log.micro_seconds, cc.log.fresh_runs, per_run * grid.n_faces
-
-
-def compare(name, coef, ref, noise, samples, tols, grids, surrogate):
+def compare(name, coef, noise, samples, tols, grids, surrogate):
     print(f"\n== {name}: noise per sample {noise}, {samples} sample(s) per run ==")
     print("uniform HMM (fresh micro run at every face of every evaluation)")
     print(f"{'cells':>6} {'runs':>7} {'micro_s':>9} {'1/face s':>9} {'|error|':>10}")
     rows = []
     for cells in grids:
-        err, cost, runs, per_face = uniform(coef, ref, cells, samples, noise)
+        r = va.uniform_run(coef, cells, noise=noise, samples=samples, cost_per_sample_s=COST_PER_SAMPLE_S)
+        err, cost, runs, per_face = r["error"], r["micro_seconds"], r["fresh_runs"], r["per_face_s"]
         rows.append((cells, runs, cost, per_face, abs(err)))
         print(f"{cells:6d} {runs:7d} {cost:9.3f} {per_face:9.3f} {abs(err):10.2e}")
     print(f"adaptive (GP reuse {surrogate or 'stationary'} + goal-oriented fresh runs / samples / free refinement)")
@@ -101,7 +85,7 @@ def main() -> None:
     coef = va.problems()["inclusion"]
     ref = va.reference_goal_1d(coef)
     print(f"exact goal J = {ref:.10f}; cost model {COST_PER_SAMPLE_S * 1e3:g} ms/sample + measured solve")
-    results = {name: compare(name, coef, ref, **opts) for name, opts in SETTINGS.items()}
+    results = {name: compare(name, coef, **opts) for name, opts in SETTINGS.items()}
     tol, savings = results["deterministic"][-1]
     print(f"\ndeterministic, tol {tol:.0e}: uniform micro s / adaptive micro s")
     print(f"savings = {savings:.1f}")

@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from macro.closures import forward_differences, gradient_copies
+
 from .budget import Budget
 from .closure import CouplerClosure
 from .coupler import Coupler
@@ -32,10 +34,12 @@ __all__ = ["AdaptiveSteadySolver", "SurrogateClosure", "MicroClosure"]
 
 
 class _Result:
-    """Closure result (mean, stderr, cost_s) of the macro closure contract."""
+    """Closure result (mean, stderr, cost_s) of the macro closure contract; ``cached``
+    marks rows answered without a fresh micro run."""
 
-    def __init__(self, mean: np.ndarray, stderr: np.ndarray, cost_s: np.ndarray) -> None:
-        self.mean, self.stderr, self.cost_s = mean, stderr, cost_s
+    def __init__(self, mean: np.ndarray, stderr: np.ndarray, cost_s: np.ndarray,
+                 cached: np.ndarray | None = None) -> None:
+        self.mean, self.stderr, self.cost_s, self.cached = mean, stderr, cost_s, cached
 
 
 class SurrogateClosure:
@@ -88,8 +92,7 @@ class MicroClosure:
             if (~zero).any():
                 sub = self.closure(points[~zero])
                 mean[~zero], err[~zero], cost[~zero], cached[~zero] = sub.mean, sub.stderr, sub.cost_s, sub.cached
-            batch = _Result(mean, err, cost)
-            batch.cached = cached
+            batch = _Result(mean, err, cost, cached)
         else:
             batch = self.closure(points)
         self._record(points, batch)
@@ -113,24 +116,14 @@ class MicroClosure:
                 unit[:, -1] = 1.0
                 out[~nz, :, 0] = self(unit).mean
             return out
-        copies, steps = [points], []
-        for k in range(dim):
-            step = self.rel_step * max(float(np.abs(points[:, dim + k]).max()), 1.0)
-            shifted = points.copy()
-            shifted[:, dim + k] += step
-            copies.append(shifted)
-            steps.append(shifted[:, dim + k] - points[:, dim + k])
-        lifted = cc.lift(np.vstack(copies))
+        stacked, steps = gradient_copies(points, dim, self.rel_step)
+        lifted = cc.lift(stacked)
         seeds = np.vstack([cc.lift(points)] * (dim + 1))
         batch = cc.restrict(cc.coupler.evaluate(lifted, cc.budget, replica=1, seed_from=seeds))
         cc.log.micro_seconds += float(batch.cost_s.sum())
         cc.log.fresh_runs += int((~batch.cached).sum())
         self._record(points, batch[np.arange(n)])
-        base = batch.mean[:n]
-        out = np.empty((n, base.shape[1], dim))
-        for k in range(dim):
-            out[:, :, k] = (batch.mean[(k + 1) * n:(k + 2) * n] - base) / steps[k][:, None]
-        return out
+        return forward_differences(batch.mean, steps)
 
 
 def _plot_axes(grid: Any, n1d: int = 256, n2d: int = 64) -> list[np.ndarray]:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from macro.closures import ClosureResult, call_closure
+from macro.closures import ClosureResult, call_closure, forward_differences, gradient_copies
 
 __all__ = ["ReuseClosure"]
 
@@ -109,10 +109,7 @@ class ReuseClosure:
             res = call_closure(self.closure, points[fresh], rows)
             fm, fe = np.asarray(res.mean, dtype=float), np.asarray(res.stderr, dtype=float)
             mean[fresh], err[fresh], cost[fresh] = fm, fe, np.asarray(res.cost_s, dtype=float)
-            # repeated answers (the coupler's cache) are one observation, not several
-            new = ~np.asarray(getattr(res, "cached", np.zeros(len(fm), dtype=bool)), dtype=bool)
-            if new.any():
-                self.surrogate.tell(points[fresh][new], fm[new], fe[new])
+            self._tell(points[fresh], res)
         self.stats["queries"] += n
         self.stats["reused"] += int(reuse.sum())
         self.stats["fresh"] += int(fresh.sum())
@@ -126,24 +123,18 @@ class ReuseClosure:
         run visits, is no basis for a CFL bound or a Newton step. The answers
         are added to the surrogate."""
         points = np.asarray(points, dtype=float)
-        n, g, n_in = len(points), self.surrogate.grad_columns, points.shape[1]
-        copies, steps = [points], []
-        for k in range(g):
-            shifted = points.copy()
-            col = n_in - g + k
-            step = rel_step * max(float(np.abs(points[:, col]).max()), 1.0)
-            shifted[:, col] += step
-            copies.append(shifted)
-            steps.append(shifted[:, col] - points[:, col])
-        stacked = np.vstack(copies)
+        g = self.surrogate.grad_columns
+        stacked, steps = gradient_copies(points, g, rel_step)
         res = call_closure(self.closure, stacked, np.vstack([points] * (g + 1)))
+        self._tell(stacked, res)
+        self.stats["fresh"] += len(stacked)
+        self.stats["queries"] += len(stacked)
+        return forward_differences(np.asarray(res.mean, dtype=float), steps)
+
+    def _tell(self, points: np.ndarray, res: Any) -> None:
+        """Add the wrapped closure's answers to the surrogate; repeated answers
+        (the coupler's cache, repeats within a batch) are one observation, not several."""
         mean = np.asarray(res.mean, dtype=float)
         new = ~np.asarray(getattr(res, "cached", np.zeros(len(mean), dtype=bool)), dtype=bool)
         if new.any():
-            self.surrogate.tell(stacked[new], mean[new], np.asarray(res.stderr, dtype=float)[new])
-        self.stats["fresh"] += len(stacked)
-        self.stats["queries"] += len(stacked)
-        out = np.empty((n, len(self.outputs), g))
-        for k in range(g):
-            out[:, :, k] = (mean[(k + 1) * n:(k + 2) * n] - mean[:n]) / steps[k][:, None]
-        return out
+            self.surrogate.tell(points[new], mean[new], np.asarray(res.stderr, dtype=float)[new])

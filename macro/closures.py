@@ -29,7 +29,8 @@ import numpy as np
 
 from ._validate import check_float, check_int
 
-__all__ = ["ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "call_closure"]
+__all__ = ["ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "call_closure",
+           "gradient_copies", "forward_differences"]
 
 
 def call_closure(closure: Callable[..., Any], points: np.ndarray, seed_rows: np.ndarray | None = None) -> Any:
@@ -40,6 +41,37 @@ def call_closure(closure: Callable[..., Any], points: np.ndarray, seed_rows: np.
     if seed_rows is not None and getattr(closure, "accepts_seed_rows", False):
         return closure(points, seed_rows=seed_rows)
     return closure(points)
+
+
+def gradient_copies(points: np.ndarray, n_grad: int, rel_step: float) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The query points stacked with one copy per gradient component for forward
+    differences: copy ``k`` has gradient column ``k`` (the last ``n_grad``
+    columns of ``points``) shifted by ``rel_step * max(max_points |G_k|, 1)``.
+
+    Returns ``(stacked, steps)``: ``stacked`` of shape ``((1 + n_grad) n, cols)``
+    (the base points first) and per component the representable step of each
+    row (the shifted value minus the original, not the nominal step).
+    """
+    points = np.asarray(points, dtype=float)
+    first = points.shape[1] - n_grad
+    copies, steps = [points], []
+    for k in range(n_grad):  # loop over components only, never over points
+        col = first + k
+        shifted = points.copy()
+        shifted[:, col] += rel_step * max(float(np.abs(points[:, col]).max()), 1.0)
+        copies.append(shifted)
+        steps.append(shifted[:, col] - points[:, col])
+    return np.vstack(copies), steps
+
+
+def forward_differences(stacked_mean: np.ndarray, steps: list[np.ndarray]) -> np.ndarray:
+    """``dq/dG`` of shape ``(n, n_out, n_grad)`` from the closure means at the
+    points of :func:`gradient_copies` (base rows first) and its steps."""
+    n = len(steps[0])
+    out = np.empty((n, stacked_mean.shape[1], len(steps)))
+    for k, step in enumerate(steps):
+        out[:, :, k] = (stacked_mean[(k + 1) * n:(k + 2) * n] - stacked_mean[:n]) / step[:, None]
+    return out
 
 
 @dataclass(frozen=True, eq=False)

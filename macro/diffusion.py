@@ -49,7 +49,7 @@ import scipy.sparse as sp
 
 from ._operators import FaceOperators, build_operators
 from ._validate import as_state, check_float
-from .closures import call_closure
+from .closures import call_closure, forward_differences, gradient_copies
 from .grid import Grid1D, Grid2D
 from .profiles import make_profile
 
@@ -305,14 +305,7 @@ class DiffusionLaw:
             if tangent.shape != (n, dim, dim):
                 raise ValueError(f"tangents(): closure.tangent must return shape {(n, dim, dim)}, got {tangent.shape}")
         else:
-            grads = points[:, dim:]
-            steps = self.fd_step * np.maximum(np.abs(grads).max(axis=0), 1.0)
-            copies = [points]
-            for k in range(dim):
-                shifted = points.copy()
-                shifted[:, dim + k] += steps[k]
-                copies.append(shifted)
-            stacked = np.vstack(copies)
+            stacked, steps = gradient_copies(points, dim, self.fd_step)
             # common random numbers: each perturbed copy shares its base point's noise
             # when the closure supports it, so noisy estimates difference cleanly
             base_seeds = points if seed_points is None else seed_points
@@ -320,14 +313,10 @@ class DiffusionLaw:
             allmean, allerr, allcost = _result_arrays(result, (1 + dim) * n, dim, "tangents()")
             mean, stderr = allmean[:n], allerr[:n]
             cost = allcost.reshape(1 + dim, n).sum(axis=0)
-            tangent = np.empty((n, dim, dim))
+            tangent = forward_differences(allmean, steps)
             noise = 0.0
-            common = getattr(closure, "accepts_seed_rows", False)
-            for k in range(dim):  # loop over components only, never over points
-                actual = copies[k + 1][:, dim + k] - grads[:, k]  # the representable step
-                tangent[:, :, k] = (allmean[(k + 1) * n : (k + 2) * n] - mean) / actual[:, None]
-                if not common:  # independent noise in base and copy
-                    noise = max(noise, float(np.max(np.sqrt(2.0) * stderr / actual[:, None])))
+            if not getattr(closure, "accepts_seed_rows", False):  # independent noise in base and copy
+                noise = max(float(np.max(np.sqrt(2.0) * stderr / step[:, None])) for step in steps)
             scale = float(np.abs(tangent).max())
             if noise > 0.1 * scale:
                 warnings.warn(

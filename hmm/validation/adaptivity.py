@@ -11,6 +11,8 @@ of u over a sub-interval.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hmm.budget import Budget
@@ -28,6 +30,7 @@ def problems() -> dict:
                                          center=(0.3,), radius=0.06, width=0.015)}
 
 
+@functools.lru_cache(maxsize=16)
 def reference_goal_1d(coefficient, region=GOAL_REGION, n: int = 400_001) -> float:
     """Exact mean of u over ``region`` for -(A* u')' = 1 (trapezoid on n points)."""
     from scipy.integrate import cumulative_trapezoid
@@ -102,6 +105,27 @@ def statistical_effectivity(coefficient, cells: int = 16, reps: int = 30, noise:
     rms = float(np.sqrt(np.mean(np.square(errs))))
     return {"rms_error": rms, "estimate": float(np.mean(ests)), "effectivity": float(np.mean(ests)) / rms,
             "reps": reps}
+
+
+def uniform_run(coefficient, cells: int, *, noise: float, samples: int, seed: int = 0,
+                cost_per_sample_s: float = 1e-3) -> dict:
+    """Classical (uniform) HMM on ``cells`` cells: Newton with a fresh micro run at
+    every face of every evaluation. Returns the signed goal error against the exact
+    reference, the micro seconds and fresh runs, and ``per_face_s``: the micro seconds
+    of one run per face (what a linear-aware uniform variant would spend)."""
+    from hmm.adaptive import MicroClosure
+    from hmm.closure import CouplerClosure
+    from macro import Grid1D, solve_steady
+    from oracles.noisy_flux import NoisyCellProblem
+
+    lw, g, grid = law(), goal(), Grid1D(cells)
+    oracle = NoisyCellProblem(coefficient, cells=32, noise=noise, cost_per_sample_s=cost_per_sample_s)
+    with Coupler(oracle, "sync", seed=seed) as c:
+        cc = CouplerClosure(c, lw.closure_inputs(grid), lw.closure_outputs(grid), Budget(sampling_steps=samples))
+        u = solve_steady(lw, grid, MicroClosure(cc)).u
+        log = cc.log
+    return {"error": g.value(grid, u) - reference_goal_1d(coefficient), "micro_seconds": log.micro_seconds,
+            "fresh_runs": log.fresh_runs, "per_face_s": log.micro_seconds / max(log.fresh_runs, 1) * grid.n_faces}
 
 
 def modelling_effectivity(coefficient, n_points: int, *, seeds: int = 16, noise: float = 0.02,
