@@ -14,7 +14,8 @@ with row ``f * dim + k`` holding component ``k`` at face ``f``.
 
 * Normal component: ``(u_R - u_L) / h`` at interior faces; at boundary
   faces the half-cell difference ``(u_cell - g) / (h/2)`` (low side) or
-  ``(g - u_cell) / (h/2)`` (high side), ``g`` taken at the face centre.
+  ``(g - u_cell) / (h/2)`` (high side), ``g`` taken at the face centre
+  (1D with a Navier slip length l: ``h/2`` becomes ``h/2 + l``).
 * Tangential component at interior faces: the mean of the two neighbouring
   cells' central differences, where a missing neighbour across the boundary
   is the ghost value ``2 g - u`` (``g`` at the boundary point facing the
@@ -63,17 +64,23 @@ class FaceOperators:
     """(n_faces,) normal axis of each face."""
 
 
-def _normal(n: int, h: float) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """Normal difference at the ``n + 1`` faces of ``n`` cells, plus g coefficients."""
+def _normal(n: int, h: float, slip: tuple[float, float] = (0.0, 0.0)) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Normal difference at the ``n + 1`` faces of ``n`` cells, plus g coefficients.
+
+    ``slip`` = (l_low, l_high): Navier slip lengths of the two boundaries
+    (see :func:`build_operators`); the boundary rows become
+    ``(u_cell - g) / (h/2 + l)`` (0: the Dirichlet half-cell difference)."""
+    lo = 2.0 / h if slip[0] == 0.0 else 1.0 / (0.5 * h + slip[0])
+    hi = 2.0 / h if slip[1] == 0.0 else 1.0 / (0.5 * h + slip[1])
     inner = np.arange(1, n)
     rows = np.concatenate([[0], inner, inner, [n]])
     cols = np.concatenate([[0], inner - 1, inner, [n - 1]])
-    vals = np.concatenate([[2.0 / h], np.full(n - 1, -1.0 / h), np.full(n - 1, 1.0 / h), [-2.0 / h]])
+    vals = np.concatenate([[lo], np.full(n - 1, -1.0 / h), np.full(n - 1, 1.0 / h), [-hi]])
     d = sp.csr_matrix((vals, (rows, cols)), shape=(n + 1, n))
     bl = np.zeros(n + 1)
     br = np.zeros(n + 1)
-    bl[0] = -2.0 / h
-    br[n] = 2.0 / h
+    bl[0] = -lo
+    br[n] = hi
     return d, bl, br
 
 
@@ -134,10 +141,10 @@ def _finish(grid, gradient, boundary, samples, divergence) -> FaceOperators:
     )
 
 
-def _build_1d(grid) -> FaceOperators:
+def _build_1d(grid, slip: tuple[float, float] = (0.0, 0.0)) -> FaceOperators:
     (n,), (h,) = grid.shape, grid.spacing
     a, b = grid.extent
-    d, bl, br = _normal(n, h)
+    d, bl, br = _normal(n, h, slip)
     boundary = sp.hstack([_col(bl), _col(br)])
     return _finish(grid, d, boundary, np.array([[a], [b]]), _node_difference(n, h))
 
@@ -201,6 +208,16 @@ def _build_2d(grid) -> FaceOperators:
     return _finish(grid, full[:, :n], full[:, n:], samples, divergence)
 
 
-def build_operators(grid) -> FaceOperators:
-    """Build the face-gradient and divergence operators of ``grid``."""
-    return _build_1d(grid) if grid.dim == 1 else _build_2d(grid)
+def build_operators(grid, slip: tuple[float, float] = (0.0, 0.0)) -> FaceOperators:
+    """Build the face-gradient and divergence operators of ``grid``.
+
+    ``slip`` (1D only) = Navier slip lengths (l_low, l_high) >= 0: at each
+    boundary ``u - g = l du/dn`` with n the inward normal, i.e. the profile
+    extrapolates linearly to the boundary value ``g`` a distance ``l`` beyond
+    the boundary. With the half-cell difference this gives the boundary-face
+    gradient ``(u_cell - g) / (h/2 + l)`` (low side), exact for affine u."""
+    if grid.dim == 1:
+        return _build_1d(grid, slip)
+    if any(slip):
+        raise ValueError("build_operators(): Navier slip lengths are supported on Grid1D only")
+    return _build_2d(grid)

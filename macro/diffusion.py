@@ -146,6 +146,19 @@ def _result_arrays(res: Any, n_points: int, n_out: int, func: str) -> tuple[np.n
     return mean, stderr, cost
 
 
+def _slip_pair(slip_length: Any) -> tuple[float, float]:
+    """(low, high) Navier slip lengths from a number or a pair; ValueError otherwise."""
+    try:
+        values = np.asarray(slip_length, dtype=float)
+        pair = np.broadcast_to(values, (2,)) if values.ndim <= 1 else None
+    except (TypeError, ValueError):
+        pair = None
+    if pair is None or not np.all(np.isfinite(pair)) or pair.min() < 0:
+        raise ValueError(f"DiffusionLaw(): `slip_length` must be a length >= 0 or a pair (low, high) of them, "
+                         f"got {slip_length!r}")
+    return float(pair[0]), float(pair[1])
+
+
 class DiffusionLaw:
     """``c u_t = div q + f`` with Dirichlet data ``g`` and a pluggable flux closure.
 
@@ -166,6 +179,14 @@ class DiffusionLaw:
         ``fd_step * max(max_faces |G_k|, 1)``.
     capacity : float, keyword-only
         ``c > 0`` multiplying ``u_t`` (heat capacity, mass density); default 1.
+    slip_length : float or (float, float), keyword-only
+        Navier slip length ``l >= 0`` (length) of the boundary, or of the low
+        and high ends separately (Grid1D only): ``u - g = l du/dn`` there (n
+        the inward normal), so ``g`` is reached a distance ``l`` beyond the
+        boundary. Default 0 (Dirichlet ``u = g``). For channel flow, ``g`` is
+        the wall velocity and ``l`` the (apparent) slip length of the fluid
+        at the wall, e.g. measured by a near-wall micro model
+        (:class:`oracles.DPDWallSlip`).
 
     Notes
     -----
@@ -173,16 +194,19 @@ class DiffusionLaw:
     """
 
     def __init__(self, source: Any = 0.0, boundary: Any = 0.0, *, fd_step: float = 1e-4,
-                 capacity: float = 1.0) -> None:
+                 capacity: float = 1.0, slip_length: float | tuple[float, float] = 0.0) -> None:
         self.source = make_profile(source, name="source")
         self.boundary = make_profile(boundary, name="boundary")
         self.fd_step = check_float(fd_step, "fd_step", "DiffusionLaw()", positive=True)
         self.capacity = check_float(capacity, "capacity", "DiffusionLaw()", positive=True)
+        self.slip_length: tuple[float, float] = _slip_pair(slip_length)
         self._ops: dict[Grid, FaceOperators] = {}
 
     def __repr__(self) -> str:
         cap = "" if self.capacity == 1.0 else f", capacity={self.capacity!r}"
-        return f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step}{cap})"
+        slip = "" if not any(self.slip_length) else f", slip_length={self.slip_length!r}"
+        return (f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step}"
+                f"{cap}{slip})")
 
     # -- names and operators -------------------------------------------------
     @staticmethod
@@ -201,7 +225,7 @@ class DiffusionLaw:
         """Cached sparse operators of ``grid`` (see :mod:`macro._operators`)."""
         ops = self._ops.get(grid)
         if ops is None:
-            ops = self._ops[grid] = build_operators(_check_grid(grid, "operators()"))
+            ops = self._ops[grid] = build_operators(_check_grid(grid, "operators()"), self.slip_length)
         return ops
 
     def _profile(self, profile: Callable[..., Any], coords: tuple[np.ndarray, ...], t: float, name: str) -> np.ndarray:

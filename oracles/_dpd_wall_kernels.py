@@ -17,6 +17,18 @@ fluid bead (force per bead, DPD units kT / rc).
 Profile accumulators per y bin of the fluid slab (``profile[b]``): bead
 count, sum v_x, sum v_x^2, sum v_y^2, sum v_z^2 over the samples.
 Per-sample rows (``obs``): sum over fluid beads of v_x^2, v_y^2, v_z^2, v_x.
+
+Moving walls (Couette): the wall beads of the lower and upper slab carry the
+x velocities ``u_lo`` and ``u_hi`` and are translated along x with them
+(their random arrangement moves with the wall, so the fluid meets a moving
+wall, not a static corrugation); the dissipative forces see that velocity and
+the bounce-back reverses the bead's velocity *relative to the wall*,
+v -> 2 U_wall - v. Wall momentum accounting (``wall_x``, accumulated every
+step): the x force of the fluid on each wall, i.e. the pair forces on its
+beads plus the bounce-back impulses / dt, summed over steps. Its time mean
+divided by the wall area is the shear stress the wall carries (the caller
+must keep the two walls out of each other's reach through the periodic y
+boundary, or their mutual forces enter too).
 """
 
 from __future__ import annotations
@@ -33,13 +45,14 @@ N_PROFILE = 5  # count, sum vx, sum vx^2, sum vy^2, sum vz^2
 N_SAMPLE = 4  # sum vx^2, vy^2, vz^2, vx over fluid beads
 I_STEP, I_SAMPLES, I_BOUNCES, I_LEAKS = range(4)
 N_ISTATE = 4
+WALL_LO, WALL_HI = 0, 1  # rows of ``wall_x``
 
 
 @njit(cache=True)
 def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b, vel_b, vtilde_b, ids_b,
                       types_b, cell_of, cell_start, cursor, ncell, box, n_fluid, y_lo, y_hi, rc, dt, gamma, sigma,
                       lam, body, bond_k, bond_r0, bond_rmax, istate, seed, nsteps, sample_every, obs, profile,
-                      lo, hi, shift) -> int:
+                      u_lo, u_hi, wall_x, lo, hi, shift) -> int:
     """Advance ``nsteps`` modified velocity Verlet steps (Groot & Warren) of the
     fluid beads; wall beads stay put. ``force`` must hold F(t) on entry.
 
@@ -47,12 +60,16 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
     is a bead still outside the fluid slab after its bounce, put back on the
     plane; it cannot happen unless |v| dt exceeds the channel width). Every
     ``sample_every`` steps (0: never) a row of ``obs`` (if room) and the
-    ``profile`` bins are filled. Returns OK, NOT_FINITE or BOND_BROKEN.
+    ``profile`` bins are filled. Wall beads move along x with ``u_lo`` /
+    ``u_hi`` (their ``vel`` must hold that velocity); ``wall_x`` (2,)
+    accumulates the x force of the fluid on each wall per step (pair forces
+    plus bounce-back impulses / dt). Returns OK, NOT_FINITE or BOND_BROKEN.
     """
     n = pos.shape[0]
     lx, lz = box[0], box[2]
     half, noise = 0.5 * dt, sigma * math.sqrt(3.0 / dt)
     use_vt = lam != 0.5
+    moving = u_lo != 0.0 or u_hi != 0.0
     nbins = profile.shape[0]
     bin_scale = nbins / (y_hi - y_lo)
     row = np.zeros(N_OBS)
@@ -62,17 +79,30 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
         step = istate[I_STEP] + 1
         for i in range(n):
             if ids[i] >= n_fluid:
+                if moving:  # wall beads ride with their wall
+                    pos[i, 0] += dt * vel[i, 0]
+                    wrap_xz(pos, vel, force, vtilde, i, lx, lz, False, 0.0)
+                    if use_vt:
+                        for d in range(3):
+                            vtilde[i, d] = vel[i, d]
                 continue
             for d in range(3):
                 vel[i, d] += half * force[i, d]
                 pos[i, d] += dt * vel[i, d]
             y = pos[i, 1]
             if y < y_lo or y > y_hi:
-                plane = y_lo if y < y_lo else y_hi
+                low = y < y_lo
+                plane = y_lo if low else y_hi
+                wall_u = u_lo if low else u_hi
                 t_beyond = (y - plane) / vel[i, 1]
-                for d in range(3):
-                    pos[i, d] -= 2.0 * t_beyond * vel[i, d]
-                    vel[i, d] = -vel[i, d]
+                # back to the plane, then on with the velocity reversed relative to the wall
+                pos[i, 0] -= 2.0 * t_beyond * (vel[i, 0] - wall_u)
+                pos[i, 1] -= 2.0 * t_beyond * vel[i, 1]
+                pos[i, 2] -= 2.0 * t_beyond * vel[i, 2]
+                wall_x[WALL_LO if low else WALL_HI] += 2.0 * (vel[i, 0] - wall_u) / dt
+                vel[i, 0] = 2.0 * wall_u - vel[i, 0]
+                vel[i, 1] = -vel[i, 1]
+                vel[i, 2] = -vel[i, 2]
                 istate[I_BOUNCES] += 1
                 if pos[i, 1] < y_lo or pos[i, 1] > y_hi:
                     pos[i, 1] = min(max(pos[i, 1], y_lo), y_hi)
@@ -91,6 +121,7 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
         v2 = 0.0
         for i in range(n):
             if ids[i] >= n_fluid:
+                wall_x[WALL_LO if pos[i, 1] < y_lo else WALL_HI] += force[i, 0]
                 continue
             force[i, 0] += body
             for d in range(3):

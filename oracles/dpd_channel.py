@@ -65,6 +65,13 @@ class WalledChannel:
         g >= 0, force per fluid bead along +x (force per volume rho g).
     wall_type : int
         Bead type of the wall beads (their a_ij with the fluid types).
+    wall_speed : float
+        U: the lower wall moves along x at -U/2 and the upper at +U/2 (plane
+        Couette flow of nominal shear rate U / H; 0: walls at rest). Moving
+        walls carry their beads along. The box has an empty layer of rc in y
+        beyond the upper wall so that the two walls never interact through
+        the periodic boundary (their forces on each other would otherwise
+        enter the wall stresses).
     """
 
     fluid: DPD = field(default_factory=DPD)
@@ -74,6 +81,7 @@ class WalledChannel:
     wall_thickness: float = 1.0
     body_force: float = 0.0
     wall_type: int = 0
+    wall_speed: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.fluid, DPD):
@@ -87,6 +95,10 @@ class WalledChannel:
             raise ValueError(f"WalledChannel: `wall_thickness` must be >= rc = {rc} (a fluid bead must see a "
                              f"whole wall), got {self.wall_thickness}")
         _positive("body_force", self.body_force, allow_zero=True)
+        if not math.isfinite(self.wall_speed) or abs(self.wall_speed) * self.fluid.dt > 0.5 * rc:
+            raise ValueError(f"WalledChannel: |`wall_speed`| must be finite and at most 0.5 rc / dt = "
+                             f"{0.5 * rc / self.fluid.dt:g} (a wall may not move half a cutoff per step), "
+                             f"got {self.wall_speed}")
         if not 0 <= self.wall_type < self.fluid.a_ij.shape[0]:
             raise ValueError(f"WalledChannel: `wall_type` must be a bead type in [0, {self.fluid.a_ij.shape[0]}), "
                              f"got {self.wall_type}")
@@ -95,9 +107,23 @@ class WalledChannel:
             raise ValueError(f"WalledChannel: {n:.0f} beads exceed the cell-list memory limit of 4e6")
 
     @property
+    def wall_gap(self) -> float:
+        """Empty y layer of rc between the upper wall and the periodic image of the lower one.
+
+        Without it the two frozen random walls would push on each other with a
+        fixed conservative force that shifts the stress carried by each wall
+        (not their sum)."""
+        return self.fluid.rc
+
+    @property
     def box(self) -> tuple[float, float, float]:
-        """(Lx, H + 2 wall_thickness, Lz)."""
-        return (self.length, self.width + 2 * self.wall_thickness, self.depth)
+        """(Lx, H + 2 wall_thickness + wall_gap, Lz)."""
+        return (self.length, self.width + 2 * self.wall_thickness + self.wall_gap, self.depth)
+
+    @property
+    def wall_area(self) -> float:
+        """Lx Lz, the area of each wall plane."""
+        return self.length * self.depth
 
     @property
     def force_density(self) -> float:
@@ -148,7 +174,10 @@ class ChannelSystem:
         self.y_lo, self.y_hi = w, w + h
         self.box = np.array(channel.box, dtype=float)
         self.pos = np.ascontiguousarray(np.vstack([pos, walls]))
-        self.vel = np.vstack([vel, np.zeros((2 * n_wall, 3))])
+        wall_vel = np.zeros((2 * n_wall, 3))
+        self.wall_velocity = (-0.5 * channel.wall_speed, 0.5 * channel.wall_speed)
+        wall_vel[:n_wall, 0], wall_vel[n_wall:, 0] = self.wall_velocity
+        self.vel = np.vstack([vel, wall_vel])
         self.force = np.zeros((n, 3))
         self.ids = np.arange(n, dtype=np.int64)
         self.types = np.concatenate([types, np.full(2 * n_wall, channel.wall_type, np.int64)])
@@ -163,6 +192,7 @@ class ChannelSystem:
         self.a_mat = np.ascontiguousarray(cfg.a_ij)
         self.body_force = float(channel.body_force)
         self.istate = np.zeros(W.N_ISTATE, np.int64)
+        self.wall_x = np.zeros(2)  # summed x force of the fluid on (lower, upper) wall, one term per step
         self._scratch = (np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64), np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64),
                          np.zeros((K.MAX_NEIGHBOUR_CELLS, 4)))
         self._initial_forces()
@@ -218,7 +248,8 @@ class ChannelSystem:
             pb, vb, tb, ib, yb, self.cell_of, self.cell_start, self.cursor, self.ncell, self.box, self.n_fluid,
             self.y_lo, self.y_hi, cfg.rc, cfg.dt, cfg.gamma, cfg.sigma, cfg.vv_lambda, self.body_force, cfg.bond_k,
             cfg.bond_r0, cfg.fene_rmax if cfg.bond == "fene" else 0.0, self.istate, self.seed, int(nsteps),
-            int(sample_every), obs, profile, *self._scratch)
+            int(sample_every), obs, profile, self.wall_velocity[0], self.wall_velocity[1], self.wall_x,
+            *self._scratch)
         if status != K.OK:
             what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
             raise RuntimeError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "
@@ -251,8 +282,10 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
     are block averaged (``blocks``) for the stderr. Variables over ``y``
     (distance from the lower wall plane, rc): ``u`` and ``u_stderr``
     (rc / time), ``kT`` and ``kT_stderr``, ``density`` (beads / rc^3);
-    ``chunk_u`` (chunk, y) holds the profile of every chunk for fits. Attrs: wall
-    seconds, steps, beads, bounces and leaks.
+    ``chunk_u`` (chunk, y) holds the profile of every chunk for fits;
+    ``wall_stress`` (wall: lower, upper) the shear stress at the two wall
+    planes from the wall forces (momentum balance: tau(0) - tau(H) = rho g H
+    in the steady state). Attrs: wall seconds, steps, beads, bounces and leaks.
     """
     import xarray as xr
 
@@ -262,10 +295,15 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
     system.advance(int(round(time_eq / dt)))
     chunk = max(int(round(PROFILE_CHUNK / dt)), 1)
     n_chunks = max(int(round(time_sample / (chunk * dt))), 2 * blocks)
-    series = np.array([_bin_fields(system.advance(chunk, sample_every=1, profile_bins=bins)[1])
-                       for _ in range(n_chunks)])  # (chunk, bin, [u, kT, count])
+    series, wall = [], []  # (chunk, bin, [u, kT, count]); (chunk, [tau at y' = 0, tau at y' = H])
+    for _ in range(n_chunks):
+        before = system.wall_x.copy()
+        series.append(_bin_fields(system.advance(chunk, sample_every=1, profile_bins=bins)[1]))
+        wall.append((system.wall_x - before) * [1.0, -1.0] / (chunk * channel.wall_area))
+    series, wall = np.array(series), np.array(wall)
     mean, stderr, _ = block_estimate([series.reshape(n_chunks, -1)], blocks)
     mean, stderr = mean.reshape(bins, 3), stderr.reshape(bins, 3)
+    wall_mean, wall_se, _ = block_estimate([wall], blocks)
     h = channel.width
     y = (np.arange(bins) + 0.5) * h / bins
     bin_volume = channel.length * channel.depth * h / bins
@@ -276,11 +314,18 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
          "kT": ("y", mean[:, 1], {"units": "kT", "long_name": "kinetic temperature about the local mean flow"}),
          "kT_stderr": ("y", stderr[:, 1], {"units": "kT"}),
          "density": ("y", mean[:, 2] / (chunk * bin_volume), {"units": "1/rc^3"}),
-         "chunk_u": (("chunk", "y"), series[:, :, 0], {"units": "rc/tau", "long_name": "u per chunk"})},
-        coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"})},
+         "chunk_u": (("chunk", "y"), series[:, :, 0], {"units": "rc/tau", "long_name": "u per chunk"}),
+         "wall_stress": ("wall", wall_mean, {"units": "kT/rc^3", "long_name": (
+             "shear stress tau_xy at the wall planes from the force of the fluid on each wall (pair forces "
+             "plus bounce-back impulses) per area; tau = eta du/dy for a Newtonian fluid")}),
+         "wall_stress_stderr": ("wall", wall_se, {"units": "kT/rc^3"}),
+         "chunk_wall_stress": (("chunk", "wall"), wall, {"units": "kT/rc^3"})},
+        coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
+                "wall": ("wall", ["lower", "upper"])},
         attrs={"width": h, "body_force": system.body_force, "force_density": channel.force_density,
                "n_fluid": system.n_fluid, "n_beads": system.n, "steps": system.step, "wall_s": wall_s,
                "bounces": system.bounces, "leaks": system.leaks, "seed": seed, "time_eq": time_eq,
+               "wall_speed": channel.wall_speed,
                "time_sample": n_chunks * chunk * dt, "blocks": blocks})
 
 
