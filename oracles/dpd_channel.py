@@ -377,9 +377,12 @@ def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
     """Fit u = c0 + c1 y + c2 y^2 to the block means of a :func:`steady_profile`
     (bins closer than ``exclude`` rc to a wall left out: the density dips
     there). Returns dict of (mean, stderr) for ``eta`` = -rho g / (2 c2)
-    (viscosity from the curvature, independent of slip) and ``delta`` (mean
+    (viscosity from the curvature, independent of slip), ``delta`` (mean
     distance of the two zeros of the parabola beyond the wall planes: the
-    effective no-slip planes sit at y = -delta and H + delta). The stderr is
+    effective no-slip planes sit at y = -delta and H + delta) and
+    ``slip_length`` (the Navier slip length u / (du/dn) of the parabola at the
+    wall planes, mean of both walls; for the Newtonian profile with Navier
+    slip l, delta (H + delta) = l H). The stderr is
     the spread of the block fits, the larger of those with ``blocks`` and
     ``blocks // 2`` blocks (as :func:`oracles.dpd.block_estimate`)."""
     y = profile["y"].values
@@ -395,10 +398,13 @@ def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
         c0, c1, c2 = np.linalg.lstsq(design, means.T, rcond=None)[0]
         disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
         lo, hi = (-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)  # c2 < 0: lo < hi
-        results.append(pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h)])))
+        # Navier slip length: u(wall) / (du/dn)(wall) of the bulk parabola, mean of both walls
+        navier = 0.5 * (c0 / c1 + (c0 + c1 * h + c2 * h * h) / -(c1 + 2 * c2 * h))
+        results.append(pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h), navier])))
     (mean, se_fine), (_, se_coarse) = results
     se = np.maximum(se_fine, se_coarse)
-    return {"eta": (float(mean[0]), float(se[0])), "delta": (float(mean[1]), float(se[1]))}
+    return {"eta": (float(mean[0]), float(se[0])), "delta": (float(mean[1]), float(se[1])),
+            "slip_length": (float(mean[2]), float(se[2]))}
 
 
 def parabola(y: np.ndarray, force_density: float, eta: float, width: float, delta: float = 0.0) -> np.ndarray:

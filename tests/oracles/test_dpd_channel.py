@@ -127,3 +127,28 @@ def test_example_hmm_steady_path_at_tiny_size():
     assert u.shape == (4,) and np.all(se > 0) and ds.attrs["micro_runs"] > 0
     # short micro runs (400 steps of 192 beads): loose, but it is the DPD Poiseuille profile
     assert np.all(np.abs(u - exact) < 6 * se + 0.05 * exact.max()), (u, se, exact)
+
+
+def test_example_slip_fixed_point_at_tiny_size():
+    """The HMM with the near-wall Couette cell: the slip length it ends with is
+    the cell's last answer, the wall velocities obey the Navier condition, and
+    the profile is still the simple fluid's (nearly no-slip) Poiseuille flow."""
+    from oracles import DPDWallSlip
+
+    ex = _example()
+    s = ex.Settings(width=4.0, cells=4, micro_box=4.0, micro_eq=50, micro_sample=400, slip_height=6.0,
+                    slip_lateral=4.0, slip_exclude=1.0, slip_eq=200, slip_sample=1000, slip_iterations=2)
+    f, eta = 0.3, 0.86
+    assert isinstance(ex.near_wall_oracle(s), DPDWallSlip)
+    with Coupler(DPD(box=(4.0, 4.0, 4.0)), "sync", seed=2, cache=True) as coupler, \
+            Coupler(ex.near_wall_oracle(s), "sync", seed=2, cache=True) as wall_coupler:
+        ds, noslip, history = ex.hmm_steady_with_slip(s, coupler, wall_coupler, f, s.width, ex.slip_budget(s))
+    assert 1 <= len(history) <= 2 and ds.attrs["slip_runs"] == len(history)
+    slip = ds.attrs["slip_length"]
+    assert slip == history[-1][1] and noslip.attrs["slip_length"] == 0.0
+    rate = ds["shear_rate"].values
+    np.testing.assert_allclose(ds["u_wall"].values, [slip * rate[0], -slip * rate[-1]], rtol=1e-12)
+    assert ds.attrs["fresh_runs"] >= ds.attrs["final_pass_runs"] > 0
+    u, se = ds["u"].values, ds["u_stderr"].values
+    exact = ex.navier_parabola(ds["x"].values, f, eta, s.width, slip)
+    assert np.all(np.abs(u - exact) < 6 * se + 0.05 * exact.max()), (u, se, exact)

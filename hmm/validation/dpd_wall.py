@@ -1,0 +1,90 @@
+"""Validation of the DPD wall models: wall stresses, Couette slip, the near-wall micro model.
+
+References:
+
+* Momentum balance of steady plane Poiseuille flow: the walls carry the
+  whole body force, tau(0) - tau(H) = rho g H (Landau & Lifshitz, *Fluid
+  Mechanics*, section 17), exact for time means with any fluid and slip.
+* Plane Couette flow has a uniform shear stress: wall stress / bulk shear
+  rate is the bulk viscosity, to be compared with Lees-Edwards shear of the
+  same fluid (Groot & Warren, J. Chem. Phys. 107, 4423, 1997).
+* Navier slip (Navier 1823): u_s = l du/dn. If slip is a local property of
+  the wall and the fluid next to it, the slip length measured in Couette
+  flow at a given wall shear rate must equal the one of Poiseuille flow at
+  the same wall shear rate -- the assumption behind using a Couette cell as
+  the near-wall micro model of the HMM channel (examples/dpd_channel_flow.py;
+  Ren & E, J. Comput. Phys. 204, 1, 2005, couple MD near walls in this
+  spirit). For a depleted polymer layer, l ~ d (eta_bulk / eta_solvent - 1)
+  (de Gennes, Scaling Concepts in Polymer Physics, 1979; Barnes, J.
+  Non-Newtonian Fluid Mech. 56, 221, 1995).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hmm.budget import Budget
+from oracles.dpd import DPD
+from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
+from oracles.dpd_slip import DPDWallSlip
+
+from .dpd import POLYMER, _agree, le_viscosity
+
+POLYMER_FLUID = {k: v for k, v in POLYMER.items() if k != "box"}
+
+
+def poiseuille(fluid: DPD, *, width: float = 10.0, lateral: float = 6.0, body_force: float = 0.03,
+               time_eq: float = 150.0, time_sample: float = 800.0, seed: int = 11):
+    """Direct walled Poiseuille run: (profile, fit_parabola dict, wall shear rate of the fit)."""
+    channel = WalledChannel(fluid, width=width, length=lateral, depth=lateral, body_force=body_force)
+    prof = steady_profile(channel, bins=20, time_eq=time_eq, time_sample=time_sample, blocks=10, seed=seed)
+    fit = fit_parabola(prof, channel.force_density)
+    rate = channel.force_density * width / (2 * fit["eta"][0])  # the bulk parabola's slope at the walls
+    return channel, prof, fit, rate
+
+
+def couette_slip(fluid: DPD, bulk_rate: float, *, lateral: float, exclude: float, slip_guess: float,
+                 height: float = 10.0, sampling_steps: int = 30000, seed: int = 12):
+    """The near-wall cell queried so that its bulk rate is ~``bulk_rate``: Estimate."""
+    oracle = DPDWallSlip(fluid, height=height, length=lateral, depth=lateral, exclude=exclude)
+    nominal = bulk_rate * (1 + 2 * slip_guess / height)
+    return oracle.run(np.array([nominal]), seed=seed, budget=Budget(equilibration_steps=5000,
+                                                                    sampling_steps=sampling_steps))
+
+
+def report() -> list[str]:
+    """Markdown section (a few minutes on one core)."""
+    lines = ["## DPD walls: wall stresses, Couette slip and the near-wall micro model", "",
+             "Frozen-bead walls with bounce-back (`oracles.WalledChannel`); the near-wall micro model is "
+             "`oracles.DPDWallSlip` (a Couette cell between the same walls). Stderr by block averaging. "
+             "Produced by `hmm.validation.dpd_wall.report()`.", "",
+             "| quantity | reference (source) | measured | agreement |", "|---|---|---|---|"]
+    for name, fluid, lateral, exclude, force in (
+            ("simple fluid", DPD(), 6.0, 1.5, 0.03),
+            ("polymer solution (80% beads in N = 20 chains)", DPD(**POLYMER_FLUID), 8.0, 2.5, 0.1)):
+        channel, prof, fit, rate = poiseuille(fluid, lateral=lateral, body_force=force)
+        (lower, upper), (lo_se, up_se) = prof["wall_stress"].values, prof["wall_stress_stderr"].values
+        expected = prof.attrs["n_fluid"] * channel.body_force / channel.wall_area
+        diff_se = math.hypot(lo_se, up_se)  # conservative: the two walls' errors are anti-correlated
+        lines.append(f"| {name}, Poiseuille H = 10, g = {force}: tau(0) - tau(H) | rho g H = {expected:.4f} "
+                     f"(momentum balance) | {lower - upper:.4f} +- {diff_se:.4f} | "
+                     f"{_agree(lower - upper, diff_se, expected)} |")
+        est = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0])
+        slip, bulk_rate, stress, kt = est.mean
+        slip_se, rate_se, stress_se, _ = est.stderr
+        eta = stress / bulk_rate
+        eta_se = eta * math.hypot(stress_se / stress, rate_se / bulk_rate)
+        le_box = DPD(**{**(POLYMER_FLUID if fluid.chain_length > 1 else {}), "box": (8.0,) * 3})
+        (_, eta_le, eta_le_se, _), = le_viscosity(le_box, (round(bulk_rate, 3),), time_sample=400.0)
+        lines.append(f"| {name}, Couette cell H = 10: stress / bulk rate at bulk rate {bulk_rate:.3f} | Lees-Edwards "
+                     f"eta at that rate = {eta_le:.3f} +- {eta_le_se:.3f} | {eta:.3f} +- {eta_se:.3f} | "
+                     f"{_agree(eta, eta_se, eta_le)} |")
+        l_direct, l_direct_se = fit["slip_length"]
+        z_se = math.hypot(slip_se, l_direct_se)
+        lines.append(f"| {name}: Navier slip length, Couette cell at the Poiseuille wall shear rate {rate:.3f} | "
+                     f"the direct Poiseuille channel's (bulk parabola u / u' at the walls) = {l_direct:.3f} +- "
+                     f"{l_direct_se:.3f} rc | {slip:.3f} +- {slip_se:.3f} rc (kT = {kt:.3f}) | "
+                     f"{_agree(slip, z_se, l_direct)} |")
+    return lines
