@@ -80,7 +80,7 @@ def main() -> None:
     import importlib
     import importlib.util
 
-    for name in ("equation_free", "md", "adapters", "kmc", "dpd", "adaptivity"):
+    for name in ("equation_free", "md", "adapters", "kmc", "dpd", "dpd_wall", "adaptivity"):
         if importlib.util.find_spec(f"hmm.validation.{name}") is None:
             continue  # that model is not built yet
         module = importlib.import_module(f"hmm.validation.{name}")
