@@ -23,6 +23,11 @@ own cell plus a half stencil of 13 neighbour cells (dy = +1: 9 cells, dy = 0,
 dz = +1: 3, dx = +1: 1); across the top y boundary the 3 x-neighbours become
 the 4 cells that the Lees-Edwards shift makes adjacent.
 
+DPD-VV (``run_steps`` with ``fparams[F_DPDVV]`` = 1) adds one pass per step,
+:func:`dissipative_forces`, over the same stencil: the dissipative force of a
+velocity field alone, used to move F_D from the half-kicked to the full-step
+velocities; the pair random numbers are not drawn again.
+
 Observables per sample row (``N_OBS`` columns): K (6), W_c, W_d, W_r, W_b
 (6 each) and the conservative energy U_c, with tensors ordered xx, yy, zz,
 xy, xz, yz; K = sum v' v' with the peculiar velocity v'_x = v_x -
@@ -252,6 +257,82 @@ def pair_forces(pos, vel, ids, types, cell_start, ncell, box, offset, shear_rate
         obs[UC] += uc
 
 
+@njit(cache=True, fastmath={"contract", "arcp", "nsz"})
+def dissipative_forces(pos, u, cell_start, ncell, box, offset, dv_le, gamma, rc, out, obs, want_virial, lo, hi,
+                       shift) -> None:
+    """Dissipative pair forces of the velocity field ``u`` alone into ``out``
+    (overwritten); if ``want_virial`` add their virial into W_d of ``obs``.
+
+    For each pair within rc: F_ij = -gamma w^2 (e . u_ij) e with u_ij = u_i -
+    u_j and, for an image across the top y boundary (x shifted by ``offset``),
+    u_j's x component raised by ``dv_le`` (shear_rate Ly for velocities, 0 for
+    a velocity increment, whose Lees-Edwards jumps cancel). The same cell
+    stencil as :func:`pair_forces`; ``pos`` must be cell-sorted with
+    ``cell_start``; ``lo``, ``hi``, ``shift`` are scratch of length
+    ``MAX_NEIGHBOUR_CELLS``. No random numbers, no conservative force.
+
+    DPD-VV (see :func:`run_steps`) calls it with u = F(t + dt) and gamma ->
+    gamma dt / 2: as the dissipative force is linear in the velocities, this
+    is F_D(v(t + dt)) - F_D(v~), the update of the dissipative force from the
+    half-kicked v~ to v(t + dt) = v~ + dt F / 2.
+    """
+    nx, ny, nz = ncell[0], ncell[1], ncell[2]
+    out[:] = 0.0
+    rc2, inv_rc = rc * rc, 1.0 / rc
+    dxx = dyy = dzz = dxy = dxz = dyz = 0.0
+    for cz in range(nz):
+        for cy in range(ny):
+            for cx in range(nx):
+                c = (cz * ny + cy) * nx + cx
+                i0, i1 = cell_start[c], cell_start[c + 1]
+                if i0 == i1:
+                    continue
+                m = 1 + _neighbour_cells(cx, cy, cz, ncell, box, offset, dv_le, lo[1:], hi[1:], shift[1:],
+                                         cell_start)
+                lo[0], hi[0] = i0, i1
+                shift[0, :] = 0.0
+                for i in range(i0, i1):
+                    xi, yi, zi = pos[i, 0], pos[i, 1], pos[i, 2]
+                    uxi, uyi, uzi = u[i, 0], u[i, 1], u[i, 2]
+                    fxi = fyi = fzi = 0.0
+                    for k in range(m):
+                        j0 = i + 1 if k == 0 else lo[k]
+                        sx, sy, sz, sv = shift[k, 0], shift[k, 1], shift[k, 2], shift[k, 3]
+                        for j in range(j0, hi[k]):
+                            dx = xi - pos[j, 0] - sx
+                            dy = yi - pos[j, 1] - sy
+                            dz = zi - pos[j, 2] - sz
+                            r2 = dx * dx + dy * dy + dz * dz
+                            if r2 >= rc2 or r2 == 0.0:
+                                continue
+                            r = math.sqrt(r2)
+                            w = 1.0 - r * inv_rc
+                            inv_r = 1.0 / r
+                            ex, ey, ez = dx * inv_r, dy * inv_r, dz * inv_r
+                            eu = ex * (uxi - u[j, 0] - sv) + ey * (uyi - u[j, 1]) + ez * (uzi - u[j, 2])
+                            fd = -gamma * w * w * eu
+                            fx, fy, fz = fd * ex, fd * ey, fd * ez
+                            fxi += fx
+                            fyi += fy
+                            fzi += fz
+                            out[j, 0] -= fx
+                            out[j, 1] -= fy
+                            out[j, 2] -= fz
+                            if want_virial:
+                                dxx += fd * ex * ex * r
+                                dyy += fd * ey * ey * r
+                                dzz += fd * ez * ez * r
+                                dxy += fd * ex * ey * r
+                                dxz += fd * ex * ez * r
+                                dyz += fd * ey * ez * r
+                    out[i, 0] += fxi
+                    out[i, 1] += fyi
+                    out[i, 2] += fzi
+    if want_virial:
+        for d, v in enumerate((dxx, dyy, dzz, dxy, dxz, dyz)):
+            obs[WD0 + d] += v
+
+
 @njit(cache=True)
 def bond_forces(pos, slot_of, bonds, box, offset, k_bond, r0, r_max, force, obs, want_virial) -> int:
     """Add the bond forces (harmonic k (r - r0) if ``r_max`` <= 0, else FENE
@@ -328,19 +409,32 @@ def copy_home(pos, vel, ids, types, vtilde, pos_b, vel_b, ids_b, types_b, vtilde
         vtilde_b[:] = vtilde
 
 
-# float parameters of run_steps, in this order
-F_RC, F_DT, F_GAMMA, F_SIGMA, F_LAMBDA, F_SHEAR, F_BOND_K, F_BOND_R0, F_BOND_RMAX, F_BODY = range(10)
-N_FPARAMS = 10
+# float parameters of run_steps, in this order (F_DPDVV: 1.0 selects DPD-VV, 0.0 the Groot-Warren scheme)
+F_RC, F_DT, F_GAMMA, F_SIGMA, F_LAMBDA, F_SHEAR, F_BOND_K, F_BOND_R0, F_BOND_RMAX, F_BODY, F_DPDVV = range(11)
+N_FPARAMS = 11
 
 
 @njit(cache=True)
 def run_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b, vel_b, vtilde_b, ids_b,
               types_b, cell_of, cell_start, cursor, ncell, box, fparams, fstate, istate, seed, nsteps,
-              sample_every, obs, profile, lo, hi, shift) -> int:
+              sample_every, obs, profile, lo, hi, shift, dforce) -> int:
     """Advance ``nsteps`` steps of the modified velocity Verlet of Groot & Warren:
 
         r(t + dt) = r + dt v + dt^2 F / 2,   v~ = v + lambda dt F,
         F(t + dt) = F(r(t + dt), v~(t + dt)),   v(t + dt) = v + dt (F + F(t + dt)) / 2.
+
+    With ``fparams[F_DPDVV]`` = 1 (lambda = 1/2 only) it is DPD-VV (Besold,
+    Vattulainen, Karttunen & Polson, Phys. Rev. E 62, R7611, 2000): after the
+    second half-kick the dissipative forces are evaluated once more with
+    v(t + dt), keeping the conservative and random parts of F(t + dt):
+
+        F(t + dt) <- F(t + dt) + F_D(v(t + dt)) - F_D(v~),
+
+    computed by :func:`dissipative_forces` as the dissipative force of the
+    velocity change dt F(t + dt) / 2 (into the scratch ``dforce``, (n, 3));
+    the updated force drives the next first half-kick. On sampled steps W_d
+    gets the same update, so the stress row holds F_D(v(t + dt)), the force
+    consistent with the sampled velocities and the one the next step uses.
 
     ``force`` must hold F(t) on entry. ``fstate = [Lees-Edwards offset]`` and
     ``istate = [step, samples written]`` are updated. Every ``sample_every``
@@ -356,6 +450,7 @@ def run_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b,
     lx, ly, lz = box[0], box[1], box[2]
     half, noise, dv_le = 0.5 * dt, sigma * math.sqrt(3.0 / dt), shear * ly
     use_vt = lam != 0.5
+    dpd_vv = fparams[F_DPDVV] != 0.0
     nbins = profile.shape[0]
     row = np.zeros(N_OBS)
     status = OK
@@ -398,6 +493,12 @@ def run_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b,
             for d in range(3):
                 vel[i, d] += half * force[i, d]
                 v2 += vel[i, d] * vel[i, d]
+        if dpd_vv:  # F_D(v(t + dt)) - F_D(v~) = F_D of the velocity change dt F / 2 (linear in v)
+            dissipative_forces(pos, force, cell_start, ncell, box, offset, 0.0, gamma * half, rc, dforce, row,
+                               sample, lo, hi, shift)
+            for i in range(n):
+                for d in range(3):
+                    force[i, d] += dforce[i, d]
         istate[0] = step
         if not math.isfinite(v2):
             status = NOT_FINITE

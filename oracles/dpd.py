@@ -16,7 +16,12 @@ several types have their own a_ij; chains are bonded by harmonic springs
 F = -k (r - r0) r_hat (Groot & Warren's polymer model with r0 = 0) or FENE
 F = -k r / (1 - (r/r_max)^2). Time integration is the modified velocity
 Verlet of Groot & Warren with parameter lambda (lambda = 1/2 is plain
-velocity Verlet with the half-step velocity in the dissipative force).
+velocity Verlet with the half-step velocity in the dissipative force) or,
+with ``integrator="dpd-vv"``, DPD-VV (Besold, Vattulainen, Karttunen &
+Polson, Phys. Rev. E 62, R7611, 2000; Vattulainen et al., J. Chem. Phys.
+116, 3967, 2002): velocity Verlet whose dissipative forces are evaluated
+once more with the full-step velocities v(t + dt) after the second
+half-kick, the conservative and random forces being kept.
 
 Shear: Lees-Edwards sliding-brick boundaries in y impose the streaming
 velocity u_x = shear_rate (y - Ly/2); images across the y boundary are
@@ -50,6 +55,7 @@ MAX_DENSITY = 10.0  # beads per rc^3: candidates per bead grow as 13.5 * density
 MAX_STRAIN_PER_STEP = 0.04  # |shear_rate| dt: pair velocity change over a step stays << thermal
 DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING = 500, 4000  # steps when the budget says 0
 CHUNK = 250  # steps between wall-time / target-stderr checks
+INTEGRATORS = ("gw", "dpd-vv")  # Groot-Warren modified velocity Verlet; DPD-VV (Besold et al. 2000)
 
 
 def _positive(name: str, value, *, allow_zero: bool = False) -> float:
@@ -81,7 +87,17 @@ class DPD:
         Cutoff and time step.
     vv_lambda : float
         lambda of the modified velocity Verlet (0.5 default, as asked; Groot &
-        Warren recommend 0.65 at dt = 0.04).
+        Warren recommend 0.65 at dt = 0.04). Must be 0.5 with ``"dpd-vv"``.
+    integrator : str
+        ``"gw"`` (default): Groot & Warren's modified velocity Verlet,
+        F(t + dt) = F(r(t + dt), v~) with v~ = v(t) + lambda dt F(t).
+        ``"dpd-vv"``: DPD-VV of Besold et al. (2000), velocity Verlet
+        (lambda = 1/2 required: any other ``vv_lambda`` raises ValueError)
+        plus one more pass over the pairs per step that replaces the
+        dissipative part of F(t + dt) by F_D(r(t + dt), v(t + dt)) after the
+        second half-kick; the random force drawn for the step is kept. The
+        stress samples use that updated dissipative force (consistent with
+        the sampled velocities and with the force of the next step).
     composition : tuple of float
         Fractions of the free (unbonded) beads of each type (sums to 1).
     polymer_fraction, chain_length, chain_type : float, int, int
@@ -103,12 +119,23 @@ class DPD:
     sampling (at chunks of 250 steps) once every output's stderr is below it;
     ``max_wall_s`` stops early (the only non-reproducible option).
 
+    Temperature: the discrete dynamics samples a kinetic temperature above
+    the set kT, the more so the larger dt. Measured at rho = 3, a = 25,
+    gamma = 4.5 (docs/validation.md, box 8^3): ``"gw"`` with lambda = 1/2
+    gives kT = 1.027 at dt = 0.04 and 1.012 at dt = 0.02, with lambda = 0.65
+    (Groot & Warren's recommendation) 1.002 at dt = 0.04; ``"dpd-vv"``
+    (lambda = 1/2) gives 1.010 at dt = 0.04 and 0.998 at dt = 0.02, and its
+    pressure is closer to the dt -> 0 value (23.67 against 23.84 for
+    ``"gw"`` at dt = 0.04, limit 23.63). DPD-VV costs about 2x per step:
+    its extra pass over the pairs scans the same cell stencil as the force
+    pass.
+
     Lees-Edwards limit: |shear_rate| dt <= 0.04 (shear_rate <= 1 at dt =
     0.04). The pairwise thermostat does not remove all viscous heat: for the
     simple fluid kT rises by ~2% at shear rate 0.5 and ~9% at 1 (on top of the
-    +3.6% of lambda = 1/2 at dt = 0.04); the ``temperature`` output reports it.
-    Cost: ~0.35 us per bead-step on one core, virial every step (3000 beads,
-    4500 steps: ~5 s for the default budget).
+    time-step excess above); the ``temperature`` output reports it.
+    Cost: ~0.35 us per bead-step on one core for ``"gw"``, virial every step
+    (3000 beads, 4500 steps: ~5 s for the default budget).
     """
 
     density: float = 3.0
@@ -119,6 +146,7 @@ class DPD:
     rc: float = 1.0
     dt: float = 0.04
     vv_lambda: float = 0.5
+    integrator: str = "gw"
     a_matrix: tuple[tuple[float, ...], ...] | None = None
     composition: tuple[float, ...] = (1.0,)
     polymer_fraction: float = 0.0
@@ -154,6 +182,11 @@ class DPD:
             raise ValueError("DPD: `density` x `box` volume must give at least 2 beads")
         if not 0.0 < self.vv_lambda <= 1.0:
             raise ValueError(f"DPD: `vv_lambda` must be in (0, 1], got {self.vv_lambda}")
+        if self.integrator not in INTEGRATORS:
+            raise ValueError(f"DPD: `integrator` must be one of {INTEGRATORS}, got {self.integrator!r}")
+        if self.integrator == "dpd-vv" and self.vv_lambda != 0.5:
+            raise ValueError(f"DPD: `integrator` 'dpd-vv' is velocity Verlet and needs `vv_lambda` = 0.5, "
+                             f"got {self.vv_lambda}")
         amat = self.a_ij
         if amat.ndim != 2 or amat.shape[0] != amat.shape[1] or not np.allclose(amat, amat.T):
             raise ValueError("DPD: `a_matrix` must be a symmetric square matrix")
@@ -341,6 +374,7 @@ class DPDSystem:
         self.ids, self.types = np.arange(n, dtype=np.int64), types
         use_vt = config.vv_lambda != 0.5
         self.vtilde = np.zeros((n if use_vt else 0, 3))
+        self._dforce = np.zeros((n if config.integrator == "dpd-vv" else 0, 3))  # DPD-VV scratch
         self._buffers = (np.empty((n, 3)), np.empty((n, 3)), np.empty((n if use_vt else 0, 3)),
                          np.empty(n, np.int64), np.empty(n, np.int64))
         self.slot_of, self.cell_of = np.empty(n, np.int64), np.empty(n, np.int64)
@@ -350,9 +384,10 @@ class DPDSystem:
         self.a_mat = np.ascontiguousarray(config.a_ij)
         self.fparams = np.zeros(K.N_FPARAMS)
         self.fparams[[K.F_RC, K.F_DT, K.F_GAMMA, K.F_SIGMA, K.F_LAMBDA, K.F_SHEAR, K.F_BOND_K, K.F_BOND_R0,
-                      K.F_BOND_RMAX, K.F_BODY]] = (
+                      K.F_BOND_RMAX, K.F_BODY, K.F_DPDVV]] = (
             config.rc, config.dt, config.gamma, config.sigma, config.vv_lambda, self.shear_rate, config.bond_k,
-            config.bond_r0, config.fene_rmax if config.bond == "fene" else 0.0, body_force)
+            config.bond_r0, config.fene_rmax if config.bond == "fene" else 0.0, body_force,
+            1.0 if config.integrator == "dpd-vv" else 0.0)
         self.fstate, self.istate = np.zeros(1), np.zeros(2, np.int64)
         self._scratch = (np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64), np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64),
                          np.zeros((K.MAX_NEIGHBOUR_CELLS, 4)))
@@ -368,7 +403,8 @@ class DPDSystem:
         return float(self.fstate[0])
 
     def _initial_forces(self) -> None:
-        """Sort by cell and evaluate F(t) (v~ = v), as the integrator expects on entry."""
+        """Sort by cell and evaluate F(t) (v~ = v), as the integrator expects on entry
+        (for DPD-VV this is already the dissipative force of v(t))."""
         pb, vb, tb, ib, yb = self._buffers
         K.sort_by_cell(self.pos, self.vel, self.ids, self.types, self.vtilde, pb, vb, ib, yb, tb, self.slot_of,
                        self.cell_of, self.cell_start, self.cursor, self.ncell, self.box, self.vtilde.size > 0)
@@ -393,10 +429,28 @@ class DPDSystem:
     def forces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Forces at the current state with v~ = v and the noise of the current
         step: (positions, velocities, forces, each (n, 3) in bead-id order, and
-        the virial row of ``N_OBS``). Also resets the stored force (tests)."""
+        the virial row of ``N_OBS``). Also resets the stored force (tests);
+        right after a DPD-VV step it recomputes the stored force exactly."""
         row = self._evaluate_forces(True)
         order = np.argsort(self.ids)
         return self.pos[order].copy(), self.vel[order].copy(), self.force[order].copy(), row
+
+    def stored_forces(self) -> np.ndarray:
+        """The force the next step starts from, F(t) (n, 3), bead-id order."""
+        return self.force[np.argsort(self.ids)].copy()
+
+    def dissipative_forces(self, vel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Dissipative pair forces of bead-id ordered velocities ``vel`` (default
+        the current ones) at the current positions, Lees-Edwards images moving
+        with shear_rate Ly: (forces (n, 3) in bead-id order, W_d (6,)). One
+        :func:`~oracles._dpd_kernels.dissipative_forces` pass (tests, DPD-VV)."""
+        order = np.argsort(self.ids)
+        u = self.vel if vel is None else np.asarray(vel, dtype=float)[self.ids]
+        out, row = np.zeros((self.n, 3)), np.zeros(K.N_OBS)
+        K.dissipative_forces(self.pos, np.ascontiguousarray(u), self.cell_start, self.ncell, self.box, self.offset,
+                             self.shear_rate * self.box[1], self.config.gamma, self.config.rc, out, row, True,
+                             *self._scratch)
+        return out[order], row[K.WD0:K.WD0 + 6].copy()
 
     def advance(self, nsteps: int, *, sample_every: int = 0, profile_bins: int = 0):
         """Run ``nsteps`` steps; return (obs rows (n_samples, N_OBS), profile
@@ -409,7 +463,7 @@ class DPDSystem:
         status = K.run_steps(self.pos, self.vel, self.force, self.vtilde, self.ids, self.types, self.slot_of,
                              self.bonds, self.a_mat, pb, vb, tb, ib, yb, self.cell_of, self.cell_start, self.cursor,
                              self.ncell, self.box, self.fparams, self.fstate, self.istate, self.seed, int(nsteps),
-                             int(sample_every), obs, profile, *self._scratch)
+                             int(sample_every), obs, profile, *self._scratch, self._dforce)
         if status != K.OK:
             what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
             raise RuntimeError(f"DPD at shear_rate={self.shear_rate}: {what} at step {self.step} "
@@ -417,11 +471,13 @@ class DPDSystem:
         return obs[:self.istate[1]], profile
 
 
-def reference_forces(system: "DPDSystem", pos: np.ndarray, vel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reference_forces(system: "DPDSystem", pos: np.ndarray, vel: np.ndarray, *,
+                     parts: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Slow, obviously correct all-pairs NumPy forces of bead-id ordered
     ``pos``/``vel`` in ``system``'s box, Lees-Edwards offset, bonds and noise
     key (the same pair random numbers as the kernel): (forces (n, 3), W (4, 6)
-    for the conservative, dissipative, random and bond virials)."""
+    for the conservative, dissipative, random and bond virials). With
+    ``parts`` the forces are split the same way, (4, n, 3)."""
     cfg, box = system.config, system.box
     types = system.types[np.argsort(system.ids)]
     i, j = np.triu_indices(len(pos), 1)
@@ -442,12 +498,12 @@ def reference_forces(system: "DPDSystem", pos: np.ndarray, vel: np.ndarray) -> t
     i, j, d, dv, r = i[keep], j[keep], d[keep], dv[keep], r[keep]
     e, w = d / r[:, None], 1.0 - r / cfg.rc
     theta = math.sqrt(3.0) * K.pair_uniforms(np.uint64(K.step_key(system.seed, system.step)), i, j)
-    parts = [system.a_mat[types[i], types[j]] * w, -cfg.gamma * w**2 * np.einsum("ij,ij->i", e, dv),
-             cfg.sigma * w * theta / math.sqrt(cfg.dt)]
-    force, virial = np.zeros_like(pos), np.zeros((4, 6))
-    for k, f in enumerate(parts):
-        np.add.at(force, i, f[:, None] * e)
-        np.add.at(force, j, -f[:, None] * e)
+    scalars = [system.a_mat[types[i], types[j]] * w, -cfg.gamma * w**2 * np.einsum("ij,ij->i", e, dv),
+               cfg.sigma * w * theta / math.sqrt(cfg.dt)]
+    force, virial = np.zeros((4,) + pos.shape), np.zeros((4, 6))
+    for k, f in enumerate(scalars):
+        np.add.at(force[k], i, f[:, None] * e)
+        np.add.at(force[k], j, -f[:, None] * e)
         virial[k] = _outer6(d, f[:, None] * e)
     if len(system.bonds):
         a, b = system.bonds[:, 0], system.bonds[:, 1]
@@ -457,10 +513,10 @@ def reference_forces(system: "DPDSystem", pos: np.ndarray, vel: np.ndarray) -> t
             fb = -cfg.bond_k * d / (1 - (r / cfg.fene_rmax) ** 2)[:, None]
         else:
             fb = -cfg.bond_k * (1 - cfg.bond_r0 / r)[:, None] * d
-        np.add.at(force, a, fb)
-        np.add.at(force, b, -fb)
+        np.add.at(force[3], a, fb)
+        np.add.at(force[3], b, -fb)
         virial[3] = _outer6(d, fb)
-    return force, virial
+    return (force if parts else force.sum(axis=0)), virial
 
 
 def _outer6(d: np.ndarray, f: np.ndarray) -> np.ndarray:

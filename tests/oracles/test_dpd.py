@@ -6,6 +6,10 @@ Reference numbers (see hmm/validation/dpd.py for the long versions):
   in issue 6; GW97's fit p = rho kT + 0.101 a rho^2 is rough).
 * GW97: with lambda = 0.65 the kinetic temperature stays within ~1-2% of kT at
   dt = 0.04; with lambda = 1/2 it drifts upwards with dt.
+* DPD-VV (Besold, Vattulainen, Karttunen & Polson, Phys. Rev. E 62, R7611,
+  2000; Vattulainen et al., J. Chem. Phys. 116, 3967, 2002): velocity Verlet
+  with the dissipative force re-evaluated from v(t + dt) keeps kT close to
+  the set value at dt where the lambda = 1/2 Groot-Warren scheme heats up.
 * Reverse Poiseuille flow measures the same shear viscosity as Lees-Edwards
   shear for a Newtonian fluid (Backer et al., J. Chem. Phys. 122, 154503, 2005).
 Statistical tolerances are 4 block-averaged standard errors plus the stated
@@ -28,6 +32,7 @@ from oracles import _dpd_kernels as K
 from oracles.dpd import DPD, reference_forces
 
 SMALL = dict(box=(6.0, 6.0, 6.0))
+KT_DPD_VV_004, KT_DPD_VV_004_SE = 1.0098, 0.0015  # DPD-VV at dt = 0.04, box 8^3, 100 tau (docs/validation.md)
 
 
 @pytest.mark.parametrize("config, shear_rate", [
@@ -136,6 +141,79 @@ def test_polymer_solution_shear_thins():
     assert kt_high > 1.0
 
 
+def test_dissipative_pass_equals_numpy_pair_loop_across_lees_edwards():
+    config = DPD(density=3.0, box=(4.0, 4.5, 5.0), polymer_fraction=0.5, chain_length=5)
+    system = config.system(0.9, seed=4)
+    system.advance(37)  # Lees-Edwards offset != 0, beads have crossed the y boundary
+    assert system.offset != 0.0
+    pos, vel, _, _ = system.forces()
+    crossing = np.abs(pos[:, None, 1] - pos[None, :, 1]) > config.box[1] - config.rc
+    assert crossing.any()  # pairs across the sheared boundary exist (and feel the velocity jump)
+    rng = np.random.default_rng(0)
+    for u in (vel, rng.normal(size=vel.shape)):  # the velocities and an arbitrary velocity field
+        ref_parts, ref_virial = reference_forces(system, pos, u, parts=True)
+        fd, wd = system.dissipative_forces(u)
+        scale = np.abs(ref_parts[1]).max()
+        assert np.allclose(fd, ref_parts[1], rtol=0, atol=1e-12 * scale)
+        assert np.allclose(wd, ref_virial[1], rtol=0, atol=1e-11 * scale)
+
+
+@pytest.mark.parametrize("integrator", ["gw", "dpd-vv"])
+def test_dpd_vv_force_is_conservative_random_of_the_step_plus_dissipative_of_new_velocities(integrator):
+    # Besold et al. 2000: after the second half-kick F_D is recomputed with v(t + dt); F_C, F_R are kept
+    config = DPD(density=3.0, box=(4.0, 4.5, 5.0), bond="fene", bond_k=20.0, polymer_fraction=0.5, chain_length=5,
+                 integrator=integrator)
+    system = config.system(-0.7, seed=3)
+    system.advance(36)
+    obs, _ = system.advance(1, sample_every=1)
+    order = np.argsort(system.ids)
+    ref_force, ref_virial = reference_forces(system, system.pos[order], system.vel[order])
+    scale = np.abs(ref_force).max()
+    matches = np.allclose(system.stored_forces(), ref_force, rtol=0, atol=1e-12 * scale)
+    virial = obs[0, K.WC0:K.WB0 + 6].reshape(4, 6)
+    assert matches == (integrator == "dpd-vv")  # GW keeps F_D of the half-step velocity
+    if integrator == "dpd-vv":  # the stress sample holds the updated F_D too
+        assert np.allclose(virial, ref_virial, rtol=0, atol=1e-11 * scale)
+    else:
+        assert np.allclose(virial[[0, 2, 3]], ref_virial[[0, 2, 3]], rtol=0, atol=1e-11 * scale)
+
+
+def test_dpd_vv_gw_default_is_unchanged_and_vv_differs():
+    budget = Budget(equilibration_steps=20, sampling_steps=100)
+    a = DPD(box=(4.0, 4.0, 4.0)).run(np.array([0.3]), seed=11, budget=budget)
+    b = DPD(box=(4.0, 4.0, 4.0), integrator="gw").run(np.array([0.3]), seed=11, budget=budget)
+    c = DPD(box=(4.0, 4.0, 4.0), integrator="dpd-vv").run(np.array([0.3]), seed=11, budget=budget)
+    assert np.array_equal(a.mean, b.mean) and not np.array_equal(a.mean, c.mean)
+    assert oracle_token(DPD(integrator="dpd-vv")) != oracle_token(DPD())
+
+
+def test_dpd_vv_conserves_momentum():
+    # pairwise forces (F_D update included) are antisymmetric: P stays at its initial 0 to round-off
+    system = DPD(box=(5.0, 5.0, 5.0), integrator="dpd-vv").system(0.0, seed=2)
+    p_scale = math.sqrt(system.n)  # |sum v| of uncorrelated unit-variance velocities
+    assert np.abs(system.vel.sum(axis=0)).max() < 1e-12 * p_scale
+    system.advance(500)
+    assert np.abs(system.vel.sum(axis=0)).max() < 1e-11 * p_scale
+    sheared = DPD(box=(5.0, 5.0, 5.0), integrator="dpd-vv").system(0.5, seed=2)
+    sheared.advance(500)  # Lees-Edwards crossings change only P_x
+    assert np.abs(sheared.vel[:, 1:].sum(axis=0)).max() < 1e-11 * p_scale
+
+
+def test_dpd_vv_temperature_control_at_dt_004():
+    # The issue's target: kT within 2% of 1 at dt = 0.04 with lambda = 1/2 (rho = 3, a = 25, gamma = 4.5).
+    # Same seed, same length, both integrators; box 6^3 (648 beads), 200 time units each (~6 s in all).
+    vv, vv_se, _ = V.state_point(DPD(**SMALL, integrator="dpd-vv"), time_sample=200.0)
+    gw, gw_se, _ = V.state_point(DPD(**SMALL), time_sample=200.0)
+    kt, se = vv["temperature"], vv_se["temperature"]
+    assert abs(kt - 1.0) < 0.02 and se < 0.005
+    # honest statements: DPD-VV is not exact, it leaves a +1% excess at dt = 0.04 (docs/validation.md, box 8^3:
+    # 1.0098 +- 0.0015; 0.9984 +- 0.0023 at dt = 0.02), which this smaller run reproduces within 4 stderr; and it
+    # removes most of the lambda = 1/2 heating GW97 report (+2.7% here)
+    assert abs(kt - KT_DPD_VV_004) < 4 * math.hypot(se, KT_DPD_VV_004_SE)
+    assert gw["temperature"] - kt > 4 * math.hypot(se, gw_se["temperature"])
+    assert abs(vv["shear_stress"]) < 4 * vv_se["shear_stress"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(gamma=-1.0), "`gamma` must be >= 0"),
     (dict(kT=-1.0), "`kT` must be > 0"),
@@ -145,6 +223,9 @@ def test_polymer_solution_shear_thins():
     (dict(bond="spring"), "`bond`"),
     (dict(chain_length=0), "`chain_length`"),
     (dict(box=(200.0, 200.0, 200.0)), "cell-list memory"),
+    (dict(integrator="shardlow"), "`integrator` must be one of"),
+    (dict(integrator="DPD-VV"), "`integrator` must be one of"),
+    (dict(integrator="dpd-vv", vv_lambda=0.65), "needs `vv_lambda` = 0.5"),
 ])
 def test_bad_configuration_is_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
