@@ -38,8 +38,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._dpd_kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, pair_forces, sort_swap, step_key,
-                           wrap_xz)
+from ._dpd_kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, dissipative_forces, pair_forces, sort_swap,
+                           step_key, wrap_xz)
 
 N_PROFILE = 5  # count, sum vx, sum vx^2, sum vy^2, sum vz^2
 N_SAMPLE = 4  # sum vx^2, vy^2, vz^2, vx over fluid beads
@@ -52,7 +52,7 @@ WALL_LO, WALL_HI = 0, 1  # rows of ``wall_x``
 def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat, pos_b, vel_b, vtilde_b, ids_b,
                       types_b, cell_of, cell_start, cursor, ncell, box, n_fluid, y_lo, y_hi, rc, dt, gamma, sigma,
                       lam, body, bond_k, bond_r0, bond_rmax, istate, seed, nsteps, sample_every, obs, profile,
-                      u_lo, u_hi, wall_x, lo, hi, shift) -> int:
+                      u_lo, u_hi, wall_x, dpd_vv, dv, dforce, lo, hi, shift) -> int:
     """Advance ``nsteps`` modified velocity Verlet steps (Groot & Warren) of the
     fluid beads; wall beads stay put. ``force`` must hold F(t) on entry.
 
@@ -64,6 +64,14 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
     ``u_hi`` (their ``vel`` must hold that velocity); ``wall_x`` (2,)
     accumulates the x force of the fluid on each wall per step (pair forces
     plus bounce-back impulses / dt). Returns OK, NOT_FINITE or BOND_BROKEN.
+
+    ``dpd_vv`` (lambda = 1/2 only): after the second half-kick the dissipative
+    forces are brought up to v(t + dt) (Besold et al., Phys. Rev. E 62,
+    R7611, 2000) as in :func:`oracles._dpd_kernels.run_steps`: the
+    dissipative force of the velocity change ``dv`` = dt F / 2 of the fluid
+    beads (0 for the wall beads, whose velocity is imposed) is added, from
+    scratch ``dforce``; both (n, 3). The wall stress then counts the mean of
+    the forces of the two half-kicks, pair forces + dforce / 2.
     """
     n = pos.shape[0]
     lx, lz = box[0], box[2]
@@ -127,6 +135,18 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
             for d in range(3):
                 vel[i, d] += half * force[i, d]
                 v2 += vel[i, d] * vel[i, d]
+        if dpd_vv:  # F_D(v(t + dt)) - F_D(v~) = F_D of the velocity change (linear in v); walls do not change
+            for i in range(n):
+                fluid = ids[i] < n_fluid
+                for d in range(3):
+                    dv[i, d] = force[i, d] if fluid else 0.0
+            dissipative_forces(pos, dv, cell_start, ncell, box, 0.0, 0.0, gamma * half, rc, dforce, row, False,
+                               lo, hi, shift)
+            for i in range(n):
+                for d in range(3):
+                    force[i, d] += dforce[i, d]
+                if ids[i] >= n_fluid:
+                    wall_x[WALL_LO if pos[i, 1] < y_lo else WALL_HI] += 0.5 * dforce[i, 0]
         istate[I_STEP] = step
         if not math.isfinite(v2):
             status = NOT_FINITE

@@ -52,7 +52,8 @@ class WalledChannel:
     Parameters (DPD units: rc, kT, bead mass 1)
     ----------
     fluid : DPD
-        The fluid (its ``box`` is ignored; density, forces, chains, dt, lambda are used).
+        The fluid (its ``box`` is ignored; density, forces, chains, dt, lambda and
+        integrator are used).
     width : float
         H, distance between the two wall planes (>= 4 rc).
     length, depth : float
@@ -193,6 +194,8 @@ class ChannelSystem:
         self.body_force = float(channel.body_force)
         self.istate = np.zeros(W.N_ISTATE, np.int64)
         self.wall_x = np.zeros(2)  # summed x force of the fluid on (lower, upper) wall, one term per step
+        vv = cfg.integrator == "dpd-vv"
+        self._dpd_vv = (vv, np.zeros((n if vv else 0, 3)), np.zeros((n if vv else 0, 3)))
         self._scratch = (np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64), np.zeros(K.MAX_NEIGHBOUR_CELLS, np.int64),
                          np.zeros((K.MAX_NEIGHBOUR_CELLS, 4)))
         self._initial_forces()
@@ -249,7 +252,7 @@ class ChannelSystem:
             self.y_lo, self.y_hi, cfg.rc, cfg.dt, cfg.gamma, cfg.sigma, cfg.vv_lambda, self.body_force, cfg.bond_k,
             cfg.bond_r0, cfg.fene_rmax if cfg.bond == "fene" else 0.0, self.istate, self.seed, int(nsteps),
             int(sample_every), obs, profile, self.wall_velocity[0], self.wall_velocity[1], self.wall_x,
-            *self._scratch)
+            *self._dpd_vv, *self._scratch)
         if status != K.OK:
             what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
             raise RuntimeError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "

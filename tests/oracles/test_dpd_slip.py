@@ -27,8 +27,9 @@ from oracles import DPD, DPDWallSlip
 from oracles.dpd_channel import WalledChannel, steady_profile
 
 
-def test_walls_carry_the_whole_body_force():
-    channel = WalledChannel(width=5.0, length=4.0, depth=4.0, body_force=0.1)
+@pytest.mark.parametrize("integrator", ["gw", "dpd-vv"])
+def test_walls_carry_the_whole_body_force(integrator):
+    channel = WalledChannel(DPD(integrator=integrator), width=5.0, length=4.0, depth=4.0, body_force=0.1)
     prof = steady_profile(channel, bins=5, time_eq=20.0, time_sample=100.0, blocks=10, seed=4)
     chunks = prof["chunk_wall_stress"].values
     # per-chunk difference: both walls' stresses are correlated (one flow), so the
