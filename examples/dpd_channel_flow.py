@@ -255,12 +255,12 @@ def hmm_steady_with_slip(s: Settings, coupler, wall_coupler, force_density: floa
     dataset count every pass, ``slip_runs`` / ``slip_micro_s`` the cell's.
     """
     start = time.perf_counter()
-    slip, slip_se, history, runs, micro_s, converged = 0.0, 0.0, [], 0, 0.0, False
+    slip, slip_se, history, runs, micro_s, converged, passes = 0.0, 0.0, [], 0, 0.0, False, 0
     wall_mark = (wall_coupler.n_evaluated, wall_coupler.micro_seconds)
     first = None
     for _ in range(max(s.slip_iterations, 1)):
         ds = hmm_steady(s, coupler, force_density, width, slip, snap)
-        runs, micro_s = runs + ds.attrs["fresh_runs"], micro_s + ds.attrs["fresh_micro_s"]
+        runs, micro_s, passes = runs + ds.attrs["fresh_runs"], micro_s + ds.attrs["fresh_micro_s"], passes + 1
         first = ds if first is None else first
         gamma = wall_rate(ds)
         nominal = round(gamma * (1 + 2 * slip / s.slip_height) / s.slip_snap) * s.slip_snap
@@ -272,11 +272,11 @@ def hmm_steady_with_slip(s: Settings, coupler, wall_coupler, force_density: floa
         slip, slip_se = new, new_se
     else:
         ds = hmm_steady(s, coupler, force_density, width, slip, snap)
-        runs, micro_s = runs + ds.attrs["fresh_runs"], micro_s + ds.attrs["fresh_micro_s"]
+        runs, micro_s, passes = runs + ds.attrs["fresh_runs"], micro_s + ds.attrs["fresh_micro_s"], passes + 1
     final_runs = ds.attrs["fresh_runs"]
     ds["u_stderr"] = ("x", np.hypot(ds["u_stderr"].values, wall_rate(ds) * slip_se), ds["u_stderr"].attrs)
     ds.attrs.update(fresh_runs=runs, fresh_micro_s=micro_s, slip_length_stderr=slip_se, final_pass_runs=final_runs,
-                    slip_converged=int(converged),
+                    slip_converged=int(converged), hmm_solves=passes,
                     wall_s=time.perf_counter() - start,
                     slip_runs=wall_coupler.n_evaluated - wall_mark[0],
                     slip_micro_s=wall_coupler.micro_seconds - wall_mark[1])
@@ -405,7 +405,7 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
     res.update(hmm_steady_s=hmm_s, hmm_steady_runs=steady.attrs["fresh_runs"], hmm_slip_runs=steady.attrs["slip_runs"],
                hmm_micro_s=steady.attrs["fresh_micro_s"] + steady.attrs["slip_micro_s"],
                steady_ratio=prof.attrs["wall_s"] / hmm_s)
-    print(f"HMM steady: {s.cells} cells, {steady.attrs['fresh_runs']} bulk micro runs over {len(history) + 1} passes "
+    print(f"HMM steady: {s.cells} cells, {steady.attrs['fresh_runs']} bulk micro runs over {steady.attrs['hmm_solves']} solves "
           f"+ {steady.attrs['slip_runs']} near-wall runs ({res['hmm_micro_s']:.1f} micro core-s), {hmm_s:.1f} s wall "
           f"(+ {res['cluster_start_s']:.1f} s cluster start, not counted)")
     e, n, chi = res["steady_l2"]

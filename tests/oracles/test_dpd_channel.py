@@ -157,6 +157,7 @@ def test_example_slip_fixed_point_at_tiny_size():
     rate = ds["shear_rate"].values
     np.testing.assert_allclose(ds["u_wall"].values, [slip * rate[0], -slip * rate[-1]], rtol=1e-12)
     assert ds.attrs["fresh_runs"] >= ds.attrs["final_pass_runs"] > 0
+    assert ds.attrs["hmm_solves"] == len(history) + (0 if ds.attrs["slip_converged"] else 1)
     u, se = ds["u"].values, ds["u_stderr"].values
     exact = ex.navier_parabola(ds["x"].values, f, eta, s.width, slip)
     assert np.all(np.abs(u - exact) < 6 * se + 0.05 * exact.max()), (u, se, exact)
