@@ -100,6 +100,8 @@ class MacroConfig(_Strict):
     capacity: Annotated[float, Field(gt=0)] = 1.0  # c in c u_t = div q + f (density, heat capacity)
     fd_step: Annotated[float, Field(gt=0)] = 1e-4  # relative step of finite-difference closure tangents
     rename: dict[str, str] = {}  # law name -> oracle name, e.g. {grad_x = "shear_rate"}
+    # Navier slip length(s) >= 0 of the boundary, one number or [low, high] (1D only): u - g = l du/dn
+    slip_length: Union[Annotated[float, Field(ge=0)], list[Annotated[float, Field(ge=0)]]] = 0.0
 
     @field_validator("cells")
     @classmethod
@@ -124,6 +126,14 @@ class MacroConfig(_Strict):
                 raise ValueError(f"extent must be {len(self.cells)} pairs [lo, hi], got {self.extent}")
             if any(not (math.isfinite(a) and math.isfinite(b) and a < b) for a, b in self.extent):
                 raise ValueError(f"extent pairs must be finite with lo < hi, got {self.extent}")
+        return self
+
+    @model_validator(mode="after")
+    def _slip(self):
+        if isinstance(self.slip_length, list) and len(self.slip_length) != 2:
+            raise ValueError(f"slip_length must be one length or a pair [low, high], got {self.slip_length}")
+        if len(self.cells) != 1 and self.slip_length not in (0.0, [0.0, 0.0]):
+            raise ValueError("slip_length is supported on 1D grids only")
         return self
 
     @property
@@ -207,7 +217,8 @@ class RunConfig(_Strict):
         from macro import DiffusionLaw
 
         return DiffusionLaw(source=self.macro.source, boundary=self.macro.boundary,
-                            capacity=self.macro.capacity, fd_step=self.macro.fd_step)
+                            capacity=self.macro.capacity, fd_step=self.macro.fd_step,
+                            slip_length=self.macro.slip_length)
 
     def build_budget(self):
         from .budget import Budget

@@ -82,6 +82,9 @@ def test_unknown_key_is_rejected_naming_it_and_nothing_is_written(tmp_path, caps
     ({"run": {"mode": "transient"}}, "run", "needs run.t_end and run.dt"),
     ({"budget": {"sampling_steps": -3}}, "budget.sampling_steps", "greater than or equal to 0"),
     ({"macro": {"cells": [4], "initial": {"kind": "blob"}}}, "macro.initial", "unknown"),
+    ({"macro": {"cells": [4], "slip_length": -0.5}}, "macro.slip_length", "greater than or equal to 0"),
+    ({"macro": {"cells": [4], "slip_length": [0.1, 0.2, 0.3]}}, "macro", "pair [low, high]"),
+    ({"macro": {"cells": [4, 4], "slip_length": 0.5}}, "macro", "1D grids only"),
 ])
 def test_wrong_types_and_values_name_the_key(patch, key, words):
     base = {"oracle": {"kind": "cell_problem", "coefficient": {"kind": "constant"}},
@@ -114,3 +117,9 @@ def test_info_and_entry_point():
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "distributed" in proc.stdout and "embedded LocalCluster on 127.0.0.1" in proc.stdout
+
+
+def test_slip_length_reaches_the_law():
+    base = {"oracle": {"kind": "cell_problem", "coefficient": {"kind": "constant"}},
+            "macro": {"cells": [4], "slip_length": [0.25, 0.5]}, "run": {"mode": "steady"}}
+    assert parse_config(base, "test").build_law().slip_length == (0.25, 0.5)
