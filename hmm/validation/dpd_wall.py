@@ -83,6 +83,15 @@ def report() -> list[str]:
         lines.append(f"| {name}, Couette cell H = 10: stress / bulk rate at bulk rate {bulk_rate:.3f} | Lees-Edwards "
                      f"eta at that rate = {eta_le:.3f} +- {eta_le_se:.3f} | {eta:.3f} +- {eta_se:.3f} | "
                      f"{_agree(eta, eta_se, eta_le)} |")
+        if fluid.chain_length > 1:  # confinement: the same at twice the cell height
+            wide = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0],
+                                height=20.0)
+            w_eta = wide.mean[2] / wide.mean[1]
+            w_se = w_eta * math.hypot(wide.stderr[2] / wide.mean[2], wide.stderr[1] / wide.mean[1])
+            lines.append(f"| {name}, Couette cell H = 20: stress / bulk rate at bulk rate {wide.mean[1]:.3f} (a "
+                         f"chain's end-to-end distance is ~4.4 rc: confinement) | Lees-Edwards eta above = "
+                         f"{eta_le:.3f} +- {eta_le_se:.3f} | {w_eta:.3f} +- {w_se:.3f}; slip length "
+                         f"{wide.mean[0]:.3f} +- {wide.stderr[0]:.3f} rc | {_agree(w_eta, math.hypot(w_se, eta_le_se), eta_le)} |")
         l_direct, l_direct_se = fit["slip_length"]
         z_se = math.hypot(slip_se, l_direct_se)
         lines.append(f"| {name}: Navier slip length, Couette cell at the Poiseuille wall shear rate {rate:.3f} | "
