@@ -82,7 +82,7 @@ def report() -> list[str]:
         (_, eta_le, eta_le_se, _), = le_viscosity(le_box, (round(bulk_rate, 3),), time_sample=400.0)
         lines.append(f"| {name}, Couette cell H = 10: stress / bulk rate at bulk rate {bulk_rate:.3f} | Lees-Edwards "
                      f"eta at that rate = {eta_le:.3f} +- {eta_le_se:.3f} | {eta:.3f} +- {eta_se:.3f} | "
-                     f"{_agree(eta, eta_se, eta_le)} |")
+                     f"{_agree(eta, math.hypot(eta_se, eta_le_se), eta_le)} |")
         if fluid.chain_length > 1:  # confinement: the same at twice the cell height
             wide = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0],
                                 height=20.0)
