@@ -585,7 +585,7 @@ def plot(ds, res, s: Settings, path: str) -> None:
     w = ds["width"].values
     ax[2].loglog(w, ds["scan_direct_s"], "o--", label="direct, model (beads x steps, measured rate)")
     ax[2].loglog(w, ds["scan_direct_measured_s"], "o", label="direct, measured")
-    ax[2].loglog(w, ds["scan_hmm_s"], "s", label="HMM steady, measured")
+    ax[2].loglog(w, ds["scan_hmm_s"], "s", label=f"HMM steady, measured (H > {s.width:g}: slip length reused)")
     ax[2].axhline(res["hmm_steady_s"], color="C2", lw=0.8)
     ax[2].set(xlabel="channel width H (rc)", ylabel="wall seconds", title="cost vs width (steady)")
     ax[2].legend(fontsize=7)
