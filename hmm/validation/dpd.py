@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from hmm.budget import Budget
-from oracles.dpd import DPD, block_estimate, observables, pooled_blocks
+from oracles.dpd import DPD, block_estimate, pooled_blocks
 
 P_REFERENCE = 23.6  # p at rho = 3, a = 25, kT = 1 (well-converged published value quoted by the issue)
 P_REFERENCE_ROUNDING = 0.05  # quoted to 3 digits
