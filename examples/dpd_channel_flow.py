@@ -227,7 +227,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
         "accepted iterate plus the Newton correction from its evaluation (secant Jacobian)")})
     rate = gmat @ ds["u"].values + gvec
     ds["shear_rate"] = ("x_face", rate, {"units": "1/tau"})
-    ds["u_wall"] = ("wall", [slip * rate[0], -slip * rate[-1]], {"units": "rc/tau", "long_name": (
+    ds["u_wall"] = ("wall", navier_walls(rate, slip), {"units": "rc/tau", "long_name": (
         "velocity at the wall planes, slip_length x wall shear rate (Navier)")})
     ds.attrs["slip_length"] = slip
     return ds
@@ -256,13 +256,15 @@ def hmm_steady_with_slip(s: Settings, coupler, wall_coupler, force_density: floa
     dataset count every pass, ``slip_runs`` / ``slip_micro_s`` the cell's.
     """
     start = time.perf_counter()
-    slip, slip_se, history, runs, micro_s, converged, passes = 0.0, 0.0, [], 0, 0.0, False, 0
+    slip, slip_se, history, converged, solves = 0.0, 0.0, [], False, []
     wall_mark = (wall_coupler.n_evaluated, wall_coupler.micro_seconds)
-    first = None
+
+    def solve(length: float):
+        solves.append(hmm_steady(s, coupler, force_density, width, length, snap))
+        return solves[-1]
+
     for _ in range(max(s.slip_iterations, 1)):
-        ds = hmm_steady(s, coupler, force_density, width, slip, snap)
-        runs, micro_s, passes = runs + ds.attrs["fresh_runs"], micro_s + ds.attrs["fresh_micro_s"], passes + 1
-        first = ds if first is None else first
+        ds = solve(slip)
         gamma = wall_rate(ds)
         nominal = round(gamma * (1 + 2 * slip / s.slip_height) / s.slip_snap) * s.slip_snap
         est = wall_coupler.evaluate(np.array([[nominal]]), slip_budget)
@@ -272,16 +274,16 @@ def hmm_steady_with_slip(s: Settings, coupler, wall_coupler, force_density: floa
             break
         slip, slip_se = new, new_se
     else:
-        ds = hmm_steady(s, coupler, force_density, width, slip, snap)
-        runs, micro_s, passes = runs + ds.attrs["fresh_runs"], micro_s + ds.attrs["fresh_micro_s"], passes + 1
-    final_runs = ds.attrs["fresh_runs"]
+        ds = solve(slip)
+    runs = sum(d.attrs["fresh_runs"] for d in solves)
+    micro_s = sum(d.attrs["fresh_micro_s"] for d in solves)
     ds["u_stderr"] = ("x", np.hypot(ds["u_stderr"].values, wall_rate(ds) * slip_se), ds["u_stderr"].attrs)
-    ds.attrs.update(fresh_runs=runs, fresh_micro_s=micro_s, slip_length_stderr=slip_se, final_pass_runs=final_runs,
-                    slip_converged=int(converged), hmm_solves=passes,
+    ds.attrs.update(fresh_runs=runs, fresh_micro_s=micro_s, slip_length_stderr=slip_se,
+                    final_pass_runs=ds.attrs["fresh_runs"], slip_converged=int(converged), hmm_solves=len(solves),
                     wall_s=time.perf_counter() - start,
                     slip_runs=wall_coupler.n_evaluated - wall_mark[0],
                     slip_micro_s=wall_coupler.micro_seconds - wall_mark[1])
-    return ds, first, history
+    return ds, solves[0], history
 
 
 def hmm_startup(s: Settings, coupler, force_density: float, slip: float, snap: float = 0.0):
@@ -335,8 +337,12 @@ def slip_walls(s: Settings, u: np.ndarray, slip: float, force_density: float, wi
     """Velocities at the two wall planes that the Navier condition gives for cell values ``u``."""
     law, grid = macro_problem(s, force_density, width, slip)
     gmat, gvec = law.face_gradient_operator(grid)
-    rate = gmat @ u + gvec
-    return np.array([slip * rate[0], -slip * rate[-1]])
+    return navier_walls(gmat @ u + gvec, slip)
+
+
+def navier_walls(face_rate: np.ndarray, slip: float) -> np.ndarray:
+    """Wall velocities u = l du/dn at the lower and upper wall (walls at rest) from the face shear rates."""
+    return np.array([slip * face_rate[0], -slip * face_rate[-1]])
 
 
 def l2(u: np.ndarray, ref: np.ndarray, se: np.ndarray) -> tuple[float, float, float]:

@@ -275,6 +275,23 @@ def _bin_fields(profile: np.ndarray) -> np.ndarray:
     return np.column_stack([u, kt, profile[:, 0]])
 
 
+def sample_chunks(system: ChannelSystem, chunk: int, n_chunks: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Advance ``n_chunks`` chunks of ``chunk`` steps, sampling every step.
+
+    Returns the binned fields of every chunk, (n_chunks, bins, [u_x, kT,
+    count]) as :func:`_bin_fields`, and the shear stress at the two wall
+    planes over every chunk, (n_chunks, [tau at y' = 0, tau at y' = H])
+    (the force of the fluid on the lower wall per area, minus that on the
+    upper wall)."""
+    series, wall = [], []
+    area = system.channel.wall_area
+    for _ in range(n_chunks):
+        before = system.wall_x.copy()
+        series.append(_bin_fields(system.advance(chunk, sample_every=1, profile_bins=bins)[1]))
+        wall.append((system.wall_x - before) * [1.0, -1.0] / (chunk * area))
+    return np.array(series), np.array(wall)
+
+
 def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 100.0, time_sample: float = 400.0,
                    blocks: int = 10, seed: int = 0):
     """Time-averaged steady profile of the walled channel as an ``xarray.Dataset``.
@@ -298,12 +315,7 @@ def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 1
     system.advance(int(round(time_eq / dt)))
     chunk = max(int(round(PROFILE_CHUNK / dt)), 1)
     n_chunks = max(int(round(time_sample / (chunk * dt))), 2 * blocks)
-    series, wall = [], []  # (chunk, bin, [u, kT, count]); (chunk, [tau at y' = 0, tau at y' = H])
-    for _ in range(n_chunks):
-        before = system.wall_x.copy()
-        series.append(_bin_fields(system.advance(chunk, sample_every=1, profile_bins=bins)[1]))
-        wall.append((system.wall_x - before) * [1.0, -1.0] / (chunk * channel.wall_area))
-    series, wall = np.array(series), np.array(wall)
+    series, wall = sample_chunks(system, chunk, n_chunks, bins)
     mean, stderr, _ = block_estimate([series.reshape(n_chunks, -1)], blocks)
     mean, stderr = mean.reshape(bins, 3), stderr.reshape(bins, 3)
     wall_mean, wall_se, _ = block_estimate([wall], blocks)

@@ -46,7 +46,7 @@ from hmm.budget import Budget
 from hmm.estimate import Estimate
 
 from .dpd import DPD, _positive, block_estimate
-from .dpd_channel import WalledChannel, _bin_fields
+from .dpd_channel import WalledChannel, sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
 DEFAULT_SAMPLING = 10000
@@ -113,6 +113,11 @@ class DPDWallSlip:
                              "at least 3 are needed for the bulk fit (lower `exclude` or raise `height`/`bins`)")
 
     @property
+    def chunk_steps(self) -> int:
+        """Steps per profile sample (``chunk_time`` / dt, at least 1)."""
+        return max(int(round(self.chunk_time / self.fluid.dt)), 1)
+
+    @property
     def bin_centres(self) -> np.ndarray:
         """y of the bin centres, from the lower wall plane (rc)."""
         return (np.arange(self.bins) + 0.5) * self.height / self.bins
@@ -134,22 +139,17 @@ class DPDWallSlip:
     def chunk_series(self, shear_rate: float, *, seed: int, equilibration_steps: int,
                      sampling_steps: int) -> np.ndarray:
         """One replica: per-chunk (bulk_shear_rate, shear_stress, temperature), shape (n_chunks, 3)."""
-        channel = self.channel(shear_rate)
-        system = channel.system(seed=seed)
+        system = self.channel(shear_rate).system(seed=seed)
         system.advance(int(equilibration_steps))
-        chunk = max(int(round(self.chunk_time / self.fluid.dt)), 1)
-        n_chunks = max(int(sampling_steps) // chunk, self.blocks)
+        n_chunks = max(int(sampling_steps) // self.chunk_steps, self.blocks)
+        series, wall = sample_chunks(system, self.chunk_steps, n_chunks, self.bins)
         bulk = self.bulk_bins
         y = self.bin_centres[bulk]
         design = np.column_stack([np.ones_like(y), y])
-        rows = np.empty((n_chunks, 3))
-        for k in range(n_chunks):
-            before = system.wall_x.copy()
-            u, kt, count = _bin_fields(system.advance(chunk, sample_every=1, profile_bins=self.bins)[1]).T
-            slope = np.linalg.lstsq(design, u[bulk], rcond=None)[0][1]
-            lower, upper = (system.wall_x - before) / (chunk * channel.wall_area)
-            rows[k] = slope, 0.5 * (lower - upper), np.sum(kt[bulk] * count[bulk]) / max(count[bulk].sum(), 1.0)
-        return rows
+        u, kt, count = series[:, bulk, 0], series[:, bulk, 1], series[:, bulk, 2]
+        slope = [np.linalg.lstsq(design, row, rcond=None)[0][1] for row in u]  # one fit per chunk
+        kt_bulk = [np.sum(k * c) / max(c.sum(), 1.0) for k, c in zip(kt, count)]  # count-weighted per chunk
+        return np.column_stack([slope, 0.5 * (wall[:, 0] + wall[:, 1]), kt_bulk])
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
@@ -173,8 +173,7 @@ class DPDWallSlip:
         wall_speed = rate * self.height
         slip = 0.5 * (wall_speed / bulk_rate - self.height)
         slip_se = 0.5 * abs(wall_speed) / bulk_rate**2 * rate_se
-        chunk = max(int(round(self.chunk_time / self.fluid.dt)), 1)
-        steps = budget.replicas * n_eq + sum(len(d) for d in datasets) * chunk
+        steps = budget.replicas * n_eq + sum(len(d) for d in datasets) * self.chunk_steps
         return Estimate(np.array([slip, bulk_rate, stress, kt]), np.array([slip_se, rate_se, stress_se, kt_se]),
                         n_eff=n_eff, cost_s=time.perf_counter() - start,
                         provenance={"n_beads": round(self.fluid.density * self.length * self.depth

@@ -55,6 +55,14 @@ def couette_slip(fluid: DPD, bulk_rate: float, *, lateral: float, exclude: float
                                                                     sampling_steps=sampling_steps))
 
 
+def couette_viscosity(est) -> tuple[float, float]:
+    """Bulk viscosity of a :class:`DPDWallSlip` estimate, shear_stress / bulk_shear_rate, and its
+    stderr (relative errors added in quadrature)."""
+    (_, rate, stress, _), (_, rate_se, stress_se, _) = est.mean, est.stderr
+    eta = stress / rate
+    return eta, eta * math.hypot(stress_se / stress, rate_se / rate)
+
+
 def report() -> list[str]:
     """Markdown section (a few minutes on one core)."""
     lines = ["## DPD walls: wall stresses, Couette slip and the near-wall micro model", "",
@@ -74,10 +82,9 @@ def report() -> list[str]:
                      f"(momentum balance) | {lower - upper:.4f} +- {diff_se:.4f} | "
                      f"{_agree(lower - upper, diff_se, expected)} |")
         est = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0])
-        slip, bulk_rate, stress, kt = est.mean
-        slip_se, rate_se, stress_se, _ = est.stderr
-        eta = stress / bulk_rate
-        eta_se = eta * math.hypot(stress_se / stress, rate_se / bulk_rate)
+        slip, bulk_rate, _, kt = est.mean
+        slip_se = est.stderr[0]
+        eta, eta_se = couette_viscosity(est)
         le_box = DPD(**{**(POLYMER_FLUID if fluid.chain_length > 1 else {}), "box": (8.0,) * 3})
         (_, eta_le, eta_le_se, _), = le_viscosity(le_box, (round(bulk_rate, 3),), time_sample=400.0)
         lines.append(f"| {name}, Couette cell H = 10: stress / bulk rate at bulk rate {bulk_rate:.3f} | Lees-Edwards "
@@ -86,8 +93,7 @@ def report() -> list[str]:
         if fluid.chain_length > 1:  # confinement: the same at twice the cell height
             wide = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0],
                                 height=20.0)
-            w_eta = wide.mean[2] / wide.mean[1]
-            w_se = w_eta * math.hypot(wide.stderr[2] / wide.mean[2], wide.stderr[1] / wide.mean[1])
+            w_eta, w_se = couette_viscosity(wide)
             lines.append(f"| {name}, Couette cell H = 20: stress / bulk rate at bulk rate {wide.mean[1]:.3f} (a "
                          f"chain's end-to-end distance is ~4.4 rc: confinement) | Lees-Edwards eta above = "
                          f"{eta_le:.3f} +- {eta_le_se:.3f} | {w_eta:.3f} +- {w_se:.3f}; slip length "
