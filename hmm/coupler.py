@@ -23,9 +23,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from oracles.base import Oracle
+from .contract import Oracle
 
 from ._client import resolve_client
+from .accounting import Accounting
 from ._validation import check_int, check_states
 from .budget import Budget
 from .cache import CachedEstimate, EstimateCache, cache_key
@@ -227,8 +228,7 @@ class Coupler:
         self.token = oracle_token(oracle)
         self._resolved = resolve_client(client, n_workers=n_workers, security=security,
                                         timeout_s=timeout_s)
-        self.n_evaluated = 0  # fresh micro runs so far
-        self.micro_seconds = 0.0  # their total cost
+        self._ledger = Accounting()
         self._cost_per_query: float | None = None  # running mean, sizes automatic batches
 
     @staticmethod
@@ -278,6 +278,22 @@ class Coupler:
         """Write a path-backed cache to its file."""
         if self.cache is not None and self.cache.path is not None:
             self.cache.save()
+
+    # -- accounting -----------------------------------------------------------------------
+    @property
+    def accounting(self) -> Accounting:
+        """Snapshot of the micro work done through this Coupler (the one ledger)."""
+        return self._ledger
+
+    @property
+    def n_evaluated(self) -> int:
+        """Fresh micro runs so far (``accounting.fresh_runs``)."""
+        return self._ledger.fresh_runs
+
+    @property
+    def micro_seconds(self) -> float:
+        """Micro seconds spent so far (``accounting.micro_seconds``)."""
+        return self._ledger.micro_seconds
 
     # -- evaluation -----------------------------------------------------------------------
     def provenance(self, budget: Budget) -> dict[str, Any]:
@@ -356,6 +372,8 @@ class Coupler:
         # a repeat of a query within the batch is answered by its first occurrence's run
         repeat = np.ones(n, dtype=bool)
         repeat[np.unique(inverse, return_index=True)[1]] = False
+        self._ledger = self._ledger + Accounting(cached_answers=int(np.sum(cached[inverse] | repeat)),
+                                                 batches=1)
         return EstimateBatch(self.inputs, self.outputs, arr, mean[inverse], stderr[inverse],
                              n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse] | repeat,
                              worker[inverse].astype(str), self.provenance(budget))
@@ -423,10 +441,11 @@ class Coupler:
         failed = [(chunks[c][row], seed, r.worker, cause) for c, r in results
                   for row, seed, cause in r.failures]
         ok = idx[np.isfinite(cost[idx])]
-        self.n_evaluated += ok.size
-        self.micro_seconds += float(np.sum(cost[ok]))
-        if self.n_evaluated:
-            self._cost_per_query = self.micro_seconds / self.n_evaluated
+        self._ledger = self._ledger + Accounting(fresh_runs=int(ok.size),
+                                                 micro_seconds=float(np.sum(cost[ok])),
+                                                 failed_runs=len(failed))
+        if self._ledger.fresh_runs:
+            self._cost_per_query = self._ledger.micro_seconds / self._ledger.fresh_runs
         if self.cache is not None:
             for j in ok:
                 self.cache.put(keys[j], CachedEstimate(mean[j].copy(), stderr[j].copy(),

@@ -1,4 +1,4 @@
-"""Micro estimates: one query's answer and a batch of them.
+"""Micro estimates: one query's answer (:mod:`hmm.contract`) and a batch of them.
 
 An :class:`Estimate` is what an oracle returns for one macro state: the mean
 of each output, its standard error (zeros for deterministic oracles), the
@@ -9,76 +9,14 @@ of the queries, and converts to a labelled :class:`xarray.Dataset`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from .contract import Estimate, EstimateArrays
 
-@dataclass(frozen=True)
-class Estimate:
-    """Answer of one micro run.
-
-    Parameters
-    ----------
-    mean : array_like, shape (n_outputs,)
-        Estimated value of each output named by ``oracle.outputs`` (in the
-        oracle's units).
-    stderr : array_like, shape (n_outputs,)
-        Standard error of ``mean`` (block averaging or replicas; zeros for a
-        deterministic oracle). Never the naive stderr of correlated samples.
-    n_eff : float
-        Effective number of independent samples (``inf`` for deterministic).
-    cost_s : float
-        Micro wall seconds spent. ``nan`` lets the Coupler fill in the wall
-        time it measured around ``run``.
-    provenance : dict
-        Free-form facts about the run (oracle-specific); the Coupler adds the
-        oracle token, seed, worker and package version in the batch.
-    """
-
-    mean: np.ndarray
-    stderr: np.ndarray | None = None
-    n_eff: float = math.inf
-    cost_s: float = math.nan
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        m, e = self.mean, self.stderr
-        if (type(m) is np.ndarray and m.dtype == np.float64 and m.ndim == 1 and type(e) is np.ndarray
-                and e.dtype == np.float64 and e.shape == m.shape and type(self.n_eff) is float
-                and type(self.cost_s) is float):
-            if (e < 0).any():  # fast path for oracles that already hand over float arrays
-                raise ValueError(f"Estimate.stderr must be >= 0, got {e}")
-            return
-        mean = np.atleast_1d(np.asarray(self.mean, dtype=np.float64))
-        if mean.ndim != 1:
-            raise ValueError(f"Estimate.mean must be 1-D (one value per output), got shape {mean.shape}")
-        stderr = (np.zeros_like(mean) if self.stderr is None
-                  else np.atleast_1d(np.asarray(self.stderr, dtype=np.float64)))
-        if stderr.shape != mean.shape:
-            raise ValueError(f"Estimate.stderr must have the shape of mean {mean.shape}, got {stderr.shape}")
-        if np.any(stderr < 0):
-            raise ValueError(f"Estimate.stderr must be >= 0, got {stderr}")
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "stderr", stderr)
-        object.__setattr__(self, "n_eff", float(self.n_eff))
-        object.__setattr__(self, "cost_s", float(self.cost_s))
-
-    def is_finite(self) -> bool:
-        """True if mean and stderr are finite (``n_eff`` may be ``inf``)."""
-        return bool(np.isfinite(self.mean).all() and np.isfinite(self.stderr).all())
-
-
-class EstimateArrays(NamedTuple):
-    """What an oracle's optional ``run_batch`` returns for k queries:
-    ``mean``/``stderr`` of shape (k, n_outputs), ``n_eff``/``cost_s`` (k,)."""
-
-    mean: np.ndarray
-    stderr: np.ndarray
-    n_eff: np.ndarray
-    cost_s: np.ndarray
+__all__ = ["Estimate", "EstimateArrays", "EstimateBatch"]
 
 
 @dataclass(frozen=True)

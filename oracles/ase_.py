@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate
+from hmm.contract import Budget, Estimate
 
 
 def _emt():

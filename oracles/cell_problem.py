@@ -35,8 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays
 
 _MAX_STORED_NONZEROS = 20_000_000  # LU entries kept per process (about 240 MB)
 _MAX_POINTS = 200_000  # remembered macro points (a 16-byte key each)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays
 
 
 @dataclass(frozen=True)

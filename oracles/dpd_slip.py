@@ -42,8 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate
+from hmm.contract import Budget, Estimate
 
 from .dpd import DPD, _positive, block_estimate
 from .dpd_channel import WalledChannel, sample_chunks

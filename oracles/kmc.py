@@ -56,8 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate
+from hmm.contract import Budget, Estimate
 
 from .kmc_lattice import KMCRun, KMCSimulation, Tables, compile_model, initialise, simulate
 from .kmc_models import (MAX_SPECIES, ZGB, BistableAB, Langmuir, LatticeGas, Process, Reservoirs, SurfaceModel,

@@ -52,8 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate
+from hmm.contract import Budget, Estimate
 
 from . import _md_kernels as K  # noqa: F401  (oracles.md.K as before the split)
 from .md_chain import LJChain

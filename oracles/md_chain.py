@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate
+from hmm.contract import Budget, Estimate
 
 from . import _md_kernels as K
 from .md_common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average, parse_state

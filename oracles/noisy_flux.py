@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays
 
 from .cell_problem import CellProblemOracle
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.estimate import Estimate
+from hmm.contract import Budget, Estimate
 
 
 @dataclass(frozen=True)
