@@ -2,12 +2,14 @@
 
 Responsibilities, in the order a query meets them:
 
-1. validate the query array against ``oracle.inputs``;
+1. validate the query array against ``oracle.inputs`` and resolve the budget
+   against the oracle's ``supports`` and ``default_budget``;
 2. deduplicate identical states and answer what it can from the cache;
 3. pack the remaining queries ``batch_size`` per task and submit the tasks;
 4. on the worker, derive each query's seed from
    ``SeedSequence(root_seed, spawn_key=(state bits, replica))``, run the oracle,
-   retry on exceptions or non-finite output, and report failures;
+   retry run failures (exceptions or non-finite output) of a stochastic oracle
+   with fresh recorded seeds, never setup errors, and report failures;
 5. gather in query order, fill the cache, raise :class:`OracleError` naming
    the state, seed, worker and cause of the first failed query.
 """
@@ -30,9 +32,11 @@ from .accounting import Accounting
 from ._validation import check_int, check_states
 from .budget import Budget
 from .cache import CachedEstimate, EstimateCache, cache_key
+from .contract import OracleSetupError, resolve_budget
 from .errors import OracleError, QueryError
 from .estimate import Estimate, EstimateBatch
-from .provenance import oracle_name, oracle_token, package_version, query_seed, query_seeds
+from .provenance import (oracle_name, oracle_token, package_version, query_seed, query_seeds,
+                         retry_seed)
 
 TASKS_PER_THREAD = 4  # automatic batching before any cost is known: tasks per worker thread
 TARGET_TASK_S = 0.05  # automatic batching once costs are known: micro seconds per task
@@ -41,12 +45,14 @@ TARGET_TASK_S = 0.05  # automatic batching once costs are known: micro seconds p
 class _ChunkResult(NamedTuple):
     """What one task sends back, packed to pickle fast: one float array with
     columns ``[mean (n_out), stderr (n_out), n_eff, cost_s, seed bits]`` (NaN
-    rows where a query failed; the uint64 seed travels as its float64 bit
-    pattern), the worker address, and the failures ``(row, seed, cause)``."""
+    rows where a query failed; the uint64 seed of the attempt that answered
+    travels as its float64 bit pattern), the worker address, the failures
+    ``(row, seed, cause)`` and the number of failed attempts (retries included)."""
 
     packed: np.ndarray
     worker: str
     failures: tuple[tuple[int, int, str], ...]
+    failed_attempts: int = 0
 
 
 def _worker_address() -> str:
@@ -58,29 +64,54 @@ def _worker_address() -> str:
         return "sync"
 
 
+SETUP_ERRORS: tuple[type[BaseException], ...] = (OracleSetupError, TypeError, ValueError)
+"""Exceptions that say the run can never succeed with these inputs: never retried."""
+
+
+def _attempt(oracle: Any, state: np.ndarray, seed: int, budget: Budget,
+             n_out: int) -> tuple[Estimate | None, float, str, bool]:
+    """One attempt: (estimate or None, wall s, cause of failure, retryable)."""
+    start = time.perf_counter()
+    try:
+        est = oracle.run(state, seed=seed, budget=budget)
+    except SETUP_ERRORS as exc:
+        return None, math.nan, f"{type(exc).__name__}: {exc}", False
+    except Exception as exc:  # noqa: BLE001 - any micro failure is reported, not hidden
+        return None, math.nan, f"{type(exc).__name__}: {exc}", True
+    wall = time.perf_counter() - start
+    if not isinstance(est, Estimate):
+        return None, math.nan, f"run() returned {type(est).__name__}, expected hmm.Estimate", False
+    if est.mean.shape != (n_out,):
+        return None, math.nan, f"run() returned {est.mean.shape[0]} outputs, expected {n_out}", False
+    if not est.is_finite():
+        return (None, math.nan,
+                f"non-finite output mean={est.mean.tolist()} stderr={est.stderr.tolist()}", True)
+    return est, wall, "", True
+
+
 def _run_one(oracle: Any, state: np.ndarray, seed: int, budget: Budget, n_out: int,
-             attempts: int) -> tuple[Estimate | None, float, str]:
-    """Run one query up to ``attempts`` times; return (estimate, wall s, cause)."""
-    cause = ""
-    for _ in range(attempts):
-        start = time.perf_counter()
-        try:
-            est = oracle.run(state, seed=seed, budget=budget)
-        except Exception as exc:  # noqa: BLE001 - any micro failure is reported, not hidden
-            cause = f"{type(exc).__name__}: {exc}"
-            continue
-        wall = time.perf_counter() - start
-        if not isinstance(est, Estimate):
-            cause = f"run() returned {type(est).__name__}, expected hmm.Estimate"
-            continue
-        if est.mean.shape != (n_out,):
-            cause = f"run() returned {est.mean.shape[0]} outputs, expected {n_out}"
-            continue
-        if not est.is_finite():
-            cause = f"non-finite output mean={est.mean.tolist()} stderr={est.stderr.tolist()}"
-            continue
-        return est, wall, ""
-    return None, math.nan, cause
+             retries: int, stochastic: bool) -> tuple[Estimate | None, float, str, int, int]:
+    """Run one query; return (estimate, wall s, cause, seed used, failed attempts).
+
+    A setup error (or a malformed answer) fails at once. A run failure (an
+    exception or a non-finite answer) of a stochastic oracle is retried up to
+    ``retries`` times, each time with a fresh seed (:func:`retry_seed`): with
+    the same seed a pure oracle would fail again at full cost. A deterministic
+    oracle is not retried, for the same reason.
+    """
+    used, failed, cause = seed, 0, ""
+    for attempt in range(1 + (retries if stochastic else 0)):
+        used = seed if attempt == 0 else retry_seed(seed, attempt)
+        est, wall, why, retryable = _attempt(oracle, state, used, budget, n_out)
+        if est is not None:
+            return est, wall, "", used, failed
+        failed += 1
+        cause = why
+        if not retryable:
+            break
+    if failed > 1:
+        cause = f"{cause} (on each of {failed} attempts, retries with fresh seeds)"
+    return None, math.nan, cause, used, failed
 
 
 def _check_replicas(replica: Any, n: int) -> np.ndarray:
@@ -130,6 +161,7 @@ class TaskSpec:
     budget: Budget
     retries: int
     token: str
+    stochastic: bool = True
 
     def __dask_tokenize__(self) -> str:
         return self.token
@@ -145,7 +177,6 @@ def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
     oracle, root_seed, budget = spec.oracle, spec.root_seed, spec.budget
     states, replica = block[:, :spec.n_inputs], block[:, -1].astype(np.uint64)
     seed_rows = block[:, spec.n_inputs:-1] if block.shape[1] > spec.n_inputs + 1 else states
-    retries = spec.retries
     n, n_out = states.shape[0], len(oracle.outputs)
     packed = np.empty((n, 2 * n_out + 3))
     mean, stderr = packed[:, :n_out], packed[:, n_out:2 * n_out]
@@ -153,6 +184,7 @@ def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
     seeds = packed[:, 2 * n_out + 2].view(np.uint64)
     worker = _worker_address()
     failures = []
+    failed_attempts = 0
     if n >= 8:  # the vectorised hash pays off from a few rows on; same bits either way
         seeds[:] = query_seeds(root_seed, seed_rows, replica)
     else:
@@ -162,17 +194,19 @@ def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
     if run_batch is not None and n > 1:
         todo = _try_batch(run_batch, states, seeds, budget, n_out, mean, stderr, n_eff, cost)
     for i in todo:
-        seed = int(seeds[i])
-        est, wall, cause = _run_one(oracle, states[i], seed, budget, n_out, retries + 1)
+        est, wall, cause, used, failed = _run_one(oracle, states[i], int(seeds[i]), budget, n_out,
+                                                  spec.retries, spec.stochastic)
+        failed_attempts += failed
+        seeds[i] = used
         if est is None:  # keep going: the other queries' answers go to the cache
-            failures.append((i, seed, cause))
+            failures.append((i, used, cause))
             mean[i] = stderr[i] = n_eff[i] = cost[i] = np.nan
             continue
         mean[i] = est.mean
         stderr[i] = est.stderr
         n_eff[i] = est.n_eff
         cost[i] = wall if math.isnan(est.cost_s) else est.cost_s
-    return _ChunkResult(packed, worker, tuple(failures))
+    return _ChunkResult(packed, worker, tuple(failures), failed_attempts)
 
 
 class Coupler:
@@ -200,8 +234,13 @@ class Coupler:
         query, tasks of about 50 ms (never fewer tasks than threads when
         there is enough work). ``1`` sends each query as its own task.
     retries : int
-        Extra attempts for a query that raises or returns non-finite values
-        (same seed, so a deterministic failure fails again; transient ones pass).
+        Extra attempts for a query whose run failed (an exception other than a
+        setup error, or non-finite values), each with a fresh, recorded seed
+        (:func:`hmm.provenance.retry_seed`). Setup errors
+        (:class:`hmm.OracleSetupError`, ``TypeError``, ``ValueError``) and
+        deterministic oracles are never retried: the same inputs would fail
+        again at full cost. The count is applied once, inside the task; a lost
+        worker's tasks are rescheduled by Dask itself.
     n_workers : int, optional
         Worker processes of the embedded cluster (default: one per core).
     security : distributed.security.Security, optional
@@ -301,6 +340,16 @@ class Coupler:
                 "root_seed": self.seed, "budget": budget.token(),
                 "package_version": package_version()}
 
+    def resolve(self, budget: Budget | None = None) -> Budget:
+        """The budget the oracle will really run for ``budget``: fields it does
+        not honour refused (:class:`hmm.BudgetError`), fields left at their
+        defaults filled from the oracle's ``default_budget``. This resolved
+        budget is what keys the cache, so a key names the real work."""
+        budget = Budget() if budget is None else budget
+        if not isinstance(budget, Budget):
+            raise TypeError(f"evaluate(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
+        return resolve_budget(self.oracle, budget, func="evaluate()")
+
     def evaluate(self, states: Any, budget: Budget | None = None, *,
                  replica: Any = 0, seed_from: Any = None) -> EstimateBatch:
         """Run the oracle at every row of ``states`` and return the estimates in order.
@@ -310,7 +359,9 @@ class Coupler:
         states : array_like, shape (n_queries, len(oracle.inputs))
             One macro state per row, columns ``oracle.inputs``.
         budget : Budget
-            Micro budget of every query (default ``Budget()``).
+            Micro budget of every query (default ``Budget()``), resolved
+            against the oracle's ``supports`` and ``default_budget`` first
+            (:meth:`resolve`).
         replica : int or array of int, shape (n_queries,)
             Index of an independent repetition (0 <= replica < 2**32): a
             different ``replica`` gives a query a statistically independent
@@ -327,13 +378,14 @@ class Coupler:
         ------
         QueryError
             Wrong shape or non-finite states (nothing is submitted).
+        BudgetError
+            The budget sets a field the oracle does not honour (nothing is
+            submitted).
         OracleError
             A query failed on all attempts; estimates of the queries that did
             finish are kept in the cache.
         """
-        budget = Budget() if budget is None else budget
-        if not isinstance(budget, Budget):
-            raise TypeError(f"evaluate(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
+        budget = self.resolve(budget)
         arr = check_states(states, len(self.inputs), func="evaluate()", inputs=self.inputs)
         n, n_out = arr.shape[0], len(self.outputs)
         replicas = _check_replicas(replica, n)
@@ -395,17 +447,20 @@ class Coupler:
         chunks = self._chunks(todo)
         blocks = [uniq[idx] for idx in chunks]
         n_in = len(self.inputs)
+        stochastic = not getattr(self.oracle, "deterministic", False)
         spec = TaskSpec(self.oracle, self.seed, n_in, budget, self.retries,
-                        f"{self.token}-{self.seed}-{n_in}-{budget.token()}-{self.retries}")
+                        f"{self.token}-{self.seed}-{n_in}-{budget.token()}-{self.retries}",
+                        stochastic)
         if self.client is None:
             results = ((0, run_chunk(spec, blocks[0])),)
         else:
             tag = uuid.uuid4().hex
             name = oracle_name(self.oracle)
             k = len(blocks)
+            # no Dask-level `retries`: oracle failures are retried inside the task (once
+            # counted), and a lost worker's tasks are rescheduled by the scheduler itself
             futures = self.client.map(run_chunk, [spec] * k, blocks,
-                                      key=[f"hmm-{name}-{tag}-{i}" for i in range(k)],
-                                      retries=self.retries)
+                                      key=[f"hmm-{name}-{tag}-{i}" for i in range(k)])
             try:
                 results = enumerate(self.client.gather(futures))
             except BaseException:
@@ -422,7 +477,7 @@ class Coupler:
             named = ", ".join(f"{k}={v:.17g}" for k, v in zip(self.inputs, state))
             raise OracleError(
                 f"{oracle_name(self.oracle)} failed at state ({named}) with seed {seed} on "
-                f"worker {where} after {self.retries + 1} attempt(s): {cause}",
+                f"worker {where}: {cause}",
                 state=state, seed=seed, worker=where, cause=cause, oracle=oracle_name(self.oracle))
 
     def _store(self, uniq, chunks, results, keys, mean, stderr, n_eff, cost, seeds, worker):
@@ -443,7 +498,7 @@ class Coupler:
         ok = idx[np.isfinite(cost[idx])]
         self._ledger = self._ledger + Accounting(fresh_runs=int(ok.size),
                                                  micro_seconds=float(np.sum(cost[ok])),
-                                                 failed_runs=len(failed))
+                                                 failed_runs=sum(r.failed_attempts for _, r in results))
         if self._ledger.fresh_runs:
             self._cost_per_query = self._ledger.micro_seconds / self._ledger.fresh_runs
         if self.cache is not None:

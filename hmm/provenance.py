@@ -99,6 +99,18 @@ def query_seed(root_seed: int, state: np.ndarray, replica: int = 0) -> int:
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+def retry_seed(seed: int, attempt: int) -> int:
+    """The seed of retry ``attempt`` (1, 2, ...) of a failed stochastic micro run.
+
+    A fresh, reproducible stream: ``SeedSequence(seed, spawn_key=(attempt,))``
+    (a non-negative int below 2**63). The same failure pattern gives the same
+    retry seeds on any worker, and the seed that produced an answer is the one
+    recorded with it.
+    """
+    seq = np.random.SeedSequence(int(seed), spawn_key=(int(attempt),))
+    return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 # Constants of numpy's SeedSequence (O'Neill's seed_seq_fe hash), see query_seeds.
 _INIT_A, _MULT_A = np.uint32(0x43B0D7E5), np.uint32(0x931E8875)
 _INIT_B, _MULT_B = np.uint32(0x8B51F9DD), np.uint32(0x58F38DED)

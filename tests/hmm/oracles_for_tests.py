@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmm import Estimate
+from hmm import Budget, Estimate
+from hmm.contract import OracleSetupError
 
 
 def _bump(tag: str) -> int:
@@ -71,3 +72,42 @@ class WrongShapeOracle:
 
     def run(self, state, *, seed, budget):
         return Estimate([1.0, 2.0])
+
+
+@dataclass(frozen=True)
+class SetupErrorOracle:
+    """Refuses every state as a setup error (counts its calls)."""
+
+    tag: str
+    inputs = ("s0",)
+    outputs = ("value",)
+
+    def calls(self) -> int:
+        path = os.path.join(self.tag, "calls")
+        return int(open(path).read()) if os.path.exists(path) else 0
+
+    def run(self, state, *, seed, budget):
+        _bump(self.tag)
+        raise OracleSetupError("s0 outside the model's domain")
+
+
+@dataclass(frozen=True)
+class DeclaredOracle:
+    """Declares its class data: honours only ``sampling_steps`` (default 100),
+    answers the number of steps it ran."""
+
+    tag: str
+    inputs = ("s0",)
+    outputs = ("value",)
+    units = {"s0": "1", "value": "steps"}
+    default_budget = Budget(sampling_steps=100)
+    supports = frozenset({"sampling_steps"})
+    deterministic = True
+
+    def calls(self) -> int:
+        path = os.path.join(self.tag, "calls")
+        return int(open(path).read()) if os.path.exists(path) else 0
+
+    def run(self, state, *, seed, budget):
+        _bump(self.tag)
+        return Estimate([float(budget.sampling_steps)], [0.0])

@@ -7,9 +7,10 @@ import pytest
 
 from hmm import (Budget, BudgetError, Coupler, Estimate, EstimateCache, OracleError, QueryError,
                  SchedulerError)
-from hmm.provenance import query_seed
+from hmm.provenance import query_seed, retry_seed
 from oracles.toy import GaussianNoiseOracle, TrivialOracle
-from tests.hmm.oracles_for_tests import CountingOracle, FlakyOracle, NaNOracle, WrongShapeOracle
+from tests.hmm.oracles_for_tests import (CountingOracle, DeclaredOracle, FlakyOracle, NaNOracle,
+                                        SetupErrorOracle, WrongShapeOracle)
 
 NOISY = GaussianNoiseOracle(slope=(1.0, -2.0), curvature=0.5, noise=0.3)
 BUDGET = Budget(sampling_steps=16)
@@ -110,7 +111,43 @@ def test_flaky_oracle_is_retried_then_fails_with_named_state(tmp_path):
     with Coupler(flaky, "sync", retries=1) as c, pytest.raises(OracleError) as info:
         c.evaluate(np.array([[0.5]]))
     assert "s0=0.5" in str(info.value) and "RuntimeError: transient" in str(info.value)
-    assert info.value.seed == query_seed(0, np.array([0.5]))
+    # the error names the seed of the last attempt: the retry ran with a fresh, recorded seed
+    assert info.value.seed == retry_seed(query_seed(0, np.array([0.5])), 1)
+    assert "2 attempts" in str(info.value)
+
+
+def test_a_retried_answer_records_the_fresh_seed_it_came_from(tmp_path):
+    flaky = FlakyOracle(tag=str(tmp_path), failures=1)
+    with Coupler(flaky, "sync", retries=2) as c:
+        batch = c.evaluate(np.array([[0.5]]))
+        assert c.accounting.failed_runs == 1 and c.accounting.fresh_runs == 1
+    assert int(batch.seed[0]) == retry_seed(query_seed(0, np.array([0.5])), 1)
+    assert retry_seed(7, 1) != retry_seed(7, 2) != 7
+
+
+def test_setup_errors_and_deterministic_failures_are_not_retried(tmp_path):
+    setup = SetupErrorOracle(tag=str(tmp_path / "setup"))
+    with Coupler(setup, "sync", retries=3) as c, pytest.raises(OracleError, match="OracleSetupError"):
+        c.evaluate(np.array([[0.5]]))
+    assert setup.calls() == 1
+    pure = FlakyOracle(tag=str(tmp_path / "pure"), failures=5)
+    object.__setattr__(pure, "deterministic", True)  # the same seed would fail again: no retry
+    with Coupler(pure, "sync", retries=3) as c, pytest.raises(OracleError):
+        c.evaluate(np.array([[0.5]]))
+    assert int(open(tmp_path / "pure" / "calls").read()) == 1
+
+
+def test_unsupported_budget_fields_are_refused_before_anything_runs(tmp_path):
+    oracle = DeclaredOracle(tag=str(tmp_path))
+    with Coupler(oracle, "sync", cache=True) as c:
+        with pytest.raises(BudgetError, match="target_stderr.*honours: sampling_steps"):
+            c.evaluate(np.array([[0.5]]), Budget(target_stderr=0.1))
+        assert oracle.calls() == 0
+        assert c.resolve(Budget()) == Budget(sampling_steps=100)  # the default, made explicit
+        a = c.evaluate(np.array([[0.5]]))
+        b = c.evaluate(np.array([[0.5]]), Budget(sampling_steps=100))  # the same work: a cache hit
+    assert oracle.calls() == 1 and a.mean[0, 0] == b.mean[0, 0] == 100.0
+    assert a.provenance["budget"] == b.provenance["budget"]
 
 
 def test_nan_from_oracle_raises_oracle_error_naming_state_seed_and_worker(client_2w, tmp_path):
