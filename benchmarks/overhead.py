@@ -61,9 +61,11 @@ def main() -> None:
         batched.evaluate(big[:2000])
         t_raw, t_unb, t_bat = [], [], []
         for _ in range(args.repeats):  # interleave so drifts in machine load hit all three
-            t0 = time.perf_counter(); raw(); t_raw.append(time.perf_counter() - t0)
-            t0 = time.perf_counter(); unbatched.evaluate(states); t_unb.append(time.perf_counter() - t0)
-            t0 = time.perf_counter(); batched.evaluate(big); t_bat.append(time.perf_counter() - t0)
+            for call, times in ((raw, t_raw), (lambda: unbatched.evaluate(states), t_unb),
+                                (lambda: batched.evaluate(big), t_bat)):
+                t0 = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t0)
         raw_ms = statistics.median(t_raw) / args.tasks * 1e3
         unb_ms = statistics.median(t_unb) / args.tasks * 1e3
         bat_us = statistics.median(t_bat) / args.batched_queries * 1e6

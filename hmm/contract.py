@@ -264,14 +264,6 @@ class EstimateArrays(NamedTuple):
     cost_s: np.ndarray
 
 
-class EstimateArrays(NamedTuple):
-    """What an oracle's optional ``run_batch`` returns for k queries:
-    ``mean``/``stderr`` of shape (k, n_outputs), ``n_eff``/``cost_s`` (k,)."""
-
-    mean: np.ndarray
-    stderr: np.ndarray
-    n_eff: np.ndarray
-    cost_s: np.ndarray
 
 
 # -- the oracle protocol ---------------------------------------------------------------------
