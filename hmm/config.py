@@ -8,8 +8,8 @@ Example (``examples/layered_diffusion.toml``)::
 
     title = "layered diffusion"
     [oracle]
-    kind = "cell_problem"
-    cells = 24
+    kind = "cell_problem"         # a key of oracles.ORACLES, or "package.module:ClassName"
+    cells = 24                    # the oracle's own parameters
     coefficient = { kind = "layered_cosine", a0 = 2.0, amp = 1.5, axis = 0, macro_slope = 0.5 }
     [macro]
     cells = [20, 20]
@@ -40,50 +40,62 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# -- micro coefficients ---------------------------------------------------------------------
-class LayeredCosineConfig(_Strict):
-    kind: Literal["layered_cosine"]
-    a0: float = 2.0
-    amp: float = 1.0
-    axis: Literal[0, 1] = 0
-    macro_slope: float = 0.0
+# -- oracle --------------------------------------------------------------------------------
+# Tables with a `kind` key inside [oracle] are built by these factories of `oracles` (by field name).
+COMPONENT_FACTORIES: dict[str, str] = {"coefficient": "make_coefficient"}
 
 
-class TwoPhaseLaminateConfig(_Strict):
-    kind: Literal["two_phase_laminate"]
-    a_low: Annotated[float, Field(gt=0)] = 1.0
-    a_high: Annotated[float, Field(gt=0)] = 10.0
-    fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    axis: Literal[0, 1] = 0
-    macro_slope: float = 0.0
+class OracleSection(BaseModel):
+    """``[oracle]``: ``kind`` names the oracle (a key of :data:`oracles.ORACLES`, or
+    ``"package.module:ClassName"`` for a user's own oracle); every other key is a
+    field of that oracle's dataclass. A table with a ``kind`` key inside is built
+    by the factory of that field (``coefficient = { kind = "layered_cosine", ... }``).
+    An oracle field ``dim`` left out is taken from the macro grid."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
-class ConstantCoefficientConfig(_Strict):
-    kind: Literal["constant"]
-    value: Annotated[float, Field(gt=0)] = 1.0
+def oracle_class(kind: str) -> type:
+    """The oracle class a config's ``oracle.kind`` names (a ``ValueError`` lists the valid kinds)."""
+    import oracles
+
+    return oracles.get_oracle(kind)
 
 
-CoefficientConfig = Annotated[Union[LayeredCosineConfig, TwoPhaseLaminateConfig,
-                                    ConstantCoefficientConfig], Field(discriminator="kind")]
+def build_oracle(section: OracleSection, *, dim: int) -> Any:
+    """Construct the oracle of an ``[oracle]`` section; errors name the dotted key."""
+    import dataclasses
 
+    import oracles
 
-class CellProblemConfig(_Strict):
-    kind: Literal["cell_problem"]
-    cells: Annotated[int, Field(ge=2, le=4096)] = 32
-    coefficient: CoefficientConfig
-    reuse_factorisation: bool = True
-
-
-class CarreauConfig(_Strict):
-    kind: Literal["carreau"]
-    eta0: Annotated[float, Field(gt=0)] = 1.0
-    eta_inf: Annotated[float, Field(ge=0)] = 0.0
-    relaxation_time: Annotated[float, Field(ge=0)] = 1.0
-    power_index: Annotated[float, Field(gt=0, le=1)] = 0.5
-    noise: Annotated[float, Field(ge=0)] = 0.0
-
-
-OracleConfig = Annotated[Union[CellProblemConfig, CarreauConfig], Field(discriminator="kind")]
+    try:
+        cls = oracle_class(section.kind)
+    except (ValueError, TypeError, ImportError) as exc:
+        raise ConfigError(f"invalid run configuration: oracle.kind: {exc}") from None
+    params = section.params
+    if dataclasses.is_dataclass(cls):
+        names = [f.name for f in dataclasses.fields(cls) if f.init]
+        unknown = [k for k in params if k not in names]
+        if unknown:
+            raise ConfigError(f"invalid run configuration: oracle.{unknown[0]}: not a parameter of "
+                              f"{cls.__name__} (its parameters: {', '.join(names)})")
+        if "dim" in names and "dim" not in params:
+            params["dim"] = dim
+    for key, value in params.items():
+        if isinstance(value, dict) and "kind" in value and key in COMPONENT_FACTORIES:
+            try:
+                params[key] = getattr(oracles, COMPONENT_FACTORIES[key])(value)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"invalid run configuration: oracle.{key}: {exc}") from None
+    try:
+        return cls(**params)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"invalid run configuration: oracle ({cls.__name__}): {exc}") from None
 
 
 # -- macro, run, budget, coupler, output -----------------------------------------------------
@@ -145,8 +157,17 @@ class RunSection(_Strict):
     mode: Literal["transient", "steady"] = "transient"
     t_end: Annotated[float, Field(gt=0)] | None = None
     dt: Annotated[float, Field(gt=0)] | None = None
-    stepper: Literal["explicit_euler", "heun", "implicit_euler", "crank_nicolson"] = "implicit_euler"
+    stepper: str = "implicit_euler"  # a name of macro.STEPPERS
     save_every: Annotated[int, Field(ge=1)] | None = None
+
+    @field_validator("stepper")
+    @classmethod
+    def _stepper(cls, v):
+        from macro import STEPPERS
+
+        if v not in STEPPERS:
+            raise ValueError(f"unknown stepper {v!r}; valid names are {sorted(STEPPERS)}")
+        return v
 
     @model_validator(mode="after")
     def _times(self):
@@ -186,7 +207,7 @@ class OutputConfig(_Strict):
 
 class RunConfig(_Strict):
     title: str = "hmm run"
-    oracle: OracleConfig
+    oracle: OracleSection
     macro: MacroConfig
     run: RunSection
     budget: BudgetConfig = BudgetConfig()
@@ -195,14 +216,9 @@ class RunConfig(_Strict):
 
     # -- builders ---------------------------------------------------------------------------
     def build_oracle(self):
-        from oracles import CarreauFluid, CellProblemOracle, make_coefficient
-
-        cfg = self.oracle
-        if cfg.kind == "carreau":
-            return CarreauFluid(**cfg.model_dump(exclude={"kind"}))
-        coefficient = make_coefficient(cfg.coefficient.model_dump())
-        return CellProblemOracle(coefficient, dim=self.macro.dim, cells=cfg.cells,
-                                 reuse_factorisation=cfg.reuse_factorisation)
+        """The oracle of ``[oracle]`` (constructed by :func:`parse_config` once already, so
+        a bad parameter is refused before anything runs)."""
+        return build_oracle(self.oracle, dim=self.macro.dim)
 
     def build_grid(self):
         from macro import Grid1D, Grid2D
@@ -239,9 +255,15 @@ def _format(err: ValidationError, source: str) -> str:
 def parse_config(data: dict[str, Any], source: str = "<dict>") -> RunConfig:
     """Validate a config dict; raise :class:`ConfigError` naming every bad key."""
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format(err, source)) from None
+    try:
+        cfg.build_oracle()  # every oracle parameter checked before anything starts
+    except ConfigError as err:
+        raise ConfigError(str(err).replace("invalid run configuration:",
+                                           f"invalid run configuration {source}:", 1)) from None
+    return cfg
 
 
 def load_config(path: str | Path) -> RunConfig:

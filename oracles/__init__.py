@@ -80,5 +80,41 @@ ORACLES: dict[str, type] = _Registry({
     "lattice_kmc": "LatticeKMC", "lammps": "LammpsOracle", "ase": "ASEOracle",
 })
 
-__all__ = ["Oracle", "ORACLES", "COEFFICIENTS", "LayeredCosine", "TwoPhaseLaminate",
+
+
+def get_oracle(name_or_class: Any) -> type:
+    """The oracle class for a registry name, an oracle class, or ``"package.module:ClassName"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown registry name (the message lists the valid names) or a
+        ``module:Class`` path that cannot be imported.
+    TypeError
+        The class found does not follow the :class:`Oracle` protocol.
+    """
+    if isinstance(name_or_class, type):
+        cls = name_or_class
+    elif isinstance(name_or_class, str) and ":" in name_or_class:
+        module, _, attr = name_or_class.partition(":")
+        try:
+            cls = getattr(import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"get_oracle(): cannot import {name_or_class!r}: {exc}") from None
+    elif isinstance(name_or_class, str):
+        if name_or_class not in ORACLES:
+            raise ValueError(f"get_oracle(): unknown oracle {name_or_class!r}; valid names are "
+                             f"{sorted(ORACLES)}, or 'package.module:ClassName'")
+        return ORACLES[name_or_class]
+    else:
+        raise TypeError("get_oracle(): expected a registry name, 'package.module:ClassName' or an "
+                        f"oracle class, got {type(name_or_class).__name__}")
+    if not (isinstance(cls, type) and callable(getattr(cls, "run", None))
+            and hasattr(cls, "inputs") and hasattr(cls, "outputs")):
+        raise TypeError(f"get_oracle(): {name_or_class!r} is not an oracle class (it needs "
+                        "`inputs`, `outputs` and `run(state, *, seed, budget)`)")
+    return cls
+
+
+__all__ = ["Oracle", "ORACLES", "get_oracle", "COEFFICIENTS", "LayeredCosine", "TwoPhaseLaminate",
            "ConstantCoefficient", "InclusionCosine", "make_coefficient", *_LAZY]
