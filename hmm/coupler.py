@@ -32,7 +32,7 @@ from .accounting import Accounting
 from ._validation import check_int, check_states
 from .budget import Budget
 from .cache import CachedEstimate, EstimateCache, cache_key
-from .contract import OracleSetupError, resolve_budget
+from .contract import OracleSetupError, oracle_units, resolve_budget
 from .errors import OracleError, QueryError
 from .estimate import Estimate, EstimateBatch
 from .provenance import (oracle_name, oracle_token, package_version, query_seed, query_seeds,
@@ -265,6 +265,7 @@ class Coupler:
                            else check_int(batch_size, "batch_size", func="Coupler()", minimum=1))
         self.cache = self._make_cache(cache)
         self.token = oracle_token(oracle)
+        self.units = oracle_units(oracle)
         self._resolved = resolve_client(client, n_workers=n_workers, security=security,
                                         timeout_s=timeout_s)
         self._ledger = Accounting()
@@ -428,7 +429,7 @@ class Coupler:
                                                  batches=1)
         return EstimateBatch(self.inputs, self.outputs, arr, mean[inverse], stderr[inverse],
                              n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse] | repeat,
-                             worker[inverse].astype(str), self.provenance(budget))
+                             worker[inverse].astype(str), self.provenance(budget), self.units)
 
     def _chunks(self, todo: np.ndarray) -> list[np.ndarray]:
         if self.client is None:

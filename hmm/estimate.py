@@ -41,6 +41,8 @@ class EstimateBatch:
         Where each query ran (``"sync"`` in process).
     provenance : dict
         Oracle name and token, root seed, budget, package version.
+    units : dict
+        Unit string of every input and output (the oracle's ``units``).
     """
 
     inputs: tuple[str, ...]
@@ -54,6 +56,7 @@ class EstimateBatch:
     cached: np.ndarray
     worker: np.ndarray
     provenance: dict[str, Any] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.states.shape[0]
@@ -74,7 +77,7 @@ class EstimateBatch:
         return EstimateBatch(self.inputs, self.outputs, self.states[index], self.mean[index],
                              self.stderr[index], self.n_eff[index], self.cost_s[index],
                              self.seed[index], self.cached[index], self.worker[index],
-                             dict(self.provenance))
+                             dict(self.provenance), dict(self.units))
 
     def estimate(self, i: int) -> Estimate:
         """The ``i``-th query's answer as an :class:`Estimate`."""
@@ -99,7 +102,7 @@ class EstimateBatch:
         cat = lambda name: np.concatenate([getattr(b, name) for b in batches])  # noqa: E731
         return cls(first.inputs, first.outputs, cat("states"), cat("mean"), cat("stderr"),
                    cat("n_eff"), cat("cost_s"), cat("seed"), cat("cached"), cat("worker"),
-                   dict(first.provenance))
+                   dict(first.provenance), dict(first.units))
 
     def to_xarray(self, units: dict[str, str] | None = None):
         """The batch as an :class:`xarray.Dataset` with dimension ``query``.
@@ -107,11 +110,12 @@ class EstimateBatch:
         Each output ``name`` becomes a variable ``name`` with a sibling
         ``name_stderr``; inputs become coordinates; ``n_eff``, ``cost_s``,
         ``seed``, ``cached`` and ``worker`` are variables; provenance goes into
-        the attributes. ``units`` maps input/output names to unit strings.
+        the attributes. ``units`` maps input/output names to unit strings
+        (default: the batch's own, i.e. the oracle's).
         """
         import xarray as xr
 
-        units = units or {}
+        units = {**self.units, **(units or {})}
         coords = {name: ("query", self.states[:, j], {"units": units.get(name, "1")})
                   for j, name in enumerate(self.inputs)}
         coords["query"] = np.arange(len(self))
