@@ -14,6 +14,8 @@ StatisticalIndicator, ModellingIndicator, DiscretisationIndicator, CombinedIndic
 make_context, IndicatorContext, Indication
 doerfler_mark, BudgetGreedyAllocator, Action, CostModel, ACTIONS
     Marking and allocation.
+ReplicaPolicy, StderrTargetPolicy
+    Replica allocation of noisy coarse time-steppers (``hmm.ef.CoarseStepper(policy=...)``).
 """
 
 from .goal import MeanValueGoal, adjoint, flux_sensitivity
@@ -21,9 +23,11 @@ from .indicators import (INDICATORS, CombinedIndicator, DiscretisationIndicator,
                          IndicatorContext, ModellingIndicator, StatisticalIndicator, faces_to_cells,
                          make_context, prolongation, refine_grid)
 from .marking import ACTIONS, Action, BudgetGreedyAllocator, CostModel, doerfler_mark
+from .replicas import ReplicaPolicy, StderrTargetPolicy
 from .surrogate import GPClosureSurrogate
 
 __all__ = ["MeanValueGoal", "adjoint", "flux_sensitivity", "GPClosureSurrogate", "INDICATORS",
            "StatisticalIndicator", "ModellingIndicator", "DiscretisationIndicator", "CombinedIndicator",
            "Indication", "IndicatorContext", "make_context", "faces_to_cells", "prolongation",
-           "refine_grid", "doerfler_mark", "BudgetGreedyAllocator", "Action", "CostModel", "ACTIONS"]
+           "refine_grid", "doerfler_mark", "BudgetGreedyAllocator", "Action", "CostModel", "ACTIONS",
+           "ReplicaPolicy", "StderrTargetPolicy"]

@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from adaptivity.replicas import ReplicaPolicy, StderrTargetPolicy
+
 from ..accounting import Accounting
 from ..contract import Budget, Estimate
 from ..coupler import Coupler
@@ -98,7 +100,37 @@ class CoarseRecords:
     stderr: np.ndarray
     cost_s: float
     replicas: int
-    replicas_per_state: np.ndarray | None = None  # (m,) with ``target_stderr``; else all ``replicas``
+    replicas_per_state: np.ndarray | None = None  # (m,) with a replica policy; else all ``replicas``
+
+
+def _replica_policy(replicas: Any, policy: Any, target_stderr: Any, max_replicas: Any) -> ReplicaPolicy | None:
+    """Validate ``replicas`` and return the replica policy (built from the
+    ``target_stderr``/``max_replicas`` keywords, or the one given)."""
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ValueError(f"CoarseStepper(): `replicas` must be an int >= 1, got {replicas!r}")
+    if policy is not None:
+        if target_stderr is not None or max_replicas is not _UNSET:
+            raise TypeError("CoarseStepper(): give either `policy` or `target_stderr`/`max_replicas`")
+        if not isinstance(policy, ReplicaPolicy):
+            raise TypeError("CoarseStepper(): `policy` must provide `min_replicas` and "
+                            f"propose(stderr, replicas), got {type(policy).__name__}")
+        if replicas < policy.min_replicas:
+            raise ValueError(f"CoarseStepper(): the replica `policy` needs `replicas` >= {policy.min_replicas}, "
+                             f"got {replicas}")
+        cap = getattr(policy, "max_replicas", replicas)
+        if cap < replicas:
+            raise ValueError(f"CoarseStepper(): the policy's `max_replicas` {cap} is below `replicas` {replicas}")
+        return policy
+    max_replicas = 64 if max_replicas is _UNSET else max_replicas
+    if target_stderr is not None:
+        if not (isinstance(target_stderr, (int, float)) and np.isfinite(target_stderr) and target_stderr > 0):
+            raise ValueError(f"CoarseStepper(): `target_stderr` must be a finite number > 0, got {target_stderr!r}")
+        if replicas < 2:
+            raise ValueError("CoarseStepper(): `target_stderr` needs `replicas` >= 2 (a spread to judge by)")
+    if isinstance(max_replicas, bool) or not isinstance(max_replicas, int) or max_replicas < replicas:
+        raise ValueError(f"CoarseStepper(): `max_replicas` must be an int >= replicas ({replicas}), "
+                         f"got {max_replicas!r}")
+    return None if target_stderr is None else StderrTargetPolicy(float(target_stderr), max_replicas)
 
 
 def _same_piece(a: Any, b: Any) -> bool:
@@ -153,15 +185,16 @@ class CoarseStepper:
         Independent bursts per coarse state, averaged (stderr from their spread).
     budget : hmm.Budget, optional
         Budget of every burst.
-    target_stderr : float, optional
-        Statistical indicator at work (``sample_more``): after the first
-        ``replicas`` bursts, a state whose largest coarse stderr (at the last
-        record time) exceeds this gets more replicas, as many as the observed
-        spread says are needed (``R (stderr / target)^2``, rounded up, at
-        most ``max_replicas``), in one more round. Replica ``k`` always has the
-        same seed, so the answer is reproducible.
-    max_replicas : int
-        Cap on the replicas per state with ``target_stderr`` (default 64).
+    policy : adaptivity.ReplicaPolicy, optional
+        Replica allocation (the statistical indicator at work, ``sample_more``):
+        after the first ``replicas`` bursts it is told, per state, the largest
+        replica stderr of the coarse variables at the last record time and
+        proposes extra replicas, which run in one more round (replica ``k``
+        always has the same seed, so the answer is reproducible). E.g.
+        :class:`adaptivity.StderrTargetPolicy`.
+    target_stderr, max_replicas : float, int, optional
+        Compatibility keywords: ``policy=StderrTargetPolicy(target_stderr,
+        max_replicas)`` (``max_replicas`` defaults to 64).
 
     Attributes
     ----------
@@ -174,21 +207,13 @@ class CoarseStepper:
     def __init__(self, model: CoarseModel | Lift, coupler: Coupler | Micro | None = None,
                  restrict: Restrict | None = None, *, coarse_names: Sequence[str] | None = None,
                  param_names: Sequence[str] | None = None, replicas: int = 1, budget: Budget | None = None,
-                 target_stderr: float | None = None, max_replicas: int = 64, client: Any = _UNSET,
+                 policy: ReplicaPolicy | None = None, target_stderr: float | None = None,
+                 max_replicas: Any = _UNSET, client: Any = _UNSET,
                  seed: Any = _UNSET, cache: Any = _UNSET, batch_size: Any = _UNSET, retries: Any = _UNSET,
                  n_workers: Any = _UNSET) -> None:
         options = {k: v for k, v in dict(client=client, seed=seed, cache=cache, batch_size=batch_size,
                                           retries=retries, n_workers=n_workers).items() if v is not _UNSET}
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise ValueError(f"CoarseStepper(): `replicas` must be an int >= 1, got {replicas!r}")
-        if target_stderr is not None:
-            if not (isinstance(target_stderr, (int, float)) and np.isfinite(target_stderr) and target_stderr > 0):
-                raise ValueError(f"CoarseStepper(): `target_stderr` must be a finite number > 0, got {target_stderr!r}")
-            if replicas < 2:
-                raise ValueError("CoarseStepper(): `target_stderr` needs `replicas` >= 2 (a spread to judge by)")
-        if isinstance(max_replicas, bool) or not isinstance(max_replicas, int) or max_replicas < replicas:
-            raise ValueError(f"CoarseStepper(): `max_replicas` must be an int >= replicas ({replicas}), "
-                             f"got {max_replicas!r}")
+        policy = _replica_policy(replicas, policy, target_stderr, max_replicas)
         if isinstance(coupler, Coupler):
             if restrict is not None or options:
                 raise TypeError("CoarseStepper(model, coupler): give the Coupler options "
@@ -226,8 +251,7 @@ class CoarseStepper:
             client_arg = legacy.pop("client")
             coupler = Coupler(burst, client_arg, **legacy)
             owns = True
-        self.target_stderr = None if target_stderr is None else float(target_stderr)
-        self.max_replicas = max_replicas
+        self.policy = policy
         self.coupler = coupler
         self.pieces = (burst.lift, burst.micro, burst.restrict)
         self.coarse_names, self.param_names = burst.coarse_names, burst.param_names
@@ -240,6 +264,16 @@ class CoarseStepper:
     @property
     def n_coarse(self) -> int:
         return len(self.coarse_names)
+
+    @property
+    def target_stderr(self) -> float | None:
+        """The target of a :class:`adaptivity.StderrTargetPolicy` (``None`` otherwise)."""
+        return getattr(self.policy, "target_stderr", None)
+
+    @property
+    def max_replicas(self) -> int | None:
+        """The policy's replica cap (``None`` without one)."""
+        return getattr(self.policy, "max_replicas", None)
 
     @property
     def accounting(self) -> Accounting:
@@ -299,14 +333,13 @@ class CoarseStepper:
             keys = np.broadcast_to(np.asarray(common_random_numbers, dtype=float).reshape(-1), (m,))
         values, stds = self._bursts(coupler, rows, keys, np.zeros(m, dtype=int), np.full(m, R))
         per_state = None
-        if self.target_stderr is not None:
+        if self.policy is not None:  # the policy decides where more replicas go; the stepper runs them
             spread = np.array([v[:, -1, :].std(axis=0, ddof=1).max() for v in values])  # per replica
-            need = np.ceil(R * (spread / np.sqrt(R) / self.target_stderr) ** 2).astype(int)
-            need = np.clip(need, R, self.max_replicas)
-            more = np.flatnonzero(need > R)
+            extra_counts = np.asarray(self.policy.propose(spread / np.sqrt(R), np.full(m, R)))
+            more = np.flatnonzero(extra_counts > 0)
             if more.size:
                 extra, extra_std = self._bursts(coupler, rows[more], None if keys is None else keys[more],
-                                                np.full(more.size, R), need[more] - R)
+                                                np.full(more.size, R), extra_counts[more])
                 for j, i in enumerate(more):
                     values[i] = np.concatenate([values[i], extra[j]])
                     stds[i] = np.concatenate([stds[i], extra_std[j]])

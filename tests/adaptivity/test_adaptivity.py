@@ -221,3 +221,21 @@ def test_adaptive_loop_coverage():
         hits.append(ds.attrs["stop_reason"] == "tolerance" and abs(float(ds.true_error[-1])) <= tol)
     print(f"coverage: {np.mean(hits):.2f}")
     assert np.mean(hits) >= 0.9
+
+
+# -- replica policy -----------------------------------------------------------------------
+def test_stderr_target_policy_asks_for_the_replicas_the_spread_predicts():
+    from adaptivity import ReplicaPolicy, StderrTargetPolicy
+
+    policy = StderrTargetPolicy(0.1, max_replicas=50)
+    assert isinstance(policy, ReplicaPolicy) and policy.min_replicas == 2
+    # R = 4 replicas with stderr s: sigma = 2 s, so (2 s / 0.1)^2 replicas reach the target;
+    # 0.35 asks for 49 (48.999... rounds up), 0.5 for 100 (capped at 50); 0.05 is on target
+    extra = policy.propose(np.array([0.05, 0.1, 0.35, 0.5]), np.array([4, 4, 4, 4]))
+    assert extra.tolist() == [0, 0, 45, 46]
+    with pytest.raises(ValueError, match="`target_stderr` must be a finite number > 0"):
+        StderrTargetPolicy(0.0)
+    with pytest.raises(ValueError, match="`max_replicas` must be an int >= 1"):
+        StderrTargetPolicy(0.1, max_replicas=0)
+    with pytest.raises(ValueError, match="1-D of one shape"):
+        policy.propose(np.zeros(3), np.ones(2, dtype=int))

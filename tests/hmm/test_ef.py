@@ -175,6 +175,29 @@ def test_coarse_stepper_target_stderr_adds_replicas_where_the_noise_is():
                        target_stderr=0.1)
 
 
+def test_replica_policy_object_is_what_the_keywords_build():
+    from adaptivity import StderrTargetPolicy
+
+    U = np.array([[0.0], [0.5], [2.0]])
+    pieces = (_noisy_lift, _noisy_micro, _noisy_restrict)
+    policy = StderrTargetPolicy(0.05, max_replicas=4096)
+    with coarse_stepper(*pieces, coarse_names=("u",), replicas=8, policy=policy, seed=1) as st:
+        rec = st.run(U, (), (1.0,))
+        assert st.target_stderr == 0.05 and st.max_replicas == 4096
+        assert st.calls == 2  # the first round and the policy's extra round
+    with coarse_stepper(*pieces, coarse_names=("u",), replicas=8, target_stderr=0.05, max_replicas=4096,
+                        seed=1) as st:
+        old = st.run(U, (), (1.0,))
+    assert rec.mean.tobytes() == old.mean.tobytes() and np.array_equal(rec.replicas_per_state,
+                                                                        old.replicas_per_state)
+    with pytest.raises(ValueError, match="needs `replicas` >= 2"):
+        coarse_stepper(*pieces, coarse_names=("u",), replicas=1, policy=policy)
+    with pytest.raises(TypeError, match="either `policy` or `target_stderr`"):
+        coarse_stepper(*pieces, coarse_names=("u",), replicas=2, policy=policy, target_stderr=0.1)
+    with pytest.raises(TypeError, match="propose"):
+        coarse_stepper(*pieces, coarse_names=("u",), replicas=2, policy=0.05)
+
+
 # -- composition: a stepper on a Coupler, the compatibility forms, the ledger -------------
 def test_models_satisfy_the_protocols():
     from hmm.ef import CoarseModel, ToothModel
