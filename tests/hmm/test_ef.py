@@ -260,3 +260,12 @@ def test_stepper_construction_errors_name_the_fix():
         CoarseBurst.from_model(object(), ("y",))
     with pytest.raises(TypeError, match="`coarse_names` is required"):
         CoarseStepper(model)
+
+
+def test_ef_errors_are_framework_errors():
+    from hmm import HMMError
+    from hmm.ef import CoarseNewtonError
+
+    assert issubclass(ProjectiveStabilityError, HMMError) and issubclass(ProjectiveStabilityError, ValueError)
+    assert issubclass(CoarseNewtonError, HMMError) and issubclass(CoarseNewtonError, RuntimeError)
+    assert issubclass(ContinuationError, HMMError) and issubclass(ContinuationError, RuntimeError)
