@@ -33,7 +33,8 @@ from ..accounting import Accounting
 from ..contract import Budget, Estimate
 from ..coupler import Coupler
 from .models import ToothModel
-from .stepper import _UNSET, CoarseRecords
+from ._compose import UNSET as _UNSET
+from .stepper import CoarseRecords
 
 
 @dataclass(frozen=True)
