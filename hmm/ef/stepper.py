@@ -213,6 +213,7 @@ class CoarseStepper:
         self.budget = budget or Budget()
         self._owns = owns
         self._start = coupler.accounting
+        self._closed = Accounting()  # the work of sibling Couplers already closed
         self._couplers: dict[tuple[float, ...], Coupler] = {burst.record_times: coupler}
 
     @property
@@ -232,7 +233,7 @@ class CoarseStepper:
     @property
     def accounting(self) -> Accounting:
         """Micro work done through this stepper: the ledgers of its Couplers since it was built."""
-        total = self.coupler.accounting - self._start
+        total = self.coupler.accounting - self._start + self._closed
         for c in self._couplers.values():
             if c is not self.coupler:
                 total = total + c.accounting
@@ -328,6 +329,7 @@ class CoarseStepper:
         """Close the sibling Couplers, and the Coupler itself if the stepper built it."""
         for coupler in self._couplers.values():
             if coupler is not self.coupler:
+                self._closed = self._closed + coupler.accounting
                 coupler.close()
         self._couplers = {k: c for k, c in self._couplers.items() if c is self.coupler}
         if self._owns:

@@ -232,6 +232,7 @@ def test_stepper_on_a_coupler_has_the_bits_of_the_compatibility_forms_and_reads_
             assert new[0].cost_s > 0
             stepper.run(U, p, (0.05,))  # the cache answers a repeat, and the ledger says so
             assert stepper.accounting.fresh_runs == 2 * 3 * R and stepper.accounting.cached_answers == 3 * R
+        assert stepper.accounting.fresh_runs == 2 * 3 * R  # closing the sibling keeps its count
         assert coupler.evaluate([[0.0, 0.0]]).cached.all()  # the caller's Coupler is left open
     legacy = [coarse_stepper(model.lift, model.micro, model.restrict, **names, seed=3, replicas=R),
               coarse_stepper(model, **names, seed=3, replicas=R)]
