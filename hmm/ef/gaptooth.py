@@ -32,8 +32,8 @@ import numpy as np
 from ..accounting import Accounting
 from ..contract import Budget, Estimate
 from ..coupler import Coupler
-from .models import ToothModel
 from ._compose import UNSET as _UNSET
+from .models import ToothModel
 from .stepper import CoarseRecords
 
 
