@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["MeanValueGoal", "flux_sensitivity", "adjoint"]
+__all__ = ["MeanValueGoal", "flux_sensitivity", "dual_to_flux_sensitivity", "adjoint"]
 
 
 @dataclass(frozen=True)
@@ -72,5 +72,9 @@ def adjoint(jacobian: sp.spmatrix, psi: np.ndarray) -> np.ndarray:
 
 def flux_sensitivity(law: Any, grid: Any, jacobian: sp.spmatrix, psi: np.ndarray) -> np.ndarray:
     """``s_f = dJ/dq_f`` (n_faces,): goal sensitivity to each face's normal flux."""
-    z = adjoint(jacobian, psi)
+    return dual_to_flux_sensitivity(law, grid, adjoint(jacobian, psi))
+
+
+def dual_to_flux_sensitivity(law: Any, grid: Any, z: np.ndarray) -> np.ndarray:
+    """``s_f = -(Div^T z)_f`` (n_faces,) from the dual weights ``z`` of :func:`adjoint`."""
     return -np.asarray(law.operators(grid).divergence.T @ z).ravel()

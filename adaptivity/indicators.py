@@ -5,9 +5,11 @@ Indication``: a total estimate of the goal error (goal units) and its
 distribution over the macro cells (``cells``, summing to the estimate) and,
 where it lives on faces, over the faces (``faces``). Kinds:
 
-* :class:`StatisticalIndicator` -- micro stderr through the goal sensitivity,
-  ``sqrt(sum_f (s_f sigma_f)^2)`` (independent micro runs per face); a
-  standard deviation.
+* :class:`StatisticalIndicator` -- micro noise through the goal sensitivity:
+  ``sqrt(sum_f (s_f sigma_f)^2)`` when every face is an independent micro
+  run, ``sqrt(sum_j (g_j sigma_j)^2)`` over the surrogate's observations
+  (data weights ``g_j = dJ/dy_j``) when a surrogate answered; a standard
+  deviation.
 * :class:`ModellingIndicator` -- the surrogate's posterior covariance ``C``
   of the face fluxes: ``sqrt(s^T C s)`` (correlations included); a standard
   deviation of the error of answering queries from the surrogate.
@@ -16,9 +18,11 @@ where it lives on faces, over the faces (``faces``). Kinds:
   ``2^p / (2^p - 1)``: a signed estimate of ``J(u) - J(u_H)``.
 
 :class:`CombinedIndicator` adds (``"sum"``) or takes the maximum
-(``"max"``) of several. Indicators compute macro quantities only; the
-closure in the context must not run micro work (the driver gives them the
-surrogate).
+(``"max"``) of several. Indicators evaluate nothing: they read the arrays
+of an :class:`IndicatorContext` (the runner, :func:`hmm.adaptive.make_context`,
+linearises the macro law through a closure and builds it) and the
+surrogate's posterior. :func:`goal_candidates` turns a context into the
+candidates of :class:`adaptivity.BudgetGreedyAllocator`.
 """
 
 from __future__ import annotations
@@ -28,34 +32,47 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from .goal import adjoint, flux_sensitivity
+from .goal import adjoint, dual_to_flux_sensitivity
+from .marking import Candidates
 
 __all__ = ["IndicatorContext", "Indication", "StatisticalIndicator", "ModellingIndicator",
-           "DiscretisationIndicator", "CombinedIndicator", "INDICATORS", "make_context",
-           "refine_grid", "prolongation", "faces_to_cells"]
+           "DiscretisationIndicator", "CombinedIndicator", "INDICATORS", "goal_candidates",
+           "normal_flux_covariance", "refine_grid", "prolongation", "faces_to_cells"]
 
 
 @dataclass(eq=False)
 class IndicatorContext:
-    """What indicators look at: the macro solution and its sensitivities.
+    """What indicators look at: the macro solution, its linearisation and its sensitivities.
+
+    Only arrays and the surrogate's posterior: building a context (the
+    closure evaluations of the law's Jacobian) is the runner's job
+    (:func:`hmm.adaptive.make_context`); :meth:`build` assembles one from a
+    Jacobian and an evaluation.
 
     Attributes
     ----------
     law, grid, goal
-        Macro law, grid and goal functional.
+        Macro law (its operators: divergence, face axes), grid and goal functional.
     u : ndarray (n_cells,)
         Macro solution.
     evaluation : FluxEvaluation
-        Closure answers at ``u`` (normal flux and its stderr per face).
+        Closure answers at ``u`` (query points, normal flux and its stderr
+        per face, ``du_dt``).
     jacobian : sparse (n_cells, n_cells)
         ``dF/du`` at ``u``.
     sensitivity : ndarray (n_faces,)
         ``s_f = dJ/dq_f``.
     closure
-        Macro closure that costs no micro work (surrogate), for macro
-        re-evaluations (discretisation indicator).
+        Not used by the indicators (kept for positional compatibility).
     surrogate
-        Optional :class:`adaptivity.GPClosureSurrogate`.
+        Optional :class:`adaptivity.GPClosureSurrogate` that answered the closure.
+    t : float
+        Time of the evaluation.
+    dual : ndarray (n_cells,), optional
+        Dual weights ``z`` with ``J_u^T z = psi``.
+    fine : IndicatorContext, optional
+        The context of the prolongated solution on the twice finer grid
+        (:func:`refine_grid`), for :class:`DiscretisationIndicator`.
     """
 
     law: Any
@@ -69,15 +86,18 @@ class IndicatorContext:
     surrogate: Any = None
     t: float = 0.0
     cache: dict = field(default_factory=dict)
+    dual: np.ndarray | None = None
+    fine: "IndicatorContext | None" = None
 
-
-def make_context(law: Any, grid: Any, goal: Any, u: np.ndarray, closure: Any, *,
-                 surrogate: Any = None, t: float = 0.0) -> IndicatorContext:
-    """Build a context: one Jacobian (closure tangents) and one adjoint solve."""
-    u = np.asarray(u, dtype=float).ravel()
-    jac, ev = law.jacobian(grid, u, t, closure)
-    s = flux_sensitivity(law, grid, jac, goal.weights(grid))
-    return IndicatorContext(law, grid, goal, u, ev, jac, s, closure, surrogate, t)
+    @classmethod
+    def build(cls, law: Any, grid: Any, goal: Any, u: np.ndarray, jacobian: Any, evaluation: Any, *,
+              surrogate: Any = None, t: float = 0.0, fine: "IndicatorContext | None" = None) -> "IndicatorContext":
+        """A context from the law's Jacobian and evaluation at ``u``: one adjoint
+        solve gives the dual weights and the flux sensitivities."""
+        u = np.asarray(u, dtype=float).ravel()
+        z = adjoint(jacobian, goal.weights(grid))
+        s = dual_to_flux_sensitivity(law, grid, z)
+        return cls(law, grid, goal, u, evaluation, jacobian, s, None, surrogate, t, dual=z, fine=fine)
 
 
 class Indication(NamedTuple):
@@ -107,34 +127,86 @@ def _share(weights: np.ndarray, total: float) -> np.ndarray:
 
 
 class StatisticalIndicator:
-    """Micro noise through the goal sensitivity: ``sqrt(sum_f (s_f stderr_f)^2)``.
+    """Micro noise through the goal sensitivity (a standard deviation, goal units).
 
-    Assumes the face fluxes come from independent micro runs (as with
-    :class:`hmm.closure.CouplerClosure`). A standard deviation (goal units).
+    Without a surrogate the face fluxes are independent micro runs (as with
+    :class:`hmm.closure.CouplerClosure`): ``sqrt(sum_f (s_f stderr_f)^2)``.
+    With one, the fluxes are its posterior mean, linear in the observations
+    ``y_j`` with data weights ``g_j = dJ/dy_j``
+    (:meth:`~adaptivity.GPClosureSurrogate.data_weights`), so the micro noise
+    reaches the goal as ``sqrt(sum_j (g_j stderr_j)^2)``; face ``f`` gets
+    ``s_f (W diag(stderr^2) g)_f`` (``W`` the data map), which sums to the variance.
     """
 
     kind = "statistical"
 
     def indicate(self, ctx: IndicatorContext) -> Indication:
+        if ctx.surrogate is not None:
+            return self._through_surrogate(ctx)
         var_f = (ctx.sensitivity * ctx.evaluation.normal_flux_stderr) ** 2
         est = float(np.sqrt(var_f.sum()))
         faces = _share(var_f, est)
         return Indication(self.kind, est, faces_to_cells(ctx.law, ctx.grid, faces), faces, True)
+
+    def _through_surrogate(self, ctx: IndicatorContext) -> Indication:
+        sur, s = ctx.surrogate, ctx.sensitivity
+        axes = ctx.law.operators(ctx.grid).face_axes
+        points = ctx.evaluation.points
+        var, share = 0.0, np.zeros(len(axes))
+        for a in np.unique(axes):
+            fidx = np.flatnonzero(axes == a)
+            g = sur.data_weights(points[fidx], int(a), s[fidx])
+            var += float(np.sum((g * sur.S[:, a]) ** 2))
+            share[fidx] = s[fidx] * sur.data_map(points[fidx], int(a), g * sur.S[:, a] ** 2)
+        est = float(np.sqrt(var))
+        faces = _share(share, est)
+        return Indication(self.kind, est, faces_to_cells(ctx.law, ctx.grid, faces), faces, True)
+
+
+def _axis_blocks(ctx: IndicatorContext, extra: np.ndarray | None = None):
+    """Per face axis ``a``: (a, face indices, query states = those faces' points
+    then the ``extra`` rows, surrogate posterior covariance of output ``a`` there)."""
+    points = ctx.evaluation.points
+    extra = np.empty((0, points.shape[1])) if extra is None else extra
+    axes = ctx.law.operators(ctx.grid).face_axes
+    for a in np.unique(axes):
+        idx = np.flatnonzero(axes == a)
+        states = np.vstack([points[idx], extra])
+        _, c = ctx.surrogate.predict(states, output=int(a), return_cov=True)
+        yield int(a), idx, states, c
 
 
 def normal_flux_covariance(ctx: IndicatorContext) -> np.ndarray:
     """Surrogate posterior covariance (n_faces, n_faces) of the normal fluxes."""
     if "flux_cov" in ctx.cache:
         return ctx.cache["flux_cov"]
-    points = ctx.evaluation.points
-    axes = ctx.law.operators(ctx.grid).face_axes
-    cov = np.zeros((len(axes), len(axes)))
-    for a in np.unique(axes):
-        idx = np.flatnonzero(axes == a)
-        _, c = ctx.surrogate.predict(points[idx], output=int(a), return_cov=True)
+    n = len(ctx.evaluation.points)
+    cov = np.zeros((n, n))
+    for _, idx, _, c in _axis_blocks(ctx):
         cov[np.ix_(idx, idx)] = c
     ctx.cache["flux_cov"] = cov
     return cov
+
+
+def goal_candidates(ctx: IndicatorContext) -> Candidates:
+    """Candidate micro work for the allocator: a ``fresh_run`` at every face of
+    ``ctx`` and a ``sample_more`` at every distinct state the surrogate knows,
+    with their joint posterior covariance (block diagonal over the face axes:
+    one GP per output), ``Cov(J, q_c)`` and ``Var(J)`` from the surrogate."""
+    from scipy.linalg import block_diag
+
+    known = np.unique(ctx.surrogate.X, axis=0)
+    s = ctx.sensitivity
+    states, kinds, covs, vs, goal_var = [], [], [], [], 0.0
+    for _, fidx, allp, c in _axis_blocks(ctx, known):
+        nf = len(fidx)
+        v = c[:, :nf] @ s[fidx]
+        goal_var += float(s[fidx] @ v[:nf])
+        states.append(allp)
+        kinds += ["fresh_run"] * nf + ["sample_more"] * len(known)
+        covs.append(c)
+        vs.append(v)
+    return Candidates(np.vstack(states), kinds, block_diag(*covs), np.concatenate(vs), max(goal_var, 0.0))
 
 
 class ModellingIndicator:
@@ -195,7 +267,8 @@ class DiscretisationIndicator:
     """Dual-weighted residual on the twice finer grid, Richardson-scaled.
 
     With ``P`` the mean-preserving prolongation, ``r = F_h/2(P u_H)`` the fine
-    residual and ``J_h/2^T z = psi_h/2`` the fine adjoint,
+    residual and ``J_h/2^T z = psi_h/2`` the fine adjoint (both read from
+    ``ctx.fine``),
     ``J(u_h/2) - J(u_H) ~ -z . r``; for a scheme of order ``p`` the error of
     ``u_H`` is ``2^p / (2^p - 1)`` times that. Cell ``i`` of the coarse grid
     gets the sum over its children. Signed (goal units).
@@ -213,12 +286,13 @@ class DiscretisationIndicator:
         self.order = float(order)
 
     def indicate(self, ctx: IndicatorContext) -> Indication:
-        fine = refine_grid(ctx.grid)
-        uf = prolongation(ctx.grid, ctx.u)
-        jac_f, ev_f = ctx.law.jacobian(fine, uf, ctx.t, ctx.closure)
-        z = adjoint(jac_f, ctx.goal.weights(fine))
+        fine = ctx.fine
+        if fine is None or fine.dual is None:
+            raise ValueError("DiscretisationIndicator.indicate(): the context needs `fine`, the context of the "
+                             "prolongated solution on the twice finer grid (hmm.adaptive.make_context(..., "
+                             "fine=True))")
         factor = 2**self.order / (2**self.order - 1)
-        cells = _children_to_parents(ctx.grid, -factor * z * ev_f.du_dt)
+        cells = _children_to_parents(ctx.grid, -factor * fine.dual * fine.evaluation.du_dt)
         return Indication(self.kind, float(cells.sum()), cells, None, False)
 
 

@@ -22,11 +22,11 @@ Nothing here runs micro work: the allocator returns a list of actions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["doerfler_mark", "Action", "CostModel", "BudgetGreedyAllocator", "ACTIONS"]
+__all__ = ["doerfler_mark", "Action", "Candidates", "CostModel", "BudgetGreedyAllocator", "ACTIONS"]
 
 ACTIONS = ("sample_more", "fresh_run", "reuse", "refine")
 
@@ -64,6 +64,31 @@ class Action(NamedTuple):
     samples: int
     gain: float
     cost_s: float
+
+
+class Candidates(NamedTuple):
+    """The micro work an allocator chooses from, and what the surrogate says about it.
+
+    Attributes
+    ----------
+    states : ndarray (c, n_in)
+        Candidate query states (rows of closure inputs).
+    kinds : sequence of str
+        ``"fresh_run"`` or ``"sample_more"`` per candidate.
+    cov : ndarray (c, c)
+        Joint posterior covariance of the closure output at the candidates
+        (output units squared).
+    goal_cov : ndarray (c,)
+        ``Cov(J, q_c)`` (goal units times output units).
+    goal_var : float
+        ``Var(J)`` from the surrogate (goal units squared).
+    """
+
+    states: np.ndarray
+    kinds: Sequence[str]
+    cov: np.ndarray
+    goal_cov: np.ndarray
+    goal_var: float
 
 
 @dataclass(frozen=True)
@@ -112,24 +137,18 @@ class BudgetGreedyAllocator:
         self.sample_options = tuple(int(k) for k in sample_options)
         self.max_actions = int(max_actions)
 
-    def propose(self, states: np.ndarray, kinds: Sequence[str], cov: np.ndarray, goal_cov: np.ndarray,
-                goal_var: float, sigma1: float, base_samples: int, cost: CostModel, *,
-                discretisation: float = 0.0, can_refine: bool = False, refine_cost_s: float = 0.0,
-                target_var: float = 0.0) -> list[Action]:
+    def propose(self, candidates: Candidates, *legacy: Any, sigma1: float | None = None,
+                base_samples: int | None = None, cost: CostModel | None = None, discretisation: float = 0.0,
+                can_refine: bool = False, refine_cost_s: float = 0.0, target_var: float = 0.0) -> list[Action]:
         """Propose actions.
 
         Parameters
         ----------
-        states : (c, n_in)
-            Candidate query states.
-        kinds : sequence of str
-            ``"fresh_run"`` or ``"sample_more"`` per candidate.
-        cov : (c, c)
-            Joint posterior covariance of the closure output at the candidates.
-        goal_cov : (c,)
-            ``Cov(J, q_c)``.
-        goal_var : float
-            ``Var(J)`` from the surrogate.
+        candidates : Candidates
+            States, kinds, joint covariance, ``Cov(J, q_c)`` and ``Var(J)``
+            (e.g. from :func:`adaptivity.goal_candidates`). The older call
+            ``propose(states, kinds, cov, goal_cov, goal_var[, sigma1,
+            base_samples, cost], ...)`` is still accepted.
         sigma1 : float
             Noise standard deviation of one sample (0: deterministic oracle).
         base_samples : int
@@ -147,6 +166,25 @@ class BudgetGreedyAllocator:
         target_var : float
             Stop once the remaining variance is below this.
         """
+        keywords = {"sigma1": sigma1, "base_samples": base_samples, "cost": cost}
+        if not isinstance(candidates, Candidates):
+            if not 4 <= len(legacy) <= 7:
+                raise TypeError("BudgetGreedyAllocator.propose(): pass a Candidates, or states, kinds, cov, "
+                                f"goal_cov, goal_var (+ sigma1, base_samples, cost); got {1 + len(legacy)} "
+                                "positional arguments")
+            candidates = Candidates(candidates, *legacy[:4])
+            for name, value in zip(keywords, legacy[4:]):
+                if keywords[name] is not None:
+                    raise TypeError(f"BudgetGreedyAllocator.propose(): `{name}` given twice")
+                keywords[name] = value
+        elif legacy:
+            raise TypeError("BudgetGreedyAllocator.propose(): give `sigma1`, `base_samples` and `cost` by "
+                            "keyword after the Candidates")
+        missing = [f"`{n}`" for n, v in keywords.items() if v is None]
+        if missing:
+            raise TypeError(f"BudgetGreedyAllocator.propose(): missing {', '.join(missing)}")
+        sigma1, base_samples, cost = keywords["sigma1"], keywords["base_samples"], keywords["cost"]
+        states, kinds, cov, goal_cov, goal_var = candidates
         actions: list[Action] = []
         gain_refine = 0.75 * discretisation**2
         # a refinement answered by the surrogate costs no micro time: take it as soon as the

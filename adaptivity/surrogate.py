@@ -9,7 +9,8 @@ at one state (``sample_more``) simply add observations there.
 
 The surrogate only *models*: it is told micro results (``tell``) and
 predicts means, standard deviations and covariances. It never runs a micro
-model (the driver in :mod:`hmm.adaptive` does).
+model (the runner in :mod:`hmm.adaptive` does; :class:`adaptivity.GoalLearner`
+owns the surrogate).
 """
 
 from __future__ import annotations
@@ -271,6 +272,19 @@ class GPClosureSurrogate:
             return out
         k_train_points = gp.kernel_(gp.X_train_, self._scale(points))  # (m, n)
         return cho_solve((gp.L_, True), k_train_points @ weights)
+
+    def data_map(self, points: np.ndarray, output: int, values: np.ndarray) -> np.ndarray:
+        """``sum_j (d mean(points) / d y_j) values_j`` (n,): the linear map from the
+        observations of ``output`` to the posterior mean at ``points``, applied
+        to one value per observation (the transpose of :meth:`data_weights`)."""
+        self._ready()
+        gp = self._models[output]
+        points = np.asarray(points, dtype=float).reshape(-1, self.n_in)
+        values = np.asarray(values, dtype=float)
+        if self.linear:  # mean_f = G_f k(x_f), k fitted to y_j / G_j
+            k_pt = gp.kernel_(self._scale(points[:, :-1]), gp.X_train_)
+            return points[:, -1] * (k_pt @ cho_solve((gp.L_, True), values[self._keep] / self.X[self._keep, -1]))
+        return gp.kernel_(self._scale(points), gp.X_train_) @ cho_solve((gp.L_, True), values)
 
     def tangent(self, points: np.ndarray, rel_step: float = 1e-3) -> np.ndarray:
         """``d mean / d G`` (n, n_out, n_grad) by central differences of the posterior mean."""

@@ -26,13 +26,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from hmm.ef import coarse_fixed_point, coarse_stepper, continuation, projective_integrate  # noqa: E402
+from hmm import Coupler  # noqa: E402
+from hmm.ef import CoarseBurst, CoarseStepper, coarse_fixed_point, continuation, projective_integrate  # noqa: E402
 from oracles import FastSlowSDE  # noqa: E402
 
 
-def stepper(model, client, replicas=1):
-    return coarse_stepper(model.lift, model.micro, model.restrict, coarse_names=("y",),
-                          param_names=("lambda",), client=client, replicas=replicas)
+def burst_coupler(model, client):
+    """The Coupler of the model's lift -> burst -> restrict oracle (coarse y, parameter lambda);
+    cached, since Newton and continuation revisit states with common random numbers."""
+    return Coupler(CoarseBurst.from_model(model, ("y",), ("lambda",)), client, cache=True)
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def main() -> None:
                     dense_output=True)
     ts = np.linspace(0, T, 200)
     ax1.plot(ts, ref.sol(ts)[0], "k-", lw=1, label="averaged equation")
-    with stepper(model, client) as s:
+    with burst_coupler(model, client) as coupler, CoarseStepper(model, coupler) as s:
         for method, marker in (("pfe", "o"), ("prk2", "s")):
             errors, steps = [], []
             for M in (25_000, 50_000, 100_000):
@@ -72,7 +74,7 @@ def main() -> None:
     # 2. coarse bifurcation diagrams
     for sigma, replicas, colour in ((0.0, 1, "C0"), (0.6, 16, "C3")):
         model = FastSlowSDE(eps=1e-4, sigma=sigma, lift_x=None)
-        with stepper(model, client, replicas) as s:
+        with burst_coupler(model, client) as coupler, CoarseStepper(model, coupler, replicas=replicas) as s:
             fp = coarse_fixed_point(s, [-2.0], [-1.2], horizon=0.05)
             branch = continuation(s, fp.U, -1.2, horizon=0.05, ds=0.1, n_points=80, p_range=(-1.2, 1.2))
         p, y, stable = np.asarray(branch.params), np.asarray(branch.U)[:, 0], branch.stable

@@ -60,8 +60,7 @@ def mean_field_branch(horizon: float):
     flow = MeanFieldFlow(BistableAB(), ("beta",))
     A0 = 0.9738  # beta = 1.6 on the high-A branch
     beta0, B0 = bistable_steady_curve(BistableAB(), A0)
-    with coarse_stepper(flow.lift, flow.micro, flow.restrict, coarse_names=("coverage_A", "coverage_B"),
-                        param_names=("beta",)) as stepper:
+    with coarse_stepper(flow, coarse_names=("coverage_A", "coverage_B"), param_names=("beta",)) as stepper:
         return continuation(stepper, [A0, float(B0)], float(beta0), horizon=horizon, ds=0.1, ds_max=0.4,
                             n_points=400, p_range=(1.5, 10.0), fd_step=1e-6, tol=1e-9,
                             ds_min=1e-9)

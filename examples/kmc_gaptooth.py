@@ -38,7 +38,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hmm.ef import GapTooth  # noqa: E402
+from hmm import Coupler  # noqa: E402
+from hmm.ef import GapTooth, ToothBurst  # noqa: E402
 from oracles.kmc import LatticeGas  # noqa: E402
 from oracles.kmc_meanfield import lattice_gas_profile  # noqa: E402
 from oracles.kmc_tooth import KMCTooth, strip_profile  # noqa: E402
@@ -59,8 +60,9 @@ def gap_tooth_run(model, U0, centres, inner: int, buffer: int, rows: int, dt: fl
                   right: float, *, seed: int, client="sync") -> np.ndarray:
     """Tooth averages at time T of one gap-tooth KMC run (independent runs give the stderr:
     the noise accumulated over the steps is then measured, not bounded)."""
-    with GapTooth(KMCTooth(model, rows=rows, buffer=buffer), centres, float(inner), dt, boundary=(left, right),
-                  seed=seed, client=client) as gt:
+    tooth = KMCTooth(model, rows=rows, buffer=buffer)
+    with Coupler(ToothBurst(tooth, float(inner), dt), client, seed=seed) as coupler, \
+            GapTooth(tooth, centres, coupler, boundary=(left, right)) as gt:
         return gt.run(U0, (), (T,)).mean[0, -1]
 
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OracleError
+from ..contract import HMMError, OracleError
 from .fixed_point import coarse_map_jacobian
 from .stepper import CoarseStepper
 
 
-class ContinuationError(RuntimeError):
+class ContinuationError(HMMError, RuntimeError):
     """Raised when the corrector fails even at the smallest step; names the
     parameter value and residual and keeps the branch computed so far in
     ``.branch``."""

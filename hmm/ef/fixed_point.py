@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import NoConvergence, newton_krylov
 
+from ..contract import HMMError
 from .stepper import CoarseStepper
 
 CRN_KEY = 0  # the common-random-numbers key of all residual evaluations
 
 
-class CoarseNewtonError(RuntimeError):
+class CoarseNewtonError(HMMError, RuntimeError):
     """Raised when a coarse Newton iteration does not converge; carries the last
     iterate (``U``), its residual norm and the parameter values."""
 

@@ -29,9 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import Budget
+from ..accounting import Accounting
+from ..contract import Budget, Estimate
 from ..coupler import Coupler
-from ..estimate import Estimate
+from ._compose import UNSET as _UNSET
+from .models import ToothModel
 from .stepper import CoarseRecords
 
 
@@ -39,12 +41,12 @@ from .stepper import CoarseRecords
 class ToothBurst:
     """Oracle: one tooth, lift from (value, slope, curvature), run ``dt``, restrict.
 
-    ``model`` provides ``lift(value, slope, curvature, width, rng)``,
-    ``micro(state, slope_left, slope_right, width, duration, rng)`` and
-    ``restrict(state) -> float``.
+    ``model`` is a :class:`hmm.ef.ToothModel`: ``lift(value, slope, curvature,
+    width, rng)``, ``micro(state, slope_left, slope_right, width, duration,
+    rng)`` and ``restrict(state) -> float``.
     """
 
-    model: Any
+    model: ToothModel
     width: float
     dt: float
 
@@ -64,29 +66,73 @@ class ToothBurst:
 class GapTooth:
     """Gap-tooth time-stepper on coarse points ``x`` (uniform spacing H).
 
+    Construction (one implementation underneath, same bits):
+
+    * ``GapTooth(model, x, coupler)`` -- ``coupler`` is a :class:`hmm.Coupler`
+      of ``ToothBurst(model, width, dt)``, which sets the tooth width and the
+      step; the caller owns (and closes) it;
+    * ``GapTooth(model, x, width, dt, client=..., seed=..., cache=...)`` --
+      compatibility form: the stepper builds (and closes) the Coupler
+      (defaults ``client="sync"``, ``seed=0``, ``cache=None``).
+
     Parameters
     ----------
-    model
-        Tooth micro model (see :class:`ToothBurst`).
+    model : ToothModel
+        Tooth micro model (see :class:`hmm.ef.ToothModel`).
     x : array_like (n,)
         Tooth centres, uniformly spaced.
-    width : float
-        Tooth width h (0 < h <= H).
+    width : hmm.Coupler or float
+        The Coupler of the tooth bursts, or the tooth width h (0 < h <= H) of
+        the compatibility form.
     dt : float
-        Gap-tooth time step.
+        Gap-tooth time step (compatibility form; the Coupler's ``ToothBurst.dt`` otherwise).
     boundary : "periodic" or (left, right)
-        Periodic domain of length n H, or Dirichlet values at x_0 - H and
-        x_{n-1} + H... given as the field values at the domain ends
-        x_0 - H/2 and x_{n-1} + H/2.
-    client, seed, replicas, cache
-        As for :class:`hmm.Coupler`; replicas average noisy teeth.
+        Periodic domain of length n H, or Dirichlet values at the domain
+        ends x_0 - H/2 and x_{n-1} + H/2 (the ghost points x_0 - H and
+        x_{n-1} + H get the values reflected through them).
+    replicas : int
+        Independent tooth runs per step, averaged (stderr from their spread).
+    budget : hmm.Budget, optional
+        Budget of every tooth run.
+    coupler : hmm.Coupler, optional
+        Keyword spelling of the first form.
+
+    Attributes
+    ----------
+    accounting : hmm.Accounting
+        Micro work done through this stepper (the Coupler's ledger since it was built).
+    micro_seconds, calls
+        ``accounting.micro_seconds`` and ``accounting.batches`` (one per gap-tooth step).
     """
 
     coarse_names = ("U",)
 
-    def __init__(self, model: Any, x: Any, width: float, dt: float, *, boundary: Any = "periodic",
-                 client: Any = "sync", seed: int = 0, replicas: int = 1, cache: Any = None,
-                 budget: Budget | None = None) -> None:
+    def __init__(self, model: ToothModel, x: Any, width: Coupler | float | None = None,
+                 dt: float | None = None, *, boundary: Any = "periodic", replicas: int = 1,
+                 budget: Budget | None = None, coupler: Coupler | None = None, client: Any = _UNSET,
+                 seed: Any = _UNSET, cache: Any = _UNSET) -> None:
+        if isinstance(width, Coupler):
+            if coupler is not None:
+                raise TypeError("GapTooth(): give the Coupler once (positionally or as `coupler`)")
+            coupler, width = width, None
+        options = {k: v for k, v in dict(client=client, seed=seed, cache=cache).items() if v is not _UNSET}
+        if coupler is not None:
+            burst = coupler.oracle if isinstance(coupler, Coupler) else None
+            if not isinstance(burst, ToothBurst):
+                raise TypeError("GapTooth(): `coupler` must be a hmm.Coupler of a hmm.ef.ToothBurst, got "
+                                f"{type(coupler).__name__ if burst is None else type(burst).__name__}")
+            if options or width is not None or dt is not None:
+                raise TypeError("GapTooth(model, x, coupler): the width and step come from the Coupler's "
+                                "ToothBurst, and client/seed/cache from the Coupler")
+            if burst.model != model:
+                raise ValueError("GapTooth(): `model` must be the ToothModel the Coupler's ToothBurst runs")
+            width, dt = burst.width, burst.dt
+        elif width is None or dt is None:
+            raise TypeError("GapTooth(): pass (model, x, coupler) or (model, x, width, dt)")
+        if not isinstance(model, ToothModel):
+            raise TypeError("GapTooth(): `model` must provide lift(value, slope, curvature, width, rng), "
+                            "micro(state, slope_left, slope_right, width, duration, rng) and restrict(state), "
+                            f"got {type(model).__name__}")
         x = np.asarray(x, dtype=float)
         if x.ndim != 1 or x.size < 3:
             raise ValueError(f"GapTooth(): `x` must be 1-D with >= 3 tooth centres, got shape {x.shape}")
@@ -103,10 +149,29 @@ class GapTooth:
             raise ValueError(f"GapTooth(): `replicas` must be an int >= 1, got {replicas!r}")
         self.x, self.H, self.width, self.dt = x, float(H[0]), float(width), float(dt)
         self.boundary, self.replicas, self.budget = boundary, replicas, budget or Budget()
-        self.coupler = Coupler(ToothBurst(model, self.width, self.dt), client, seed=seed, cache=cache)
-        self.calls = 0
-        self.micro_seconds = 0.0
+        self._owns = coupler is None
+        if coupler is None:
+            legacy = dict(client="sync", seed=0, cache=None)
+            legacy.update(options)
+            coupler = Coupler(ToothBurst(model, self.width, self.dt), legacy.pop("client"), **legacy)
+        self.coupler = coupler
+        self._start = coupler.accounting
         self._step_index = 0
+
+    @property
+    def accounting(self) -> Accounting:
+        """Micro work done through this stepper (the Coupler's ledger since it was built)."""
+        return self.coupler.accounting - self._start
+
+    @property
+    def micro_seconds(self) -> float:
+        """Micro seconds spent by fresh tooth runs (``accounting.micro_seconds``)."""
+        return self.accounting.micro_seconds
+
+    @property
+    def calls(self) -> int:
+        """Gap-tooth steps taken (``accounting.batches``: one batch of teeth per step)."""
+        return self.accounting.batches
 
     def _ghosts(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.boundary == "periodic":
@@ -129,8 +194,6 @@ class GapTooth:
         batch = self.coupler.evaluate(states, self.budget, replica=replica)
         self._step_index += 1
         values = batch.mean[:, 0].reshape(U.size, self.replicas)
-        self.calls += 1
-        self.micro_seconds += float(np.sum(batch.cost_s[~batch.cached]))
         se = values.std(axis=1, ddof=1) / np.sqrt(self.replicas) if self.replicas > 1 else np.zeros(U.size)
         return values.mean(axis=1), se
 
@@ -143,20 +206,24 @@ class GapTooth:
         if not np.allclose(steps * self.dt, times, rtol=1e-9, atol=1e-15) or np.any(steps < 1):
             raise ValueError(f"GapTooth.run(): record times must be positive multiples of dt={self.dt:g}")
         means, ses, se = [], [], np.zeros_like(U)
+        before = self.micro_seconds
         for k in range(1, steps.max() + 1):
             U, step_se = self.step(U)
             se = np.hypot(se, step_se)
             if k in steps:
                 means.append(U.copy())
                 ses.append(se.copy())
-        return CoarseRecords(times, np.array(means)[None], np.array(ses)[None], 0.0, self.replicas)
+        return CoarseRecords(times, np.array(means)[None], np.array(ses)[None], self.micro_seconds - before,
+                             self.replicas)
 
     @property
     def n_coarse(self) -> int:
         return self.x.size
 
     def close(self) -> None:
-        self.coupler.close()
+        """Close the Coupler if the stepper built it (the compatibility form)."""
+        if self._owns:
+            self.coupler.close()
 
     def __enter__(self) -> "GapTooth":
         return self

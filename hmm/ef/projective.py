@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import HMMError
 from .stepper import CoarseStepper
 
 METHODS = ("pfe", "prk2")
 
 
-class ProjectiveStabilityError(ValueError):
+class ProjectiveStabilityError(HMMError, ValueError):
     """Raised before any micro work when the inner steps cannot damp the fast modes."""
 
 

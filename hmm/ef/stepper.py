@@ -13,17 +13,18 @@ the standard error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..budget import Budget
-from ..coupler import Coupler
-from ..estimate import Estimate
+from adaptivity.replicas import ReplicaPolicy
 
-Lift = Callable[[np.ndarray, np.ndarray, np.random.Generator], Any]
-Micro = Callable[[Any, np.ndarray, float, np.random.Generator], Any]
-Restrict = Callable[[Any], np.ndarray]
+from ..accounting import Accounting
+from ..contract import Budget, Estimate
+from ..coupler import Coupler
+from ._compose import UNSET as _UNSET
+from ._compose import replica_policy, same_piece, sibling_coupler
+from .models import CoarseModel, Lift, Micro, Restrict
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,16 @@ class CoarseBurst:
     coarse_names: tuple[str, ...]
     param_names: tuple[str, ...]
     record_times: tuple[float, ...]
+
+    @classmethod
+    def from_model(cls, model: CoarseModel, coarse_names: Sequence[str], param_names: Sequence[str] = (),
+                   record_times: Sequence[float] = (1.0,)) -> "CoarseBurst":
+        """The burst oracle of a :class:`CoarseModel` (its ``lift``, ``micro`` and ``restrict``)."""
+        if not isinstance(model, CoarseModel):
+            raise TypeError("CoarseBurst.from_model(): `model` must provide lift(U, p, rng), "
+                            f"micro(state, p, duration, rng) and restrict(state), got {type(model).__name__}")
+        return cls(model.lift, model.micro, model.restrict, tuple(coarse_names), tuple(param_names),
+                   tuple(record_times))
 
     def __post_init__(self) -> None:
         times = tuple(float(t) for t in self.record_times)
@@ -89,78 +100,160 @@ class CoarseRecords:
     stderr: np.ndarray
     cost_s: float
     replicas: int
-    replicas_per_state: np.ndarray | None = None  # (m,) with ``target_stderr``; else all ``replicas``
+    replicas_per_state: np.ndarray | None = None  # (m,) with a replica policy; else all ``replicas``
 
 
 class CoarseStepper:
-    """Equation-free coarse time-stepper on Dask.
+    r"""Equation-free coarse time-stepper :math:`\Phi_\tau(U; p)` on a :class:`hmm.Coupler`.
+
+    Bursts from ``m`` coarse states (``replicas`` independent ones each, with
+    different seeds) are one batch of Dask futures; their replica mean is the
+    coarse map and their spread / sqrt(replicas) its standard error.
+
+    Construction (one implementation underneath, same bits):
+
+    * ``CoarseStepper(model, coupler)`` -- ``coupler`` is a :class:`hmm.Coupler`
+      of ``CoarseBurst.from_model(model, coarse_names, param_names)``; the
+      stepper uses its cluster, seed and cache and leaves it open (the caller
+      owns it). Bursts with other record times go to sibling Couplers on the
+      same cluster.
+    * ``CoarseStepper(model, coarse_names=..., client=..., seed=..., ...)`` or
+      the three pieces ``CoarseStepper(lift, micro, restrict, coarse_names=...)``
+      -- compatibility forms: the stepper builds (and closes) the Coupler from
+      the options ``client`` (default ``"sync"``), ``seed`` (0), ``cache``
+      (``True``), ``batch_size``, ``retries`` (2) and ``n_workers``.
 
     Parameters
     ----------
-    lift(U, p, rng) -> micro state, micro(state, p, duration, rng) -> state,
-    restrict(state) -> U
-        The three pieces (picklable).
+    model : CoarseModel or callable
+        The micro model (``lift``, ``micro``, ``restrict``; see
+        :class:`hmm.ef.CoarseModel`), or the ``lift`` callable of the three-piece form.
+    coupler : hmm.Coupler or callable, optional
+        The Coupler of the burst oracle, or the ``micro`` callable of the three-piece form.
+    restrict : callable, optional
+        ``restrict`` of the three-piece form.
     coarse_names, param_names : tuple of str
-        Names of the coarse variables and of the parameters.
-    client : see :class:`hmm.Coupler` (``None``: embedded cluster, ``"sync"``, address, Client)
+        Names of the coarse variables and of the parameters (read from the
+        Coupler's oracle when one is given).
     replicas : int
         Independent bursts per coarse state, averaged (stderr from their spread).
-    target_stderr : float, optional
-        Statistical indicator at work (``sample_more``): after the first
-        ``replicas`` bursts, a state whose largest coarse stderr (at the last
-        record time) exceeds this gets more replicas, as many as the observed
-        spread says are needed (``R (stderr / target)^2``, rounded up, at
-        most ``max_replicas``), in one more round. Replica ``k`` always has the
-        same seed, so the answer is reproducible.
-    max_replicas : int
-        Cap on the replicas per state with ``target_stderr``.
-    seed, cache, batch_size, retries, budget
-        Passed to the Couplers.
+    budget : hmm.Budget, optional
+        Budget of every burst.
+    policy : adaptivity.ReplicaPolicy, optional
+        Replica allocation (the statistical indicator at work, ``sample_more``):
+        after the first ``replicas`` bursts it is told, per state, the largest
+        replica stderr of the coarse variables at the last record time and
+        proposes extra replicas, which run in one more round (replica ``k``
+        always has the same seed, so the answer is reproducible). E.g.
+        :class:`adaptivity.StderrTargetPolicy`.
+    target_stderr, max_replicas : float, int, optional
+        Compatibility keywords: ``policy=StderrTargetPolicy(target_stderr,
+        max_replicas)`` (``max_replicas`` defaults to 64).
+
+    Attributes
+    ----------
+    accounting : hmm.Accounting
+        Micro work done through this stepper (from the Couplers' ledgers).
+    micro_seconds, calls
+        ``accounting.micro_seconds`` and ``accounting.batches`` (batches of bursts).
     """
 
-    def __init__(self, lift: Lift, micro: Micro, restrict: Restrict, *,
-                 coarse_names: tuple[str, ...], param_names: tuple[str, ...] = (),
-                 client: Any = "sync", replicas: int = 1, seed: int = 0, cache: Any = True,
-                 batch_size: int | None = None, retries: int = 2, budget: Budget | None = None,
-                 n_workers: int | None = None, target_stderr: float | None = None,
-                 max_replicas: int = 64) -> None:
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise ValueError(f"CoarseStepper(): `replicas` must be an int >= 1, got {replicas!r}")
-        if target_stderr is not None:
-            if not (isinstance(target_stderr, (int, float)) and np.isfinite(target_stderr) and target_stderr > 0):
-                raise ValueError(f"CoarseStepper(): `target_stderr` must be a finite number > 0, got {target_stderr!r}")
-            if replicas < 2:
-                raise ValueError("CoarseStepper(): `target_stderr` needs `replicas` >= 2 (a spread to judge by)")
-        if isinstance(max_replicas, bool) or not isinstance(max_replicas, int) or max_replicas < replicas:
-            raise ValueError(f"CoarseStepper(): `max_replicas` must be an int >= replicas ({replicas}), "
-                             f"got {max_replicas!r}")
-        self.target_stderr = None if target_stderr is None else float(target_stderr)
-        self.max_replicas = max_replicas
-        self.pieces = (lift, micro, restrict)
-        self.coarse_names, self.param_names = tuple(coarse_names), tuple(param_names)
+    def __init__(self, model: CoarseModel | Lift, coupler: Coupler | Micro | None = None,
+                 restrict: Restrict | None = None, *, coarse_names: Sequence[str] | None = None,
+                 param_names: Sequence[str] | None = None, replicas: int = 1, budget: Budget | None = None,
+                 policy: ReplicaPolicy | None = None, target_stderr: float | None = None,
+                 max_replicas: Any = _UNSET, client: Any = _UNSET,
+                 seed: Any = _UNSET, cache: Any = _UNSET, batch_size: Any = _UNSET, retries: Any = _UNSET,
+                 n_workers: Any = _UNSET) -> None:
+        options = {k: v for k, v in dict(client=client, seed=seed, cache=cache, batch_size=batch_size,
+                                          retries=retries, n_workers=n_workers).items() if v is not _UNSET}
+        policy = replica_policy(replicas, policy, target_stderr, max_replicas)
+        if isinstance(coupler, Coupler):
+            if restrict is not None or options:
+                raise TypeError("CoarseStepper(model, coupler): give the Coupler options "
+                                f"{sorted(options) or ['restrict']} to the Coupler, not to the stepper")
+            burst = coupler.oracle
+            if not isinstance(burst, CoarseBurst):
+                raise TypeError("CoarseStepper(): `coupler` must run a hmm.ef.CoarseBurst oracle "
+                                f"(CoarseBurst.from_model(model, ...)), got {type(burst).__name__}")
+            if not isinstance(model, CoarseModel) or not all(
+                    same_piece(a, b) for a, b in zip((model.lift, model.micro, model.restrict),
+                                                      (burst.lift, burst.micro, burst.restrict))):
+                raise ValueError("CoarseStepper(): `model` must be the CoarseModel whose lift, micro and "
+                                 "restrict the Coupler's CoarseBurst runs")
+            for name, given in (("coarse_names", coarse_names), ("param_names", param_names)):
+                if given is not None and tuple(given) != getattr(burst, name):
+                    raise ValueError(f"CoarseStepper(): `{name}` {tuple(given)} differs from the Coupler's "
+                                     f"CoarseBurst {getattr(burst, name)}")
+            owns = False
+        else:
+            if coupler is None and restrict is None:
+                if not isinstance(model, CoarseModel):
+                    raise TypeError("CoarseStepper(): `model` must provide lift(U, p, rng), micro(state, p, "
+                                    f"duration, rng) and restrict(state), got {type(model).__name__}")
+                pieces = (model.lift, model.micro, model.restrict)
+            elif callable(model) and callable(coupler) and callable(restrict):
+                pieces = (model, coupler, restrict)
+            else:
+                raise TypeError("CoarseStepper(): pass (model, coupler), a CoarseModel with Coupler "
+                                "options, or the three callables (lift, micro, restrict)")
+            if coarse_names is None:
+                raise TypeError("CoarseStepper(): `coarse_names` is required without a Coupler")
+            burst = CoarseBurst(*pieces, tuple(coarse_names), tuple(param_names or ()), (1.0,))
+            legacy = dict(client="sync", seed=0, cache=True, batch_size=None, retries=2, n_workers=None)
+            legacy.update(options)
+            client_arg = legacy.pop("client")
+            coupler = Coupler(burst, client_arg, **legacy)
+            owns = True
+        self.policy = policy
+        self.coupler = coupler
+        self.pieces = (burst.lift, burst.micro, burst.restrict)
+        self.coarse_names, self.param_names = burst.coarse_names, burst.param_names
         self.replicas = replicas
         self.budget = budget or Budget()
-        self._options = dict(seed=seed, cache=cache, batch_size=batch_size, retries=retries)
-        self._client_arg, self._n_workers = client, n_workers
-        self._couplers: dict[tuple[float, ...], Coupler] = {}
-        self.calls = 0
-        self.micro_seconds = 0.0
+        self._owns = owns
+        self._start = coupler.accounting
+        self._closed = Accounting()  # the work of sibling Couplers already closed
+        self._couplers: dict[tuple[float, ...], Coupler] = {burst.record_times: coupler}
 
     @property
     def n_coarse(self) -> int:
         return len(self.coarse_names)
 
+    @property
+    def target_stderr(self) -> float | None:
+        """The target of a :class:`adaptivity.StderrTargetPolicy` (``None`` otherwise)."""
+        return getattr(self.policy, "target_stderr", None)
+
+    @property
+    def max_replicas(self) -> int | None:
+        """The policy's replica cap (``None`` without one)."""
+        return getattr(self.policy, "max_replicas", None)
+
+    @property
+    def accounting(self) -> Accounting:
+        """Micro work done through this stepper: the ledgers of its Couplers since it was built."""
+        total = self.coupler.accounting - self._start + self._closed
+        for c in self._couplers.values():
+            if c is not self.coupler:
+                total = total + c.accounting
+        return total
+
+    @property
+    def micro_seconds(self) -> float:
+        """Micro seconds spent by fresh bursts (``accounting.micro_seconds``)."""
+        return self.accounting.micro_seconds
+
+    @property
+    def calls(self) -> int:
+        """Batches of bursts sent (``accounting.batches``)."""
+        return self.accounting.batches
+
     def _coupler(self, record_times: tuple[float, ...]) -> Coupler:
         coupler = self._couplers.get(record_times)
         if coupler is None:
             oracle = CoarseBurst(*self.pieces, self.coarse_names, self.param_names, record_times)
-            if self._couplers:  # share the first coupler's cluster
-                first = next(iter(self._couplers.values()))
-                client = first.client if first.client is not None else "sync"
-                coupler = Coupler(oracle, client, **self._options)
-            else:
-                coupler = Coupler(oracle, self._client_arg, n_workers=self._n_workers, **self._options)
-            self._couplers[record_times] = coupler
+            coupler = self._couplers[record_times] = sibling_coupler(self.coupler, oracle)
         return coupler
 
     def run(self, U: Any, params: Any = (), record_times: Any = (1.0,), *,
@@ -187,35 +280,33 @@ class CoarseStepper:
         p = np.broadcast_to(p, (m, n_p))
         times = tuple(float(t) for t in np.atleast_1d(record_times))
         coupler = self._coupler(times)
+        before = coupler.accounting
         R = self.replicas
         rows = np.column_stack([U, p])
         keys = None
         if common_random_numbers is not None:
             keys = np.broadcast_to(np.asarray(common_random_numbers, dtype=float).reshape(-1), (m,))
-        values, stds, cost = self._bursts(coupler, rows, keys, np.zeros(m, dtype=int), np.full(m, R))
+        values, stds = self._bursts(coupler, rows, keys, np.zeros(m, dtype=int), np.full(m, R))
         per_state = None
-        if self.target_stderr is not None:
+        if self.policy is not None:  # the policy decides where more replicas go; the stepper runs them
             spread = np.array([v[:, -1, :].std(axis=0, ddof=1).max() for v in values])  # per replica
-            need = np.ceil(R * (spread / np.sqrt(R) / self.target_stderr) ** 2).astype(int)
-            need = np.clip(need, R, self.max_replicas)
-            more = np.flatnonzero(need > R)
+            extra_counts = np.asarray(self.policy.propose(spread / np.sqrt(R), np.full(m, R)))
+            more = np.flatnonzero(extra_counts > 0)
             if more.size:
-                extra, extra_std, extra_cost = self._bursts(coupler, rows[more], None if keys is None
-                                                            else keys[more], np.full(more.size, R), need[more] - R)
+                extra, extra_std = self._bursts(coupler, rows[more], None if keys is None else keys[more],
+                                                np.full(more.size, R), extra_counts[more])
                 for j, i in enumerate(more):
                     values[i] = np.concatenate([values[i], extra[j]])
                     stds[i] = np.concatenate([stds[i], extra_std[j]])
-                cost += extra_cost
             per_state = np.array([len(v) for v in values])
         mean = np.stack([v.mean(axis=0) for v in values])
         stderr = np.stack([v.std(axis=0, ddof=1) / np.sqrt(len(v)) if len(v) > 1 else
                            np.sqrt((s ** 2).mean(axis=0)) for v, s in zip(values, stds)])
-        self.calls += 1
-        self.micro_seconds += cost
+        cost = (coupler.accounting - before).micro_seconds
         return CoarseRecords(np.asarray(times), mean, stderr, cost, R, per_state)
 
     def _bursts(self, coupler: Coupler, rows: np.ndarray, keys: np.ndarray | None, first: np.ndarray,
-                counts: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+                counts: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Replicas ``first[i] .. first[i] + counts[i] - 1`` from each row, in one batch;
         per row the recorded coarse values and stderrs (counts[i], n_records, n_coarse)."""
         states = np.repeat(rows, counts, axis=0)
@@ -226,7 +317,7 @@ class CoarseStepper:
         edges = np.cumsum(counts)[:-1]
         values = [v.reshape(shape) for v in np.split(batch.mean, edges)]
         stds = [v.reshape(shape) for v in np.split(batch.stderr, edges)]
-        return values, stds, float(np.sum(batch.cost_s[~batch.cached]))
+        return values, stds
 
     def __call__(self, U: Any, params: Any = (), horizon: float = 1.0, **kw) -> np.ndarray:
         """The coarse map Phi_horizon(U): mean coarse state after ``horizon``."""
@@ -235,9 +326,14 @@ class CoarseStepper:
         return out[0] if np.ndim(U) == 1 else out
 
     def close(self) -> None:
-        for coupler in reversed(list(self._couplers.values())):  # owner (first) last
-            coupler.close()
-        self._couplers.clear()
+        """Close the sibling Couplers, and the Coupler itself if the stepper built it."""
+        for coupler in self._couplers.values():
+            if coupler is not self.coupler:
+                self._closed = self._closed + coupler.accounting
+                coupler.close()
+        self._couplers = {k: c for k, c in self._couplers.items() if c is self.coupler}
+        if self._owns:
+            self.coupler.close()
 
     def __enter__(self) -> "CoarseStepper":
         return self
@@ -246,6 +342,18 @@ class CoarseStepper:
         self.close()
 
 
-def coarse_stepper(lift: Lift, micro: Micro, restrict: Restrict, **options: Any) -> CoarseStepper:
-    """Build a :class:`CoarseStepper` from lift, micro and restrict (see there)."""
-    return CoarseStepper(lift, micro, restrict, **options)
+def coarse_stepper(model: CoarseModel | Lift, micro: Micro | None = None, restrict: Restrict | None = None,
+                   *, coupler: Coupler | None = None, **options: Any) -> CoarseStepper:
+    """Build a :class:`CoarseStepper`.
+
+    ``coarse_stepper(model, coupler=c)`` (a Coupler of the model's
+    :class:`CoarseBurst`), ``coarse_stepper(model, coarse_names=..., client=...)``
+    (a :class:`CoarseModel`; the stepper builds its Coupler), or the three
+    pieces ``coarse_stepper(lift, micro, restrict, coarse_names=..., ...)``.
+    Other keywords as for :class:`CoarseStepper`.
+    """
+    if coupler is not None:
+        if micro is not None or restrict is not None:
+            raise TypeError("coarse_stepper(): give either `coupler` or the three pieces (lift, micro, restrict)")
+        return CoarseStepper(model, coupler, **options)
+    return CoarseStepper(model, micro, restrict, **options)

@@ -62,13 +62,14 @@ def goal():
 
 def discretisation_effectivity(coefficient, cells: int) -> dict:
     """Discretisation indicator vs the true error of the exact-closure FV solution."""
-    from adaptivity import DiscretisationIndicator, make_context
+    from adaptivity import DiscretisationIndicator
+    from hmm.adaptive import make_context
     from macro import Grid1D, LinearFlux, solve_steady
 
     grid = Grid1D(cells)
     closure = LinearFlux(coefficient.effective_tensor)
     u = solve_steady(law(), grid, closure).u
-    ctx = make_context(law(), grid, goal(), u, closure)
+    ctx = make_context(law(), grid, goal(), u, closure, fine=True)
     est = DiscretisationIndicator().indicate(ctx).estimate
     true = reference_goal_1d(coefficient) - goal().value(grid, u)
     return {"cells": cells, "estimate": est, "true": true, "effectivity": est / true}
@@ -78,8 +79,8 @@ def statistical_effectivity(coefficient, cells: int = 16, reps: int = 30, noise:
                             samples: int = 4, client="sync") -> dict:
     """Statistical indicator vs the RMS over ``reps`` seeds of the goal error of
     plain HMM solves (every face a fresh noisy micro run) around the noise-free one."""
-    from adaptivity import StatisticalIndicator, make_context
-    from hmm.adaptive import MicroClosure
+    from adaptivity import StatisticalIndicator
+    from hmm.adaptive import MicroClosure, make_context
     from hmm.closure import CouplerClosure
     from macro import Grid1D, solve_steady
     from oracles.noisy_flux import NoisyCellProblem
@@ -123,7 +124,7 @@ def uniform_run(coefficient, cells: int, *, noise: float, samples: int, seed: in
     with Coupler(oracle, "sync", seed=seed) as c:
         cc = CouplerClosure(c, lw.closure_inputs(grid), lw.closure_outputs(grid), Budget(sampling_steps=samples))
         u = solve_steady(lw, grid, MicroClosure(cc)).u
-        log = cc.log
+        log = c.accounting
     return {"error": g.value(grid, u) - reference_goal_1d(coefficient), "micro_seconds": log.micro_seconds,
             "fresh_runs": log.fresh_runs, "per_face_s": log.micro_seconds / max(log.fresh_runs, 1) * grid.n_faces}
 
@@ -133,8 +134,8 @@ def modelling_effectivity(coefficient, n_points: int, *, seeds: int = 16, noise:
     """Modelling indicator vs the goal error of a GP surrogate trained on noisy runs
     at random positions on the exact solution's gradients (no discretisation error:
     the reference is the exact closure on the same grid, H = 1/64); RMS over seeds."""
-    from adaptivity import GPClosureSurrogate, ModellingIndicator, make_context
-    from hmm.adaptive import SurrogateClosure
+    from adaptivity import GPClosureSurrogate, ModellingIndicator
+    from hmm.adaptive import SurrogateClosure, make_context
     from macro import Grid1D, LinearFlux, solve_steady
     from oracles.noisy_flux import NoisyCellProblem
 

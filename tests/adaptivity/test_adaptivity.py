@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adaptivity import BudgetGreedyAllocator, CostModel, GPClosureSurrogate, doerfler_mark, prolongation
+from adaptivity import (BudgetGreedyAllocator, Candidates, CostModel, GPClosureSurrogate, doerfler_mark,
+                        prolongation)
 from hmm import Budget
 from hmm.validation import adaptivity as va
 from macro import Grid2D
@@ -63,11 +64,18 @@ def test_doerfler_marks_smallest_bulk_set():
 def test_allocator_prefers_informative_cheap_samples():
     cov = np.diag([1.0, 1.0, 1.0])
     v = np.array([0.0, 2.0, 0.5])  # Cov(J, q_c)
+    cands = Candidates(np.arange(3.0)[:, None], ["fresh_run"] * 3, cov, v, 4.25)
     acts = BudgetGreedyAllocator(theta=0.5, sample_options=(1, 4)).propose(
-        np.arange(3.0)[:, None], ["fresh_run"] * 3, cov, v, 4.25, sigma1=0.0, base_samples=1,
-        cost=CostModel(0.0, 1.0))
+        cands, sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0))
     assert acts[0].index == 1 and acts[0].samples == 1
-    assert acts[0].gain == pytest.approx(4.0)
+    assert acts[0].gain == pytest.approx(4.0)  # Cov(J, q_1)^2 / Var(q_1) = 2^2 / 1
+    # the older positional call gives the same proposal
+    legacy = BudgetGreedyAllocator(theta=0.5, sample_options=(1, 4)).propose(
+        np.arange(3.0)[:, None], ["fresh_run"] * 3, cov, v, 4.25, 0.0, 1, CostModel(0.0, 1.0))
+    assert [(a.kind, a.index, a.samples, a.gain) for a in legacy] == [(a.kind, a.index, a.samples, a.gain)
+                                                                      for a in acts]
+    with pytest.raises(TypeError, match="missing `sigma1`"):
+        BudgetGreedyAllocator().propose(cands, base_samples=1, cost=CostModel(0.0, 1.0))
     fitted = CostModel.fit(np.array([1, 2, 4]), np.array([1.5, 2.5, 4.5]))
     assert (fitted.fixed_s, fitted.per_sample_s) == pytest.approx((0.5, 1.0))
 
@@ -77,17 +85,16 @@ def test_allocator_deterministic_oracle_gets_no_repeats_and_free_refinement():
     cov = np.diag([1.0, 1.0, 1e-6])
     v = np.array([0.5, 0.2, 1e-3])
     acts = BudgetGreedyAllocator(theta=0.99, sample_options=(1, 4)).propose(
-        np.arange(3.0)[:, None], ["fresh_run", "fresh_run", "sample_more"], cov, v, 0.3, sigma1=0.0,
-        base_samples=2, cost=CostModel(0.0, 1.0))
+        Candidates(np.arange(3.0)[:, None], ["fresh_run", "fresh_run", "sample_more"], cov, v, 0.3),
+        sigma1=0.0, base_samples=2, cost=CostModel(0.0, 1.0))
     assert [a.kind for a in acts] == ["fresh_run", "fresh_run"] and all(a.samples == 2 for a in acts)
     # a refinement answered by the surrogate is free: proposed once |disc| > sigma_J / 2 ...
-    free = BudgetGreedyAllocator().propose(np.zeros((1, 1)), ["fresh_run"], np.eye(1), np.zeros(1), 1.0,
-                                           sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0),
+    one = Candidates(np.zeros((1, 1)), ["fresh_run"], np.eye(1), np.zeros(1), 1.0)
+    free = BudgetGreedyAllocator().propose(one, sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0),
                                            discretisation=0.6, can_refine=True)
     assert [a.kind for a in free] == ["refine"]
     # ... but a costly one only once its gain 0.75 disc^2 exceeds the goal variance
-    paid = BudgetGreedyAllocator().propose(np.zeros((1, 1)), ["fresh_run"], np.eye(1), np.zeros(1), 1.0,
-                                           sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0),
+    paid = BudgetGreedyAllocator().propose(one, sigma1=0.0, base_samples=1, cost=CostModel(0.0, 1.0),
                                            discretisation=0.6, can_refine=True, refine_cost_s=1.0)
     assert "refine" not in [a.kind for a in paid]
 
@@ -194,6 +201,10 @@ def test_adaptive_loop_log_and_tolerance():
     assert ds.eta_modelling.dims == ("iteration", "xi")
     assert np.all(np.diff(ds.micro_seconds.values) >= 0)
     assert int(ds.micro_runs[-1]) <= ds.attrs["micro_runs"]
+    # cost comes from the Coupler's ledger: every observation here is a fresh run (linear closure:
+    # no perturbed tangent runs), so the ledger and the per-run costs agree
+    assert ds.attrs["micro_fresh_runs"] == ds.attrs["micro_runs"] == ds.sizes["run"]
+    assert ds.attrs["micro_seconds"] == pytest.approx(float(ds.run_cost_s.sum()), rel=1e-12)
 
 
 def test_adaptive_loop_deterministic_oracle_meets_tolerance_with_warped_surrogate():
@@ -221,3 +232,114 @@ def test_adaptive_loop_coverage():
         hits.append(ds.attrs["stop_reason"] == "tolerance" and abs(float(ds.true_error[-1])) <= tol)
     print(f"coverage: {np.mean(hits):.2f}")
     assert np.mean(hits) >= 0.9
+
+
+# -- replica policy -----------------------------------------------------------------------
+def test_stderr_target_policy_asks_for_the_replicas_the_spread_predicts():
+    from adaptivity import ReplicaPolicy, StderrTargetPolicy
+
+    policy = StderrTargetPolicy(0.1, max_replicas=50)
+    assert isinstance(policy, ReplicaPolicy) and policy.min_replicas == 2
+    # R = 4 replicas with stderr s: sigma = 2 s, so (2 s / 0.1)^2 replicas reach the target;
+    # 0.35 asks for 49 (48.999... rounds up), 0.5 for 100 (capped at 50); 0.05 is on target
+    extra = policy.propose(np.array([0.05, 0.1, 0.35, 0.5]), np.array([4, 4, 4, 4]))
+    assert extra.tolist() == [0, 0, 45, 46]
+    with pytest.raises(ValueError, match="`target_stderr` must be a finite number > 0"):
+        StderrTargetPolicy(0.0)
+    with pytest.raises(ValueError, match="`max_replicas` must be an int >= 1"):
+        StderrTargetPolicy(0.1, max_replicas=0)
+    with pytest.raises(ValueError, match="1-D of one shape"):
+        policy.propose(np.zeros(3), np.ones(2, dtype=int))
+
+
+# -- the learner and the arrays it reads -----------------------------------------------------
+def _noisy_surrogate(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0, 1, n))
+    states = np.column_stack([x, rng.uniform(0.5, 1.5, n)])
+    k = PROBLEMS["layered_slope"].effective_tensor(x[:, None])[:, 0, 0]
+    sur = GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True)
+    sur.tell(states, (k * states[:, 1])[:, None] + 0.01 * rng.standard_normal((n, 1)), np.full((n, 1), 0.01))
+    return sur
+
+
+def test_surrogate_data_map_is_the_transpose_of_the_data_weights():
+    sur = _noisy_surrogate()
+    points = np.column_stack([np.linspace(0.02, 0.98, 17), np.linspace(-1.0, 2.0, 17)])
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal(17), rng.standard_normal(len(sur))
+    lhs, rhs = a @ sur.data_map(points, 0, b), sur.data_weights(points, 0, a) @ b
+    assert lhs == pytest.approx(rhs, rel=1e-10)  # round-off of two Cholesky solves
+
+
+def test_statistical_indicator_through_the_surrogate_distributes_its_variance():
+    from adaptivity import DiscretisationIndicator, StatisticalIndicator
+    from hmm.adaptive import SurrogateClosure, make_context
+    from macro import Grid1D, solve_steady
+
+    sur, grid = _noisy_surrogate(), Grid1D(16)
+    closure = SurrogateClosure(sur)
+    u = solve_steady(va.law(), grid, closure).u
+    ctx = make_context(va.law(), grid, va.goal(), u, closure, surrogate=sur)
+    ind = StatisticalIndicator().indicate(ctx)
+    g = sur.data_weights(ctx.evaluation.points, 0, ctx.sensitivity)
+    assert ind.estimate == float(np.sqrt(np.sum((g * sur.S[:, 0]) ** 2))) > 0
+    assert ind.faces.sum() == pytest.approx(ind.estimate, rel=1e-12)
+    assert ind.cells.sum() == pytest.approx(ind.estimate, rel=1e-12)
+    # without a surrogate: independent runs per face, whose stderr is zero for the posterior mean
+    plain = make_context(va.law(), grid, va.goal(), u, closure)
+    assert StatisticalIndicator().indicate(plain).estimate == 0.0
+    with pytest.raises(ValueError, match="needs `fine`"):
+        DiscretisationIndicator().indicate(plain)
+
+
+def test_make_context_lives_with_the_runner():
+    import adaptivity
+
+    with pytest.raises(AttributeError, match="hmm.adaptive.make_context"):
+        adaptivity.make_context
+
+
+def test_goal_learner_driven_by_a_plain_loop_meets_its_tolerance():
+    """The learner decides, this loop executes: the "micro model" is the exact
+    homogenised flux q = A*(x) G answered in process (deterministic, no
+    Coupler). The loop stops on the learner's estimate, and the true goal error
+    against the closed-form reference is then below the tolerance."""
+    from adaptivity import ACTIONS, GoalLearner, refine_grid
+    from hmm.adaptive import SurrogateClosure, make_context
+    from macro import ClosureResult, Grid1D, solve_steady
+
+    coef, tol = PROBLEMS["layered_slope"], 1e-4
+
+    def micro(states):
+        q = coef.effective_tensor(states[:, :1])[:, 0, 0] * states[:, 1]
+        return ClosureResult(q[:, None], np.zeros((len(q), 1)), np.full(len(q), 1e-3))
+
+    learner = GoalLearner(GPClosureSurrogate(2, 1, grad_columns=1, linear_in_gradient=True), tol=tol,
+                          max_cells=256)
+    seed = np.column_stack([np.linspace(0.05, 0.95, 8), np.ones(8)])
+    learner.tell(seed, micro(seed), kind="seed")
+    grid, u, told = Grid1D(8), None, 8
+    for _ in range(25):
+        closure = SurrogateClosure(learner.surrogate)
+        u = solve_steady(va.law(), grid, closure, u).u
+        est = learner.tell_solution(make_context(va.law(), grid, va.goal(), u, closure,
+                                                 surrogate=learner.surrogate, fine=True))
+        if learner.done:
+            break
+        actions = learner.ask()
+        assert actions and {a.kind for a in actions} <= set(ACTIONS)
+        runs = [a for a in actions if a.state is not None]
+        if runs:
+            states = np.array([a.state for a in runs])
+            learner.tell(states, micro(states), kind=[a.kind for a in runs], samples=[a.samples for a in runs])
+            told += len(runs)
+        if any(a.kind == "refine" for a in actions):
+            u, grid = prolongation(grid, u), refine_grid(grid)
+    assert learner.done and est.estimate <= tol
+    assert abs(est.goal - va.reference_goal_1d(coef)) <= tol
+    assert len(learner.observations) == told and learner.asked
+    # a deterministic model gets no repeats and no extra samples
+    assert set(learner.observations["kind"]) <= {"seed", "fresh_run"}
+    assert set(learner.observations["samples"]) == {1}
+    assert learner.ask(budget_s=0.0) == []

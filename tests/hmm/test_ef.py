@@ -173,3 +173,100 @@ def test_coarse_stepper_target_stderr_adds_replicas_where_the_noise_is():
     with pytest.raises(ValueError, match="target_stderr"):
         coarse_stepper(_noisy_lift, _noisy_micro, _noisy_restrict, coarse_names=("u",), replicas=1,
                        target_stderr=0.1)
+
+
+def test_replica_policy_object_is_what_the_keywords_build():
+    from adaptivity import StderrTargetPolicy
+
+    U = np.array([[0.0], [0.5], [2.0]])
+    pieces = (_noisy_lift, _noisy_micro, _noisy_restrict)
+    policy = StderrTargetPolicy(0.05, max_replicas=4096)
+    with coarse_stepper(*pieces, coarse_names=("u",), replicas=8, policy=policy, seed=1) as st:
+        rec = st.run(U, (), (1.0,))
+        assert st.target_stderr == 0.05 and st.max_replicas == 4096
+        assert st.calls == 2  # the first round and the policy's extra round
+    with coarse_stepper(*pieces, coarse_names=("u",), replicas=8, target_stderr=0.05, max_replicas=4096,
+                        seed=1) as st:
+        old = st.run(U, (), (1.0,))
+    assert rec.mean.tobytes() == old.mean.tobytes() and np.array_equal(rec.replicas_per_state,
+                                                                        old.replicas_per_state)
+    with pytest.raises(ValueError, match="needs `replicas` >= 2"):
+        coarse_stepper(*pieces, coarse_names=("u",), replicas=1, policy=policy)
+    with pytest.raises(TypeError, match="either `policy` or `target_stderr`"):
+        coarse_stepper(*pieces, coarse_names=("u",), replicas=2, policy=policy, target_stderr=0.1)
+    with pytest.raises(TypeError, match="propose"):
+        coarse_stepper(*pieces, coarse_names=("u",), replicas=2, policy=0.05)
+
+
+# -- composition: a stepper on a Coupler, the compatibility forms, the ledger -------------
+def test_models_satisfy_the_protocols():
+    from hmm.ef import CoarseModel, ToothModel
+    from oracles import LatticeKMC
+    from oracles.kmc import BistableAB, LatticeGas
+    from oracles.kmc_meanfield import MeanFieldFlow
+    from oracles.kmc_tooth import KMCTooth
+    from oracles.tooth_diffusion import DiffusionTooth
+
+    coarse = (FastSlowSDE(), LatticeKMC(model=BistableAB(), inputs=("coverage_A", "coverage_B", "beta")),
+              MeanFieldFlow(BistableAB(), ("beta",)))
+    assert all(isinstance(m, CoarseModel) for m in coarse)
+    assert all(isinstance(m, ToothModel) for m in (DiffusionTooth(), KMCTooth(LatticeGas())))
+    assert not isinstance(_lift, CoarseModel)
+
+
+def test_stepper_on_a_coupler_has_the_bits_of_the_compatibility_forms_and_reads_the_ledger():
+    from hmm import Coupler
+    from hmm.ef import CoarseBurst, CoarseStepper
+
+    model = FastSlowSDE(eps=1e-4, sigma=0.6, lift_x=None)  # noisy: the seeds matter
+    U, p, R = [[-1.0], [0.3], [1.5]], [[0.1]], 4
+    names = dict(coarse_names=("y",), param_names=("lambda",))
+    with Coupler(CoarseBurst.from_model(model, **names, record_times=(0.05,)), "sync", seed=3,
+                 cache=True) as coupler:
+        coupler.evaluate([[0.0, 0.0]])  # work done before the stepper is not the stepper's
+        with CoarseStepper(model, coupler, replicas=R) as stepper:
+            new = [stepper.run(U, p, (0.05,)), stepper.run(U, p, (0.01, 0.05), common_random_numbers=1)]
+            acc = stepper.accounting
+            assert (acc.fresh_runs, acc.batches, stepper.calls) == (2 * 3 * R, 2, 2)
+            assert stepper.micro_seconds == acc.micro_seconds > 0
+            assert new[0].cost_s > 0
+            stepper.run(U, p, (0.05,))  # the cache answers a repeat, and the ledger says so
+            assert stepper.accounting.fresh_runs == 2 * 3 * R and stepper.accounting.cached_answers == 3 * R
+        assert stepper.accounting.fresh_runs == 2 * 3 * R  # closing the sibling keeps its count
+        assert coupler.evaluate([[0.0, 0.0]]).cached.all()  # the caller's Coupler is left open
+    legacy = [coarse_stepper(model.lift, model.micro, model.restrict, **names, seed=3, replicas=R),
+              coarse_stepper(model, **names, seed=3, replicas=R)]
+    for stepper in legacy:
+        with stepper:
+            old = [stepper.run(U, p, (0.05,)), stepper.run(U, p, (0.01, 0.05), common_random_numbers=1)]
+        for a, b in zip(new, old):
+            assert a.mean.tobytes() == b.mean.tobytes() and a.stderr.tobytes() == b.stderr.tobytes()
+    assert np.all(new[1].stderr > 0)
+
+
+def test_stepper_construction_errors_name_the_fix():
+    from hmm import Coupler
+    from hmm.ef import CoarseBurst, CoarseStepper
+
+    model = FastSlowSDE()
+    with Coupler(CoarseBurst.from_model(model, ("y",), ("lambda",)), "sync") as coupler:
+        with pytest.raises(TypeError, match="give the Coupler options .*'seed'"):
+            CoarseStepper(model, coupler, seed=1)
+        with pytest.raises(ValueError, match="`model` must be the CoarseModel"):
+            CoarseStepper(FastSlowSDE(eps=0.5), coupler)
+        with pytest.raises(ValueError, match="`coarse_names`"):
+            CoarseStepper(model, coupler, coarse_names=("x",))
+        assert CoarseStepper(FastSlowSDE(), coupler).coarse_names == ("y",)  # an equal model will do
+    with pytest.raises(TypeError, match="CoarseBurst.from_model"):
+        CoarseBurst.from_model(object(), ("y",))
+    with pytest.raises(TypeError, match="`coarse_names` is required"):
+        CoarseStepper(model)
+
+
+def test_ef_errors_are_framework_errors():
+    from hmm import HMMError
+    from hmm.ef import CoarseNewtonError
+
+    assert issubclass(ProjectiveStabilityError, HMMError) and issubclass(ProjectiveStabilityError, ValueError)
+    assert issubclass(CoarseNewtonError, HMMError) and issubclass(CoarseNewtonError, RuntimeError)
+    assert issubclass(ContinuationError, HMMError) and issubclass(ContinuationError, RuntimeError)
