@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .table import Column, Section, Text
+
 
 def lammps_vs_ours(density: float = 0.5, temperature: float = 2.0, strain: float = 0.02, seed: int = 1):
+    """(our LennardJonesMD estimate, LAMMPS estimate) of (stress, pressure) at one uniaxial strain."""
     from hmm import Budget
     from oracles.lammps_ import LammpsOracle, lj_fcc_setup
     from oracles.md import LennardJonesMD
@@ -18,7 +21,8 @@ def lammps_vs_ours(density: float = 0.5, temperature: float = 2.0, strain: float
     return ours, theirs
 
 
-def ase_copper_c11(h: float = 1e-3):
+def ase_copper_c11(h: float = 1e-3) -> tuple[float, float]:
+    """EMT copper's C11 in GPa from the stress slope and from (1/V) d2E/deps2 (central differences, step h)."""
     from hmm import Budget
     from oracles.ase_ import ASEOracle
 
@@ -31,20 +35,26 @@ def ase_copper_c11(h: float = 1e-3):
     return slope * 160.2177, curvature * 160.2177
 
 
-def report() -> list[str]:
-    lines = ["## Engine adapters (LammpsOracle, ASEOracle)", "",
-             "| check | reference | measured | agreement |", "|---|---|---|---|"]
+def section() -> Section:
+    """Report section: LAMMPS against our MD at two state points, and EMT copper's C11 by two routes."""
+    rows = []
     for density, temperature in ((0.5, 2.0), (0.8442, 0.5)):
         ours, theirs = lammps_vs_ours(density, temperature)
         z = (ours.mean - theirs.mean) / np.hypot(ours.stderr, theirs.stderr)
         for k, name in enumerate(("stress (-P_xx)", "pressure")):
-            lines.append(f"| {name}, rho*={density}, T*={temperature}, strain 0.02, 256 atoms | LAMMPS "
-                         f"{theirs.mean[k]:.4f} ({theirs.stderr[k]:.4f}) | LennardJonesMD {ours.mean[k]:.4f} "
-                         f"({ours.stderr[k]:.4f}) | z = {z[k]:+.2f} |")
+            rows.append({"check": f"{name}, rho*={density}, T*={temperature}, strain 0.02, 256 atoms",
+                         "reference": Text("LAMMPS {v:.4f} ({se:.4f})", v=theirs.mean[k], se=theirs.stderr[k]),
+                         "measured": Text("LennardJonesMD {v:.4f} ({se:.4f})", v=ours.mean[k], se=ours.stderr[k]),
+                         "agreement": Text("z = {z:+.2f}", z=z[k])})
     c11_stress, c11_energy = ase_copper_c11()
-    lines.append(f"| EMT copper C11 from the stress slope | (1/V) d2E/deps2 = {c11_energy:.2f} GPa | "
-                 f"{c11_stress:.2f} GPa | rel. {abs(c11_stress / c11_energy - 1):.1e} (experiment 168 GPa, "
-                 "Simmons & Wang 1971) |")
-    lines += ["", "The fluid state (rho* = 0.5, T* = 2) is the tested one; the fcc solid at T* = 0.5 is "
-              "reported for information (slow phonon modes make its block errors the least reliable)."]
-    return lines
+    rows.append({"check": "EMT copper C11 from the stress slope",
+                 "reference": Text("(1/V) d2E/deps2 = {c:.2f} GPa", c=c11_energy),
+                 "measured": Text("{c:.2f} GPa", c=c11_stress),
+                 "agreement": Text("rel. {rel:.1e} (experiment 168 GPa, Simmons & Wang 1971)",
+                                   rel=abs(c11_stress / c11_energy - 1))})
+    return Section("Engine adapters (LammpsOracle, ASEOracle)",
+                   (Column("check", "check"), Column("reference", "reference"), Column("measured", "measured"),
+                    Column("agreement", "agreement")),
+                   tuple(rows),
+                   notes=("The fluid state (rho* = 0.5, T* = 2) is the tested one; the fcc solid at T* = 0.5 is "
+                          "reported for information (slow phonon modes make its block errors the least reliable).",))

@@ -1,6 +1,6 @@
 """HMM for homogenised diffusion against closed forms and a direct fine-grid solve.
 
-The cases and the theory they check are in :mod:`hmm.validation.homogenisation`
+The cases and the theory they check are in :mod:`validation.homogenisation`
 (Bensoussan, Lions & Papanicolaou 1978; E & Engquist 2003). Measured values
 (this machine) are quoted next to each assertion and tabulated by
 ``docs/make_validation.py``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hmm.validation import homogenisation as case
+from validation import homogenisation as case
 
 
 def test_hmm_1d_converges_to_homogenised_solution_at_second_order():
