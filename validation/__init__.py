@@ -25,31 +25,31 @@ class SectionSpec(NamedTuple):
     """Where a report section is computed and what running it costs."""
 
     target: str  # "module:function" returning a validation.table.Section
-    cost: str  # "seconds" or "minutes" on one core
+    cost: str  # "short" (under a minute on one core) or "long" (minutes to tens of minutes)
     summary: str
 
 
 #: The report's sections in the order of ``docs/validation.md``.
 SECTIONS: dict[str, SectionSpec] = {
-    "cell_problem": SectionSpec("validation.homogenisation:cell_problem_section", "seconds",
+    "cell_problem": SectionSpec("validation.homogenisation:cell_problem_section", "short",
                                 "cell-problem oracle against closed-form homogenised coefficients"),
-    "hmm_convergence": SectionSpec("validation.homogenisation:convergence_section", "seconds",
+    "hmm_convergence": SectionSpec("validation.homogenisation:convergence_section", "short",
                                    "HMM convergence in H to the homogenised solution, 1D and 2D"),
-    "hmm_direct": SectionSpec("validation.homogenisation:direct_section", "seconds",
+    "hmm_direct": SectionSpec("validation.homogenisation:direct_section", "short",
                               "HMM against direct fine-grid solves resolving eps"),
-    "equation_free": SectionSpec("validation.equation_free:section", "seconds",
+    "equation_free": SectionSpec("validation.equation_free:section", "short",
                                  "projective integration, coarse fixed point and folds (fast/slow SDE)"),
-    "md": SectionSpec("validation.md:section", "minutes",
+    "md": SectionSpec("validation.md:section", "long",
                       "Lennard-Jones MD: lattice sums, equation of state, drift, self-diffusion"),
-    "adapters": SectionSpec("validation.adapters:section", "minutes",
+    "adapters": SectionSpec("validation.adapters:section", "long",
                             "LAMMPS and ASE adapters against our MD and a finite difference"),
-    "kmc": SectionSpec("validation.kmc:section", "minutes",
+    "kmc": SectionSpec("validation.kmc:section", "long",
                        "lattice KMC: Langmuir, tracer diffusion, ZGB transitions, mean field, folds"),
-    "dpd": SectionSpec("validation.dpd:section", "minutes",
+    "dpd": SectionSpec("validation.dpd:section", "long",
                        "DPD: equation of state, temperature control, viscosity, shear thinning"),
-    "dpd_wall": SectionSpec("validation.dpd_wall:section", "minutes",
+    "dpd_wall": SectionSpec("validation.dpd_wall:section", "long",
                             "DPD walls: momentum balance, Couette viscosity, near-wall slip"),
-    "adaptivity": SectionSpec("validation.adaptivity:section", "minutes",
+    "adaptivity": SectionSpec("validation.adaptivity:section", "short",
                               "effectivity of the goal-error indicators and the adaptive loop"),
 }
 
