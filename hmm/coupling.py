@@ -116,11 +116,12 @@ class BoundaryCoupling:
     def states(self, solution: Any, value: Value) -> np.ndarray:
         """The query states for ``solution``, checked: shape (n_components, n_inputs)."""
         inputs = tuple(self.coupler.oracle.inputs)
+        raw = self.query(solution, value)
         try:
-            states = np.asarray(self.query(solution, value), dtype=float)
+            states = np.asarray(raw, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"BoundaryCoupling.states(): `query` must return a numeric array, got an error: "
-                             f"{exc}") from exc
+            raise ValueError(f"BoundaryCoupling.states(): `query` must return a numeric array of shape "
+                             f"(n_components, {len(inputs)}), got {type(raw).__name__}: {exc}") from exc
         if states.ndim == 1:
             states = states[None, :]
         if states.ndim != 2 or states.shape[0] < 1 or states.shape[1] != len(inputs):
@@ -297,8 +298,10 @@ def noisy_fixed_point(solve: Callable[[Value], Any], coupling: BoundaryCoupling,
                         f"{type(solve).__name__}")
     if not isinstance(coupling, BoundaryCoupling):
         raise TypeError(f"noisy_fixed_point(): `coupling` must be a BoundaryCoupling, got {type(coupling).__name__}")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral) or max_iterations < 1:
-        raise ValueError(f"noisy_fixed_point(): `max_iterations` must be an int >= 1, got {max_iterations!r}")
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, numbers.Integral):
+        raise TypeError(f"noisy_fixed_point(): `max_iterations` must be an int, got {type(max_iterations).__name__}")
+    if max_iterations < 1:
+        raise ValueError(f"noisy_fixed_point(): `max_iterations` must be >= 1, got {max_iterations}")
     n_sigma = _check_number(n_sigma, "n_sigma", low=0.0, strict=True)
     atol = _check_number(atol, "atol", low=0.0, strict=False)
     if sensitivity is not None and not callable(sensitivity):

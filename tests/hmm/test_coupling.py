@@ -183,7 +183,7 @@ def test_arguments_are_checked(bulk):
         good = BoundaryCoupling("slip_length", wall, lambda ds, slip: [0.0, 1.0], "value")
         for kwargs, exc in (({"max_iterations": 0}, ValueError), ({"n_sigma": 0.0}, ValueError),
                             ({"atol": -1.0}, ValueError), ({"initial_stderr": -0.1}, ValueError),
-                            ({"n_sigma": "2"}, TypeError)):
+                            ({"n_sigma": "2"}, TypeError), ({"max_iterations": 2.0}, TypeError)):
             with pytest.raises(exc, match="noisy_fixed_point"):
                 noisy_fixed_point(solve, good, **kwargs)
         with pytest.raises(TypeError, match="`solve` must be callable"):
