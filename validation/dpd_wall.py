@@ -25,12 +25,14 @@ import math
 
 import numpy as np
 
-from hmm.budget import Budget
+from hmm import Budget
 from oracles.dpd import DPD
 from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
 from oracles.dpd_slip import DPDWallSlip
 
-from .dpd import POLYMER, _agree, le_viscosity
+from .dpd import le_viscosity
+from .references import POLYMER
+from .table import Column, Measured, Section, Text, agreement
 
 POLYMER_FLUID = {k: v for k, v in POLYMER.items() if k != "box"}
 
@@ -63,13 +65,13 @@ def couette_viscosity(est) -> tuple[float, float]:
     return eta, eta * math.hypot(stress_se / stress, rate_se / rate)
 
 
-def report() -> list[str]:
-    """Markdown section (a few minutes on one core)."""
-    lines = ["## DPD walls: wall stresses, Couette slip and the near-wall micro model", "",
-             "Frozen-bead walls with bounce-back (`oracles.WalledChannel`); the near-wall micro model is "
-             "`oracles.DPDWallSlip` (a Couette cell between the same walls). Stderr by block averaging. "
-             "Produced by `hmm.validation.dpd_wall.report()`.", "",
-             "| quantity | reference (source) | measured | agreement |", "|---|---|---|---|"]
+def _row(quantity, reference, measured, verdict) -> dict:
+    return {"quantity": quantity, "reference": reference, "measured": measured, "agreement": verdict}
+
+
+def section() -> Section:
+    """Report section (a few minutes on one core)."""
+    rows = []
     for name, fluid, lateral, exclude, force in (
             ("simple fluid", DPD(), 6.0, 1.5, 0.03),
             ("polymer solution (80% beads in N = 20 chains)", DPD(**POLYMER_FLUID), 8.0, 2.5, 0.1)):
@@ -78,31 +80,42 @@ def report() -> list[str]:
         (lower, upper), (lo_se, up_se) = prof["wall_stress"].values, prof["wall_stress_stderr"].values
         expected = prof.attrs["n_fluid"] * channel.body_force / channel.wall_area
         diff_se = math.hypot(lo_se, up_se)  # conservative: the two walls' errors are anti-correlated
-        lines.append(f"| {name}, Poiseuille H = 10, g = {force}: tau(0) - tau(H) | rho g H = {expected:.4f} "
-                     f"(momentum balance) | {lower - upper:.4f} +- {diff_se:.4f} | "
-                     f"{_agree(lower - upper, diff_se, expected)} |")
+        rows.append(_row(f"{name}, Poiseuille H = 10, g = {force}: tau(0) - tau(H)",
+                         Text("rho g H = {f:.4f} (momentum balance)", f=expected),
+                         Measured(lower - upper, diff_se, ".4f"), agreement(lower - upper, diff_se, expected)))
         est = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0])
         slip, bulk_rate, _, kt = est.mean
         slip_se = est.stderr[0]
         eta, eta_se = couette_viscosity(est)
         le_box = DPD(**{**(POLYMER_FLUID if fluid.chain_length > 1 else {}), "box": (8.0,) * 3})
         (_, eta_le, eta_le_se, _), = le_viscosity(le_box, (round(bulk_rate, 3),), time_sample=400.0)
-        lines.append(f"| {name}, Couette cell H = 10: stress / bulk rate at bulk rate {bulk_rate:.3f} | Lees-Edwards "
-                     f"eta at that rate = {eta_le:.3f} +- {eta_le_se:.3f} | {eta:.3f} +- {eta_se:.3f} | "
-                     f"{_agree(eta, math.hypot(eta_se, eta_le_se), eta_le)} |")
+        rows.append(_row(Text("{name}, Couette cell H = 10: stress / bulk rate at bulk rate {rate:.3f}", name=name,
+                              rate=bulk_rate),
+                         Text("Lees-Edwards eta at that rate = {eta:.3f} +- {se:.3f}", eta=eta_le, se=eta_le_se),
+                         Measured(eta, eta_se, ".3f"), agreement(eta, math.hypot(eta_se, eta_le_se), eta_le)))
         if fluid.chain_length > 1:  # confinement: the same at twice the cell height
             wide = couette_slip(fluid, rate, lateral=lateral, exclude=exclude, slip_guess=fit["slip_length"][0],
                                 height=20.0)
             w_eta, w_se = couette_viscosity(wide)
-            lines.append(f"| {name}, Couette cell H = 20: stress / bulk rate at bulk rate {wide.mean[1]:.3f} (a "
-                         f"chain's end-to-end distance is ~4.4 rc: confinement) | Lees-Edwards eta above = "
-                         f"{eta_le:.3f} +- {eta_le_se:.3f} | {w_eta:.3f} +- {w_se:.3f}; slip length "
-                         f"{wide.mean[0]:.3f} +- {wide.stderr[0]:.3f} rc | {_agree(w_eta, math.hypot(w_se, eta_le_se), eta_le)} |")
+            rows.append(_row(
+                Text("{name}, Couette cell H = 20: stress / bulk rate at bulk rate {rate:.3f} (a chain's end-to-end "
+                     "distance is ~4.4 rc: confinement)", name=name, rate=wide.mean[1]),
+                Text("Lees-Edwards eta above = {eta:.3f} +- {se:.3f}", eta=eta_le, se=eta_le_se),
+                Text("{eta:.3f} +- {se:.3f}; slip length {slip:.3f} +- {slip_se:.3f} rc", eta=w_eta, se=w_se,
+                     slip=wide.mean[0], slip_se=wide.stderr[0]),
+                agreement(w_eta, math.hypot(w_se, eta_le_se), eta_le)))
         l_direct, l_direct_se = fit["slip_length"]
         z_se = math.hypot(slip_se, l_direct_se)
-        lines.append(f"| {name}: Navier slip length, Couette cell at the Poiseuille wall shear rate {rate:.3f} | "
-                     f"the direct Poiseuille channel's (bulk parabola u / u' at the walls, bins > {exclude:g} rc "
-                     f"from the walls) = {l_direct:.3f} +- "
-                     f"{l_direct_se:.3f} rc | {slip:.3f} +- {slip_se:.3f} rc (kT = {kt:.3f}) | "
-                     f"{_agree(slip, z_se, l_direct)} |")
-    return lines
+        rows.append(_row(
+            Text("{name}: Navier slip length, Couette cell at the Poiseuille wall shear rate {rate:.3f}", name=name,
+                 rate=rate),
+            Text("the direct Poiseuille channel's (bulk parabola u / u' at the walls, bins > {exclude:g} rc from the "
+                 "walls) = {slip:.3f} +- {se:.3f} rc", exclude=exclude, slip=l_direct, se=l_direct_se),
+            Measured(slip, slip_se, ".3f", suffix=f" rc (kT = {kt:.3f})"), agreement(slip, z_se, l_direct)))
+    return Section("DPD walls: wall stresses, Couette slip and the near-wall micro model",
+                   (Column("quantity", "quantity"), Column("reference", "reference (source)"),
+                    Column("measured", "measured"), Column("agreement", "agreement")),
+                   tuple(rows),
+                   intro=("Frozen-bead walls with bounce-back (`oracles.WalledChannel`); the near-wall micro model is "
+                          "`oracles.DPDWallSlip` (a Couette cell between the same walls). Stderr by block averaging. "
+                          "Produced by `validation.dpd_wall`.",))

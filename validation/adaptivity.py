@@ -1,5 +1,5 @@
-"""Adaptivity (issue 7): effectivity indices of the goal-error indicators and
-the adaptive loop against closed-form homogenised references.
+"""Adaptivity: effectivity indices of the goal-error indicators and the
+adaptive loop against closed-form homogenised references.
 
 Problem: -(a(x, x/eps) u')' = 1 on (0, 1), u(0) = u(1) = 0, in its homogenised
 limit -(A*(x) u')' = 1 (Bensoussan, Lions & Papanicolaou 1978, ch. 1: for
@@ -15,8 +15,9 @@ import functools
 
 import numpy as np
 
-from hmm.budget import Budget
-from hmm.coupler import Coupler
+from hmm import Budget, Coupler
+
+from .table import Column, Section, Text
 
 GOAL_REGION = (0.5, 0.75)
 
@@ -179,39 +180,47 @@ def adaptive_run(coefficient, tol: float, *, noise: float = 0.02, seed: int = 0,
         return solver.run()
 
 
-def report() -> list[str]:
-    """Markdown: effectivity indices and an adaptive run per problem."""
-    lines = ["## Adaptivity: goal-error indicators (issue 7)", "",
-             "Reference: exact homogenised goal by quadrature (Bensoussan, Lions & Papanicolaou 1978).", "",
-             "| problem | indicator | setting | estimate | true error | effectivity |", "|---|---|---|---|---|---|"]
+def section() -> Section:
+    """Report section: effectivity indices and an adaptive run per problem."""
+    rows = []
+
+    def row(problem, indicator, setting, estimate, true, effectivity):
+        rows.append({"problem": problem, "indicator": indicator, "setting": setting, "estimate": estimate,
+                     "true": true, "effectivity": effectivity})
+
     for name, coef in problems().items():
         for cells in (32, 64):
             r = discretisation_effectivity(coef, cells)
-            lines.append(f"| {name} | discretisation | H = 1/{cells} | {r['estimate']:.3e} | "
-                         f"{r['true']:.3e} | {r['effectivity']:.2f} |")
+            row(name, "discretisation", f"H = 1/{cells}", r["estimate"], r["true"], r["effectivity"])
         r = statistical_effectivity(coef)
-        lines.append(f"| {name} | statistical | 30 seeds, H = 1/16 | {r['estimate']:.3e} (std) | "
-                     f"{r['rms_error']:.3e} (RMS) | {r['effectivity']:.2f} |")
+        row(name, "statistical", "30 seeds, H = 1/16", Text("{e:.3e} (std)", e=r["estimate"]),
+            Text("{e:.3e} (RMS)", e=r["rms_error"]), r["effectivity"])
         n_points = 40 if name == "layered_slope" else 120
         for label, options in (("GP", {}), ("warped GP + trend", {"warp": True, "trend": True})):
             r = modelling_effectivity(coef, n_points, surrogate_options=options)
-            lines.append(f"| {name} | modelling ({label}) | {n_points} noisy runs, 16 seeds, H = 1/64 | "
-                         f"{r['estimate']:.3e} (RMS std) | {r['rms_error']:.3e} (RMS) | {r['effectivity']:.2f} |")
+            row(name, f"modelling ({label})", f"{n_points} noisy runs, 16 seeds, H = 1/64",
+                Text("{e:.3e} (RMS std)", e=r["estimate"]), Text("{e:.3e} (RMS)", e=r["rms_error"]),
+                r["effectivity"])
         ds = adaptive_run(coef, tol=2e-4)
         last = ds.isel(iteration=-1)
         true = abs(float(last.true_error))
-        lines.append(f"| {name} | adaptive loop, noisy (95% bound z sigma + |disc|) | tol 2e-4, seed 0, "
-                     f"stop: {ds.attrs['stop_reason']} | "
-                     f"{float(last.est_error):.3e} | {true:.3e} | bound holds: "
-                     f"{'yes' if true <= float(last.est_error) else 'no'} |")
+        row(name, "adaptive loop, noisy (95% bound z sigma + |disc|)",
+            f"tol 2e-4, seed 0, stop: {ds.attrs['stop_reason']}", float(last.est_error), true,
+            Text("bound holds: {holds}", holds="yes" if true <= float(last.est_error) else "no"))
         ds = adaptive_run(coef, tol=1e-5, noise=0.0, samples=1, cells=16, max_cells=1024,
                           surrogate_options={"warp": True, "trend": True, "calibrate": True})
         last = ds.isel(iteration=-1)
         true = abs(float(last.true_error))
-        lines.append(f"| {name} | adaptive loop, deterministic, warped GP | tol 1e-5, {ds.attrs['micro_runs']} runs | "
-                     f"{float(last.est_error):.3e} | {true:.3e} | {float(last.est_error) / true:.2f} |")
-    lines += ["", "Effectivity = estimate / true error. Statistical and modelling rows compare an "
-              "estimated standard deviation with the RMS error over seeds; a single noisy adaptive run "
-              "is judged by whether its 95% bound holds (its effectivity is a random number). The "
-              "noisy-loop coverage over 50 seeds is a test (tests/adaptivity)."]
-    return lines + [""]
+        row(name, "adaptive loop, deterministic, warped GP", f"tol 1e-5, {ds.attrs['micro_runs']} runs",
+            float(last.est_error), true, float(last.est_error) / true)
+    return Section(
+        "Adaptivity: goal-error indicators",
+        (Column("problem", "problem"), Column("indicator", "indicator"), Column("setting", "setting"),
+         Column("estimate", "estimate", ".3e"), Column("true", "true error", ".3e"),
+         Column("effectivity", "effectivity", ".2f")),
+        tuple(rows),
+        intro=("Reference: exact homogenised goal by quadrature (Bensoussan, Lions & Papanicolaou 1978).",),
+        notes=("Effectivity = estimate / true error. Statistical and modelling rows compare an estimated standard "
+               "deviation with the RMS error over seeds; a single noisy adaptive run is judged by whether its 95% "
+               "bound holds (its effectivity is a random number). The noisy-loop coverage over 50 seeds is a test "
+               "(tests/adaptivity).",))

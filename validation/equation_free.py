@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .table import Column, Section, Text
+
 
 def _stepper(model):
     from hmm.ef import coarse_stepper
@@ -44,20 +46,26 @@ def folds(eps: float = 1e-5) -> list:
     return branch.fold_points(), fp
 
 
-def report() -> list[str]:
-    lines = ["## Equation-free toolkit", "",
-             "Fast/slow SDE with eps = 1e-7 (projective) and 1e-5 (fixed points, continuation); "
-             "averaged equation dy/dt = lambda + y - y^3/3 (sigma = 0).", "",
-             "| check | reference | measured |", "|---|---|---|"]
+def section() -> Section:
+    """Report section: projective orders, a coarse fixed point and the folds of the coarse branch."""
+    rows = []
     for method, (errs, orders) in projective_orders().items():
-        lines.append(f"| projective {method}: error at t=1 for outer steps 0.025, 0.05, 0.1 | order "
-                     f"{1 if method == 'pfe' else 2} | {', '.join(f'{e:.2e}' for e in errs)}; orders "
-                     f"{', '.join(f'{o:.2f}' for o in orders)} |")
+        rows.append({"check": f"projective {method}: error at t=1 for outer steps 0.025, 0.05, 0.1",
+                     "reference": Text("order {order}", order=1 if method == "pfe" else 2),
+                     "measured": Text("{e0:.2e}, {e1:.2e}, {e2:.2e}; orders {o0:.2f}, {o1:.2f}",
+                                      e0=errs[0], e1=errs[1], e2=errs[2], o0=orders[0], o1=orders[1])})
     fold_points, fp = folds()
     y = fp.U[0]
-    lines.append(f"| coarse fixed point at lambda = -1 | F(y*) = 0, F'(y*) = 1 - y*^2 = {1 - y**2:.5f} | "
-                 f"y* = {y:.8f}, coarse eigenvalue {fp.eigenvalues[0].real:.5f} |")
+    rows.append({"check": "coarse fixed point at lambda = -1",
+                 "reference": Text("F(y*) = 0, F'(y*) = 1 - y*^2 = {slope:.5f}", slope=1 - y**2),
+                 "measured": Text("y* = {y:.8f}, coarse eigenvalue {eig:.5f}", y=y, eig=fp.eigenvalues[0].real)})
     for p, u in fold_points:
-        ref = "(2/3, -1)" if p > 0 else "(-2/3, 1)"
-        lines.append(f"| fold of the coarse branch (lambda, y) | {ref} | ({p:.8f}, {u[0]:.6f}) |")
-    return lines
+        rows.append({"check": "fold of the coarse branch (lambda, y)",
+                     "reference": "(2/3, -1)" if p > 0 else "(-2/3, 1)",
+                     "measured": Text("({p:.8f}, {y:.6f})", p=p, y=u[0])})
+    return Section(
+        "Equation-free toolkit",
+        (Column("check", "check"), Column("reference", "reference"), Column("measured", "measured")),
+        tuple(rows),
+        intro=("Fast/slow SDE with eps = 1e-7 (projective) and 1e-5 (fixed points, continuation); "
+               "averaged equation dy/dt = lambda + y - y^3/3 (sigma = 0).",))
