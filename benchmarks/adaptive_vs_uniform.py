@@ -42,7 +42,7 @@ import sys
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hmm.validation import adaptivity as va  # noqa: E402
+from validation import adaptivity as va  # noqa: E402
 
 SURROGATE = dict(warp=True, calibrate=True, trend=True)  # for deterministic closures with a localised feature
 SETTINGS = {"deterministic": dict(noise=0.0, samples=1, tols=(1e-4, 3e-5, 1e-5, 3e-6),

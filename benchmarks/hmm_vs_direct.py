@@ -1,6 +1,6 @@
 """HMM versus a direct fine-grid solve of homogenisation problems, 1D and 2D.
 
-Problem (see hmm.validation.homogenisation): -div(a(x, x/eps) grad u) = 1 on
+Problem (see validation.homogenisation): -div(a(x, x/eps) grad u) = 1 on
 the unit interval/square, u = 0 on the boundary, a(x, y) = (1 + x_1/2) /
 (a0 + amp cos 2 pi y_1).
 
@@ -31,13 +31,16 @@ Run: ``python benchmarks/hmm_vs_direct.py [--workers 2] [--memory-gib 8]``
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hmm.validation import homogenisation as case
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the validation studies (not installed)
+from validation import homogenisation as case  # noqa: E402
 
 BYTES_PER_UNKNOWN = 800
 CELLS_PER_PERIOD = 8

@@ -1,7 +1,7 @@
 """Adaptive HMM around an inclusion: indicator field and where micro runs went.
 
 Runs :class:`hmm.adaptive.AdaptiveSteadySolver` on the 1D inclusion problem of
-:mod:`hmm.validation.adaptivity` (noisy cell-problem oracle, goal = mean of
+:mod:`validation.adaptivity` (noisy cell-problem oracle, goal = mean of
 u over (0.5, 0.75)) and writes ``results/adaptive_inclusion.png`` (indicator
 densities per iteration, micro runs in (x, iteration) coloured by kind and
 sized by samples, error vs micro seconds) and ``results/adaptive_inclusion.nc``.
@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hmm.validation import adaptivity as va  # noqa: E402
+from validation import adaptivity as va  # noqa: E402
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ shear-rate step of 0.2: DPD trajectories decorrelate, so common random numbers
 do not rescue small steps. The start-up (20 Crank-Nicolson steps, ~450 micro
 runs) uses cheaper 5^3 boxes with 1000 steps.
 
---polymer: the polymer solution of hmm.validation.dpd (80% of the beads in
+--polymer: the polymer solution of validation.dpd (80% of the beads in
 N = 20 Gaussian-spring chains, eta ~ 4.5 and shear thinning), steady flow
 only, lateral edges of 8 rc (a chain's end-to-end distance is ~4.4 rc: in a
 6 rc box the chains meet their own periodic images and the measured slip
@@ -100,7 +100,7 @@ class Settings:
     slip_snap: float = 0.02  # the cell is queried at wall shear rates rounded to this grid
     slip_iterations: int = 4  # most fixed-point passes (HMM solve, slip query)
     seed: int = 1
-    polymer: bool = False  # the polymer solution of hmm.validation.dpd.POLYMER instead of the simple fluid
+    polymer: bool = False  # the polymer solution of validation.dpd.POLYMER instead of the simple fluid
     reuse_step: float = 0.02  # also run HMM with shear rates snapped to this grid (0: off); see snap_rates
 
 
@@ -119,7 +119,7 @@ POLYMER = Settings(polymer=True, body_force=0.1, lateral=8.0, direct_eq=150.0, d
 
 def fluid(s: Settings):
     """rho = 3, a = 25, gamma = 4.5, kT = 1, dt = 0.04, lambda = 1/2; polymer chains if ``s.polymer``."""
-    from hmm.validation.dpd import POLYMER as CHAINS
+    from validation.dpd import POLYMER as CHAINS
     from oracles import DPD
 
     return DPD(**{k: v for k, v in CHAINS.items() if k != "box"}) if s.polymer else DPD()
@@ -361,7 +361,7 @@ def slip_budget(s: Settings):
 def compare_steady(s: Settings, client, res: dict) -> dict:
     """Direct walled DPD and HMM steady profiles at width s.width (and s.scan_widths); dataset variables."""
     from hmm import Coupler
-    from hmm.validation.dpd import le_viscosity
+    from validation.dpd import le_viscosity
 
     ch, prof, fit = direct_steady(s, s.width)
     y, f = prof["y"].values, ch.force_density

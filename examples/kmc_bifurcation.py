@@ -40,6 +40,7 @@ Writes results/kmc_bifurcation.png; prints fold positions with stderr.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -49,8 +50,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the validation studies (not installed)
 from hmm.ef import ContinuationError, coarse_stepper, continuation  # noqa: E402
-from hmm.validation.kmc import NOISY_CONTINUATION, bistable_kmc_stepper, fold_from_branch  # noqa: E402  # noqa: E402
+from validation.kmc import NOISY_CONTINUATION, bistable_kmc_stepper, fold_from_branch  # noqa: E402
 from oracles.kmc import BistableAB  # noqa: E402
 from oracles.kmc_meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve  # noqa: E402
 

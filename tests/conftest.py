@@ -6,35 +6,7 @@ tests only need to see that answers do not depend on the worker count.
 
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.util
-import sys
-
 import pytest
-
-
-class _MovedValidation(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Transitional: the validation studies moved from ``hmm.validation`` to the
-    top-level ``validation`` package. Test modules that still import the old
-    path get the new modules (same objects); delete this class once no test
-    imports ``hmm.validation``."""
-
-    OLD = "hmm.validation"
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname == self.OLD or fullname.startswith(self.OLD + "."):
-            return importlib.util.spec_from_loader(fullname, self)
-        return None
-
-    def create_module(self, spec):
-        return importlib.import_module(spec.name[len("hmm."):])
-
-    def exec_module(self, module):
-        pass
-
-
-sys.meta_path.insert(0, _MovedValidation())  # ahead of an editable install of an older tree
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -225,7 +225,7 @@ def section() -> Section:
     rows.append(_pressure_row("p, lambda = 0.65, dt = 0.04", m["pressure"], s["pressure"], p0))
     rows += dpd_vv_rows(p0)
     eos, alpha, alpha_se = equation_of_state()
-    for rho, p, se, kt in eos:
+    for rho, p, se, _kt in eos:
         rows.append(_row(f"(p - rho kT)/(a rho^2) at rho = {rho:g} (lambda = 0.65)", f"{ALPHA_GW} (GW97, rough)",
                          Measured((p - rho) / (25 * rho**2), se / (25 * rho**2), ".4f"), "reported"))
     rows.append(_row("alpha fitted over rho = 2..5", f"{ALPHA_GW} (GW97)", Measured(alpha, alpha_se, ".4f"),

@@ -2,7 +2,7 @@
 
 References: exact homogenised goals by quadrature of the closed-form
 solution of -(A* u')' = 1 (Bensoussan, Lions & Papanicolaou 1978, ch. 1),
-see :mod:`hmm.validation.adaptivity`.
+see :mod:`validation.adaptivity`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from adaptivity import (BudgetGreedyAllocator, Candidates, CostModel, GPClosureSurrogate, doerfler_mark,
                         prolongation)
 from hmm import Budget
-from hmm.validation import adaptivity as va
+from validation import adaptivity as va
 from macro import Grid2D
 from oracles.coefficients import InclusionCosine, make_coefficient
 from oracles.noisy_flux import NoisyCellProblem
@@ -297,7 +297,7 @@ def test_make_context_lives_with_the_runner():
     import adaptivity
 
     with pytest.raises(AttributeError, match="hmm.adaptive.make_context"):
-        adaptivity.make_context
+        _ = adaptivity.make_context
 
 
 def test_goal_learner_driven_by_a_plain_loop_meets_its_tolerance():

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from hmm import Budget, CheckpointError, Coupler, EstimateArrays, HMMSolver, OracleError
-from hmm.validation import homogenisation as case
+from validation import homogenisation as case
 from macro import DiffusionLaw, Grid1D, Grid2D
 from oracles import CellProblemOracle
 from oracles.toy import GaussianNoiseOracle

@@ -26,7 +26,7 @@ import pytest
 
 from hmm import Budget
 from hmm.provenance import oracle_token
-from hmm.validation import dpd as V
+from validation import dpd as V
 from oracles import Oracle
 from oracles import _dpd_kernels as K
 from oracles.dpd import DPD, reference_forces

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from hmm import Coupler
-from hmm.validation import dpd as V
+from validation import dpd as V
 from oracles.dpd import DPD, block_estimate
 from oracles.dpd_channel import WalledChannel, fit_parabola, parabola, startup_profiles, steady_profile
 

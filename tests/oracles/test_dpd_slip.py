@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from hmm import Budget
-from hmm.validation import dpd as V
+from validation import dpd as V
 from oracles import DPD, DPDWallSlip
 from oracles.dpd_channel import WalledChannel, steady_profile
 

@@ -19,7 +19,7 @@ import pytest
 
 from hmm import Budget
 from hmm.provenance import oracle_token
-from hmm.validation import kmc as validation
+from validation import kmc as validation
 from oracles.base import Oracle
 from oracles._kmc_kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
 from oracles.kmc import (ZGB, BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hmm.ef import ContinuationError, coarse_fixed_point, coarse_stepper, continuation
-from hmm.validation import kmc as validation
+from validation import kmc as validation
 from oracles.kmc import BistableAB, mean_field_rhs
 from oracles.kmc_meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve
 

@@ -3,7 +3,7 @@ sums and closed forms, the fluid against an equation of state, error bars by cov
 
 Sources: Thol et al., J. Phys. Chem. Ref. Data 45, 023101 (2016) and Johnson,
 Zollweg & Gubbins, Mol. Phys. 78, 591 (1993) (equations of state, implemented in
-hmm.validation.md); Born & Huang (1954) for the
+validation.md); Born & Huang (1954) for the
 lattice-sum elastic constants; the discrete Langevin (BAOAB) free-particle
 diffusion D = (kT/m)(dt/2) coth(gamma dt/2) follows from the AR(1) velocity
 process (-> kT/(m gamma) as dt -> 0, Einstein 1905).
@@ -20,7 +20,7 @@ from scipy import stats
 
 from hmm import Budget
 from hmm.provenance import oracle_token
-from hmm.validation import md as V
+from validation import md as V
 from oracles.base import Oracle
 from oracles.md import (LennardJonesMD, LJChain, LJSystem, diffusion_coefficient, fcc_lattice,
                         reference_forces, trajectory)

@@ -3,7 +3,7 @@ reference, energy conservation, C44 from the T = 0 shear stress, a fluid's zero
 static shear stress.
 
 Sources: Born & Huang (1954) for C44 of the static fcc lattice (lattice sums in
-hmm.validation.md); a fluid cannot carry a static shear stress, so <sigma_xy> = 0
+validation.md); a fluid cannot carry a static shear stress, so <sigma_xy> = 0
 at any fixed shear of the periodic cell (Allen & Tildesley, 2nd ed., sec. 2.7).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hmm import Budget
-from hmm.validation import md as V
+from validation import md as V
 from oracles.md import LennardJonesMD, LJSystem, fcc_lattice
 
 
