@@ -101,7 +101,7 @@ class Settings:
     slip_iterations: int = 4  # most fixed-point passes (HMM solve, slip query)
     seed: int = 1
     polymer: bool = False  # the polymer solution of hmm.validation.dpd.POLYMER instead of the simple fluid
-    reuse_step: float = 0.02  # also run HMM with shear rates snapped to this grid (0: off); see snap_rates
+    reuse_step: float = 0.02  # also run HMM with shear rates snapped to this grid (0: off); see snap_wrapper
 
 
 QUICK = Settings(direct_eq=100.0, direct_sample=300.0, cells=5, micro_box=5.0, micro_sample=1000, startup_box=4.0,
@@ -170,20 +170,16 @@ def micro_oracle(s: Settings, edge: float):
     return replace(fluid(s), box=(edge,) * 3)
 
 
-def snap_rates(solver, step: float) -> None:
-    """Reuse by shear-rate proximity: the solver's closure rounds every shear
-    rate (and the rows its seeds derive from) to a multiple of ``step``, so
-    faces and steps whose rates fall in the same bin share one micro run (the
-    coupler cache answers the repeats). Costs a stress error up to
-    eta * step / 2 per face; the example measures runs saved and error change."""
-    from hmm.closure import CouplerClosure
+def snap_wrapper(step: float):
+    """``closure_wrapper`` for reuse by shear-rate proximity (None if ``step`` is 0):
+    every shear rate (and the rows its seeds derive from) is rounded to a
+    multiple of ``step``, so faces and steps whose rates fall in the same bin
+    share one micro run (the coupler cache answers the repeats). Costs a
+    stress error up to eta * step / 2 per face; the example measures runs
+    saved and error change."""
+    from macro import QuantisedClosure
 
-    class SnappedClosure(CouplerClosure):
-        def lift(self, points):
-            return np.round(super().lift(points) / step) * step
-
-    old = solver.closure
-    solver.closure = SnappedClosure(old.coupler, old.law_inputs, old.law_outputs, old.budget, rename=RENAME)
+    return (lambda cc: QuantisedClosure(cc, [0.0, step])) if step else None
 
 
 def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: float = 0.0, snap: float = 0.0):
@@ -196,9 +192,8 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
 
     law, grid = macro_problem(s, force_density, width, slip)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s), rename=RENAME,
-                       units={"u": "rc/tau", "x": "rc", "time": "tau", "flux": "kT/rc^3"})
-    if snap:
-        snap_rates(solver, snap)
+                       units={"u": "rc/tau", "x": "rc", "time": "tau", "flux": "kT/rc^3"},
+                       closure_wrapper=snap_wrapper(snap))
     mark = (coupler.n_evaluated, coupler.micro_seconds)
     ds = solver.solve_steady()
     count_fresh(ds, coupler, mark)
@@ -291,9 +286,7 @@ def hmm_startup(s: Settings, coupler, force_density: float, slip: float, snap: f
 
     law, grid = macro_problem(s, force_density, s.width, slip)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s, s.startup_sample), rename=RENAME,
-                       stepper="crank_nicolson")
-    if snap:
-        snap_rates(solver, snap)
+                       stepper="crank_nicolson", closure_wrapper=snap_wrapper(snap))
     mark = (coupler.n_evaluated, coupler.micro_seconds)
     ds = solver.run(max(s.startup_times), dt=s.startup_dt, save_every=1)
     return count_fresh(ds, coupler, mark)
@@ -391,9 +384,9 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
             with sibling(coupler, coupler.oracle) as other:
                 snapped = hmm_steady(s, other, f, s.width, slip, s.reuse_step)
     res.update(slip_length=(slip, steady.attrs["slip_length_stderr"]), slip_history=history)
-    for k, (rate, l, l_se, gamma) in enumerate(history):
+    for k, (rate, length, l_se, gamma) in enumerate(history):
         print(f"slip pass {k}: HMM wall shear rate {gamma:.3f} -> Couette cell at nominal rate {rate:.2f}: "
-              f"slip length {l:.3f} +- {l_se:.3f} rc")
+              f"slip length {length:.3f} +- {l_se:.3f} rc")
     print(f"slip length used: {slip:.3f} +- {steady.attrs['slip_length_stderr']:.3f} rc")
     # reference: Newtonian parabola with the Lees-Edwards viscosity at shear rate 0.3
     (_, eta_le, eta_le_se, _), = le_viscosity(micro_oracle(s, s.micro_box), (0.3,), time_sample=s.direct_sample)

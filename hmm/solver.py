@@ -110,11 +110,8 @@ class HMMSolver:
     # -- helpers ----------------------------------------------------------------------
     @property
     def _micro_log(self) -> Any:
-        """Micro seconds / fresh runs counter: the closure's own log when it has
-        one (a coupler closure or a wrapper passing its inner log on), else the
-        coupler closure's."""
-        log = getattr(self.closure, "log", None)
-        return log if log is not None else self.coupler_closure.log
+        """Micro seconds / fresh runs counter of the coupler closure (every wrapper asks it)."""
+        return self.coupler_closure.log
 
     def initial_state(self, u0: Any = None) -> np.ndarray:
         """``u0`` as an array of ``grid.shape``: None (zeros), a number, a profile

@@ -6,9 +6,12 @@ Overview
   :class:`Grid2D` (cell and face orderings are documented there).
 * :mod:`macro.profiles` -- analytic initial/source/boundary profiles and the
   config registry :data:`PROFILES` / :func:`make_profile`.
-* :mod:`macro.closures` -- the closure contract and analytic closures
-  (:class:`CoefficientFlux` resolves ``eps``; :class:`LinearFlux` is the
-  homogenised reference).
+* :mod:`macro.closure` -- the closure protocol :class:`Closure`
+  (``closure(points, *, seed_rows=None) -> ClosureResult`` with ``mean``,
+  ``stderr``, ``cost_s`` and a ``fresh`` mask), :func:`as_closure` and
+  :class:`CountingClosure`.
+* :mod:`macro.closures` -- analytic closures (:class:`CoefficientFlux`
+  resolves ``eps``; :class:`LinearFlux` is the homogenised reference).
 * :mod:`macro.diffusion` -- :class:`DiffusionLaw` ``u_t = div q + f`` with
   Dirichlet data; one closure call per evaluation, FD or exact tangents,
   noise propagation.
@@ -22,6 +25,8 @@ Overview
   momentum and energy; closure (strain, internal energy) -> stress, T).
 * :mod:`macro.tabulated` -- :class:`TabulatedClosure` (closure answers
   reused by bilinear interpolation on a lattice filled on demand).
+* :mod:`macro.quantised` -- :class:`QuantisedClosure` (queries rounded to a
+  lattice, so nearby queries share one answer).
 
 ``macro`` never imports an oracle or Dask: it only calls a closure.
 
@@ -40,7 +45,9 @@ from .elastodynamics import (FIELD_STEPPERS, ElasticWaveLaw, FieldStepResult, Ne
                              get_field_stepper)
 from .thermoelastic import ThermoElasticWaveLaw
 from .tabulated import TabulatedClosure
-from .closures import ClosureResult, CoefficientFlux, CountingClosure, LinearFlux
+from .quantised import QuantisedClosure
+from .closure import Closure, ClosureResult, CountingClosure, as_closure
+from .closures import CoefficientFlux, LinearFlux
 from .diffusion import DiffusionLaw, FluxEvaluation
 from .grid import Grid1D, Grid2D
 from .linsolve import LinearSolveError, solve_linear
@@ -54,5 +61,5 @@ __all__ = [
     "ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "PROFILES",
     "make_profile", "solve_linear", "LinearSolveError", "ElasticWaveLaw", "NessyahuTadmor",
     "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper", "ThermoElasticWaveLaw",
-    "TabulatedClosure",
+    "TabulatedClosure", "QuantisedClosure", "Closure", "as_closure",
 ]

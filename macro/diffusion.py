@@ -49,7 +49,7 @@ import scipy.sparse as sp
 
 from ._operators import FaceOperators, build_operators
 from ._validate import as_state, check_float
-from .closures import call_closure, forward_differences, gradient_copies
+from .closure import as_closure, check_result, forward_differences, gradient_copies, ignores_seed_rows
 from .grid import Grid1D, Grid2D
 from .profiles import make_profile
 
@@ -115,35 +115,11 @@ def _check_grid(grid: Any, func: str) -> Grid:
     return grid
 
 
-def _check_closure(closure: Any, func: str) -> Callable[[np.ndarray], Any]:
-    if not callable(closure):
-        raise TypeError(f"{func}: `closure` must be callable closure(points), got {type(closure).__name__}")
-    return closure
+def _check_closure(closure: Any, func: str) -> Any:
+    return as_closure(closure, func)
 
 
-def _result_arrays(res: Any, n_points: int, n_out: int, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate a closure result; return (mean, stderr, cost_s) arrays."""
-    missing = [a for a in ("mean", "stderr", "cost_s") if not hasattr(res, a)]
-    if missing:
-        raise TypeError(
-            f"{func}: the closure result must have attributes mean, stderr and cost_s; "
-            f"{type(res).__name__} lacks {missing}"
-        )
-    mean = np.asarray(res.mean, dtype=float)
-    stderr = np.asarray(res.stderr, dtype=float)
-    cost = np.asarray(res.cost_s, dtype=float)
-    if n_out == 1 and mean.shape == (n_points,):
-        mean, stderr = mean[:, None], stderr.reshape(n_points, 1)
-    if mean.shape != (n_points, n_out):
-        raise ValueError(f"{func}: closure `mean` must have shape {(n_points, n_out)}, got {mean.shape}")
-    if stderr.shape != mean.shape:
-        raise ValueError(f"{func}: closure `stderr` must have shape {mean.shape}, got {stderr.shape}")
-    if cost.shape != (n_points,):
-        raise ValueError(f"{func}: closure `cost_s` must have shape ({n_points},), got {cost.shape}")
-    if not np.all(np.isfinite(mean)):
-        bad = int(np.argwhere(~np.isfinite(mean))[0, 0])
-        raise ValueError(f"{func}: closure returned a non-finite flux at query row {bad}")
-    return mean, stderr, cost
+_result_arrays = check_result
 
 
 def _slip_pair(slip_length: Any) -> tuple[float, float]:
@@ -288,7 +264,7 @@ class DiffusionLaw:
 
         ``seed_points`` (n_faces, n_in): rows the closure's random numbers derive
         from instead of the query points (common random numbers; ignored by
-        closures without ``accepts_seed_rows``). Implicit steppers pass the
+        closures without noise). Implicit steppers pass the
         flux points of the step's start, so Newton iterates see one noise
         realisation per step.
         """
@@ -297,7 +273,7 @@ class DiffusionLaw:
         closure = _check_closure(closure, "evaluate()")
         t = check_float(t, "t", "evaluate()")
         points = self.flux_points(grid, u, t)
-        result = call_closure(closure, points, seed_points)
+        result = closure(points, seed_rows=seed_points)
         mean, stderr, cost = _result_arrays(result, grid.n_faces, grid.dim, "evaluate()")
         return self._evaluation(grid, points, mean, stderr, cost, t)
 
@@ -324,7 +300,7 @@ class DiffusionLaw:
         dim, n = grid.dim, grid.n_faces
         points = self.flux_points(grid, u, t)
         if hasattr(closure, "tangent"):
-            mean, stderr, cost = _result_arrays(closure(points), n, dim, "tangents()")
+            mean, stderr, cost = _result_arrays(closure(points, seed_rows=None), n, dim, "tangents()")
             tangent = np.asarray(closure.tangent(points), dtype=float)
             if tangent.shape != (n, dim, dim):
                 raise ValueError(f"tangents(): closure.tangent must return shape {(n, dim, dim)}, got {tangent.shape}")
@@ -333,13 +309,13 @@ class DiffusionLaw:
             # common random numbers: each perturbed copy shares its base point's noise
             # when the closure supports it, so noisy estimates difference cleanly
             base_seeds = points if seed_points is None else seed_points
-            result = call_closure(closure, stacked, np.vstack([base_seeds] * (1 + dim)))
+            result = closure(stacked, seed_rows=np.vstack([base_seeds] * (1 + dim)))
             allmean, allerr, allcost = _result_arrays(result, (1 + dim) * n, dim, "tangents()")
             mean, stderr = allmean[:n], allerr[:n]
             cost = allcost.reshape(1 + dim, n).sum(axis=0)
             tangent = forward_differences(allmean, steps)
             noise = 0.0
-            if not getattr(closure, "accepts_seed_rows", False):  # independent noise in base and copy
+            if ignores_seed_rows(closure):  # independent noise in base and copy
                 noise = max(float(np.max(np.sqrt(2.0) * stderr / step[:, None])) for step in steps)
             scale = float(np.abs(tangent).max())
             if noise > 0.1 * scale:

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validate import check_float, check_int
-from .closures import CountingClosure, call_closure
+from .closure import CountingClosure, as_closure
 from .grid import Grid1D
 
 __all__ = ["ElasticWaveLaw", "NessyahuTadmor", "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper"]
@@ -71,7 +71,7 @@ class ElasticWaveLaw:
 
     def stress(self, strain: np.ndarray, closure: Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sigma, stderr, cost_s) at each strain value (one closure call)."""
-        res = closure(np.asarray(strain, dtype=float)[:, None])
+        res = as_closure(closure, "ElasticWaveLaw.stress()")(np.asarray(strain, dtype=float)[:, None])
         mean = np.asarray(res.mean, dtype=float).reshape(-1)
         if not np.all(np.isfinite(mean)):
             raise ValueError(f"ElasticWaveLaw: closure returned non-finite stress at row "
@@ -85,7 +85,7 @@ class ElasticWaveLaw:
         eps = np.asarray(strain, dtype=float)
         h = self.fd_step * max(1.0, float(np.max(np.abs(eps))))
         points = np.concatenate([eps, eps + h])[:, None]
-        res = call_closure(closure, points, np.concatenate([eps, eps])[:, None])
+        res = as_closure(closure, "ElasticWaveLaw.sound_speed()")(points, seed_rows=np.concatenate([eps, eps])[:, None])
         mean = np.asarray(res.mean, dtype=float).reshape(-1)
         modulus = (mean[eps.size:] - mean[:eps.size]) / h
         return float(np.sqrt(max(float(np.max(modulus)), 0.0) / self.density))

@@ -40,7 +40,7 @@ from typing import Callable
 import numpy as np
 
 from ._validate import check_float
-from .closures import call_closure
+from .closure import as_closure
 from .grid import Grid1D
 
 __all__ = ["ThermoElasticWaveLaw"]
@@ -104,7 +104,7 @@ class ThermoElasticWaveLaw:
         return np.column_stack([U[0], U[2] - 0.5 * U[1] ** 2])
 
     def _call(self, points: np.ndarray, closure: Callable, seed_rows: np.ndarray | None = None):
-        res = call_closure(closure, points, seed_rows)
+        res = as_closure(closure, "ThermoElasticWaveLaw")(points, seed_rows=seed_rows)
         mean = np.asarray(res.mean, dtype=float).reshape(len(points), -1)
         if not np.all(np.isfinite(mean)):
             row = int(np.argwhere(~np.isfinite(mean))[0, 0])
