@@ -51,6 +51,7 @@ from ._operators import FaceOperators, build_operators
 from ._validate import as_state, check_float
 from .closure import as_closure, check_result, forward_differences, gradient_copies, ignores_seed_rows
 from .grid import Grid1D, Grid2D
+from .newton import noise_factor  # kept importable from here
 from .profiles import make_profile
 
 __all__ = ["DiffusionLaw", "FluxEvaluation", "noise_factor"]
@@ -88,25 +89,6 @@ class FluxEvaluation:
     rhs_stderr: np.ndarray
     points: np.ndarray
     t: float
-
-
-def noise_factor(n_cells: int) -> float:
-    """Multiplier of ``max(rhs_stderr)`` in the Newton noise floors.
-
-    After a Newton update computed from a noisy right-hand side ``F + eta_k``,
-    the next residual is about ``eta_{k+1} - eta_k``: two independent draws,
-    so ``sqrt(2)`` times the single-evaluation noise per cell. Its infinity
-    norm over ``n`` cells grows like the maximum of ``n`` normals,
-    ``~ sqrt(2 ln n)``. The factor
-
-    .. math:: c(n) = \\sqrt{2}\\,\\max\\bigl(3,\\; 1 + \\sqrt{2 \\ln n}\\bigr)
-
-    keeps the chance that a converged iterate is rejected below about 1% per
-    iteration for any grid size (a flat ``3`` would reject almost surely
-    once ``n`` exceeds a few thousand cells). ``c(1) = 4.24``, ``c(32) = 5.1``,
-    ``c(10^4) = 7.5``.
-    """
-    return float(np.sqrt(2.0) * max(3.0, 1.0 + np.sqrt(2.0 * np.log(max(int(n_cells), 1)))))
 
 
 def _check_grid(grid: Any, func: str) -> Grid:

@@ -3,21 +3,16 @@
 Solves ``F(u) = div q(x, grad u) + f = 0`` (with the Dirichlet data of the
 law) for the cell values ``u``. Each iteration takes a fresh Jacobian and the
 residual from one :meth:`macro.DiffusionLaw.jacobian` call and solves
-``J du = -F`` with :func:`macro.solve_linear`. Convergence:
+``J du = -F`` with :func:`macro.solve_linear`. It stops by the noise-aware
+acceptance rule of :mod:`macro.newton`,
 
 .. math::
 
     \\|F\\|_\\infty \\le \\mathrm{tol}\\,\\max(1, \\|f\\|_\\infty)
-      + c \\max(\\mathrm{rhs\\_stderr}) + 64\\,\\epsilon\\,\\max(|J|\\,|u|)
+      + 64\\,\\epsilon\\,\\max(|J|\\,|u|) + c \\max(\\mathrm{rhs\\_stderr}),
 
-The middle term is the propagated closure noise, below which Newton cannot
-improve; ``c`` is ``noise_factor`` (default
-:func:`macro.diffusion.noise_factor`, ``>= 3 sqrt 2`` and growing like
-``sqrt(2 ln n_cells)`` because the residual after a noisy Newton step holds
-two independent noise draws and the infinity norm takes the maximum over all
-cells); it applies only after the first Newton update, so an initial guess
-whose residual hides in the noise is still corrected. The last term is the machine-precision floor of evaluating ``F`` on
-fine grids, where ``|J| ~ 4 / h^2``.
+the noise term only after the first Newton update (an initial guess whose
+residual hides in the noise is still corrected).
 For a linear closure the solve takes one Newton step plus one residual check
 (two closure calls with exact or FD tangents).
 """
@@ -32,8 +27,9 @@ import numpy as np
 from ._validate import as_state, check_float, check_int
 from .closures import CountingClosure
 from .diffusion import DiffusionLaw, FluxEvaluation, _check_grid
-from .diffusion import noise_factor as default_noise_factor
 from .linsolve import LINEAR_METHODS, solve_linear
+from .newton import acceptance_threshold
+from .newton import noise_factor as default_noise_factor
 
 __all__ = ["solve_steady", "SteadyResult", "SteadyStateError"]
 
@@ -122,7 +118,7 @@ def solve_steady(
         Passed to :func:`macro.solve_linear`.
     noise_factor : float, optional
         Multiplier ``c`` of ``max(rhs_stderr)`` in the stopping test; default
-        :func:`macro.diffusion.noise_factor` of ``grid.n_cells``.
+        :func:`macro.newton.noise_factor` of ``grid.n_cells``.
 
     Raises
     ------
@@ -145,11 +141,10 @@ def solve_steady(
                else check_float(noise_factor, "noise_factor", func, nonnegative=True))
     counted = CountingClosure(closure)
     f_norm = float(np.abs(law.source_values(grid, t)).max())
-    eps = np.finfo(float).eps
 
     def _threshold(jac, u, ev, noise: bool = True) -> float:
-        floor = 64 * eps * float((abs(jac) @ np.abs(u)).max())
-        return tol * max(1.0, f_norm) + (c_noise * float(ev.rhs_stderr.max()) if noise else 0.0) + floor
+        return acceptance_threshold(tol=tol, scale=f_norm, roundoff=float((abs(jac) @ np.abs(u)).max()),
+                                    noise=float(ev.rhs_stderr.max()), noise_factor=c_noise, moved=noise)
 
     rnorm, history = np.inf, []
     jac = None

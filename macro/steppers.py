@@ -23,11 +23,12 @@ solved by modified Newton with the matrix ``I - dt theta J`` kept (as a
 SuperLU factorisation) across steps. It is refreshed when dt changes, when
 the contraction ``||R_k+1|| / ||R_k|| > 0.5``, or when Newton has not
 converged after ``max_newton`` iterations since the last refresh; the step
-fails after ``2 max_newton`` iterations in total. Convergence:
-``||R||_inf <= newton_tol * max(1, ||v||_inf) + c dt theta max(rhs_stderr(v))``
-(plus a machine-precision floor ``64 eps max(|v| + dt theta |J| |v|)``), so
+fails after ``2 max_newton`` iterations in total. Convergence by the
+noise-aware rule of :mod:`macro.newton`:
+``||R||_inf <= newton_tol * max(1, ||v||_inf) + 64 eps max(|v| + dt theta |J| |v|)
++ c dt theta max(rhs_stderr(v))``, the noise term once Newton has moved, so
 noisy closures stop at their noise floor. ``c = noise_factor`` defaults to
-:func:`macro.diffusion.noise_factor` (``>= 3 sqrt 2``, growing like
+:func:`macro.newton.noise_factor` (``>= 3 sqrt 2``, growing like
 ``sqrt(2 ln n_cells)``; a flat 3 would almost never be met on large grids).
 Only the noise of ``F(v)`` counts: ``F(u, t)`` is fixed within a step. For a linear, time-independent closure
 the Jacobian is computed once and reused for every later step.
@@ -46,7 +47,8 @@ import scipy.sparse.linalg as spla
 from ._validate import as_state, check_float, check_int
 from .closures import CountingClosure
 from .diffusion import DiffusionLaw, FluxEvaluation, _check_grid
-from .diffusion import noise_factor as default_noise_factor
+from .newton import acceptance_threshold
+from .newton import noise_factor as default_noise_factor
 
 __all__ = [
     "Stepper", "StepResult", "StepperError", "ExplicitEuler", "Heun", "ImplicitEuler",
@@ -233,7 +235,7 @@ class _Theta(Stepper):
     """Theta method with modified Newton (see the module docstring).
 
     Options: ``newton_tol`` (1e-10), ``max_newton`` (8), ``contraction`` (0.5),
-    ``noise_factor`` (None: :func:`macro.diffusion.noise_factor` of the grid).
+    ``noise_factor`` (None: :func:`macro.newton.noise_factor` of the grid).
     """
 
     theta: ClassVar[float] = 1.0
@@ -303,13 +305,11 @@ class _Theta(Stepper):
         while True:
             r = v - explicit_part - (dt * th) * ev.du_dt
             rnorm = float(np.abs(r).max())
-            roundoff = 64 * np.finfo(float).eps * float(np.max(np.abs(v) + dt * th * (self._abs_j @ np.abs(v))))
-            tol = self.newton_tol * max(1.0, float(np.abs(v).max())) + roundoff
-            if iterations > 0:
-                # The noise floor applies only once Newton has moved: at the start
-                # v = u, and a residual dt*F(u) below the noise is still a real
-                # update to make, not noise (else a noisy run stops evolving).
-                tol += self.noise_factor * dt * th * float(ev.rhs_stderr.max())
+            tol = acceptance_threshold(
+                tol=self.newton_tol, scale=float(np.abs(v).max()),
+                roundoff=float(np.max(np.abs(v) + dt * th * (self._abs_j @ np.abs(v)))),
+                noise=float(ev.rhs_stderr.max()), noise_factor=self.noise_factor, noise_weight=dt * th,
+                moved=iterations > 0)
             if rnorm <= tol:
                 self._start = (t1, v.copy(), ev)
                 msg = f"Newton converged in {iterations} iteration(s), ||R||_inf={rnorm:.2e} <= {tol:.2e}"
