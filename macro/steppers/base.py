@@ -44,11 +44,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ._validate import as_state, check_float, check_int
-from .closures import CountingClosure
-from .diffusion import DiffusionLaw, FluxEvaluation, _check_grid
-from .newton import acceptance_threshold
-from .newton import noise_factor as default_noise_factor
+from .._validate import as_state, check_float, check_int
+from ..closures import CountingClosure
+from ..diffusion import DiffusionLaw, FluxEvaluation, _check_grid
+from ..newton import acceptance_threshold
+from ..newton import noise_factor as default_noise_factor
 
 __all__ = [
     "Stepper", "StepResult", "StepperError", "ExplicitEuler", "Heun", "ImplicitEuler",
