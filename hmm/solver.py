@@ -26,6 +26,10 @@ from .provenance import package_version
 from .results import face_coords, flux_dims, netcdf_attrs, split_faces, write_netcdf
 
 
+DEFAULT_STEPPERS = {"semi_discrete": "implicit_euler", "flux": "nessyahu_tadmor"}
+"""Stepper used when ``HMMSolver(stepper=None)``, by law form."""
+
+
 def _check_times(t_end: float, dt: float, t0: float) -> tuple[float, float, float, int]:
     """Validated (t_end, dt, t0, number of steps; the last may be shortened)."""
     t_end, dt, t0 = float(t_end), float(dt), float(t0)
@@ -82,22 +86,19 @@ class HMMSolver:
                  units: Mapping[str, str] | None = None,
                  rename: Mapping[str, str] | None = None,
                  closure_wrapper: Callable[[CouplerClosure], Any] | None = None) -> None:
-        from macro import get_field_stepper, get_stepper
+        from macro import ConservationLaw, get_stepper
 
         if not isinstance(coupler, Coupler):
             raise TypeError(f"HMMSolver(): `coupler` must be a hmm.Coupler, got {type(coupler).__name__}")
-        self.fields = tuple(getattr(law, "fields", ()))  # multi-field (hyperbolic) laws
-        for attr in ("closure_inputs", "closure_outputs") + (() if self.fields else ("evaluate",)):
-            if not hasattr(law, attr):
-                raise TypeError(f"HMMSolver(): `law` lacks `{attr}`; expected a macro conservation law")
+        if not isinstance(law, ConservationLaw):
+            raise TypeError(f"HMMSolver(): `law` must follow macro.ConservationLaw, got {type(law).__name__}")
+        self.fields = tuple(law.fields) if law.form == "flux" else ()
         self.law, self.grid, self.coupler = law, grid, coupler
         self.budget = budget or Budget()
         if not isinstance(self.budget, Budget):
             raise TypeError(f"HMMSolver(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
-        if self.fields:
-            self.stepper_class = get_field_stepper(stepper or "nessyahu_tadmor")
-        else:
-            self.stepper_class = get_stepper(stepper or "implicit_euler")
+        self.stepper_class = get_stepper(stepper or DEFAULT_STEPPERS.get(law.form, "implicit_euler"))
+        self.stepper_class.check_law(law, "HMMSolver()")
         self.stepper_options = dict(stepper_options or {})
         self.units = {"u": "1", "x": "1", "time": "1", "flux": "1", **dict(units or {})}
         self.coupler_closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),

@@ -40,7 +40,7 @@ compared with ``stderr / |dq/dG|``; :meth:`DiffusionLaw.tangents` warns
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Mapping
 
 import warnings
 
@@ -51,6 +51,7 @@ from ._operators import FaceOperators, build_operators
 from ._validate import as_state, check_float
 from .closure import as_closure, check_result, forward_differences, gradient_copies, ignores_seed_rows
 from .grid import Grid1D, Grid2D
+from .law import Evaluation
 from .newton import noise_factor  # kept importable from here
 from .profiles import make_profile
 
@@ -60,35 +61,35 @@ Grid = Grid1D | Grid2D
 
 
 @dataclass(frozen=True, eq=False)
-class FluxEvaluation:
-    """One evaluation of the semi-discrete right-hand side.
+class FluxEvaluation(Evaluation):
+    """One evaluation of the diffusion law's semi-discrete right-hand side.
+
+    The :class:`macro.Evaluation` of :class:`DiffusionLaw`, with the normal
+    flux component at each face.
 
     Attributes
     ----------
     du_dt : ndarray (n_cells,)
-        ``div q + f`` per cell (u / time).
+        ``(div q + f) / c`` per cell (u / time).
+    rhs_stderr : ndarray (n_cells,)
+        Closure noise propagated into ``du_dt`` (independent faces).
     normal_flux : ndarray (n_faces,)
         Normal flux component ``q_n`` at each face (flat face order).
     normal_flux_stderr : ndarray (n_faces,)
         Standard error of ``normal_flux``.
+    points : ndarray (n_faces, n_in)
+        The closure query (positions, then gradient components).
+    mean, stderr : ndarray (n_faces, dim)
+        The closure's full answers at the faces.
     cost_s : ndarray (n_faces,)
         Micro wall seconds spent per face (for a finite-difference Jacobian,
         the base point plus its perturbed copies).
-    rhs_stderr : ndarray (n_cells,)
-        Closure noise propagated into ``du_dt`` (independent faces).
-    points : ndarray (n_faces, n_in)
-        The closure query (positions, then gradient components).
     t : float
         Time of the evaluation.
     """
 
-    du_dt: np.ndarray
-    normal_flux: np.ndarray
-    normal_flux_stderr: np.ndarray
-    cost_s: np.ndarray
-    rhs_stderr: np.ndarray
-    points: np.ndarray
-    t: float
+    normal_flux: np.ndarray | None = None
+    normal_flux_stderr: np.ndarray | None = None
 
 
 def _check_grid(grid: Any, func: str) -> Grid:
@@ -146,25 +147,37 @@ class DiffusionLaw:
         at the wall, e.g. measured by a near-wall micro model
         (:class:`oracles.DPDWallSlip`).
 
+    units : mapping, optional, keyword-only
+        Unit strings of ``u`` (and ``x``, ``time``) where known, carried into
+        results (an ``hmm.HMMSolver(units=...)`` entry overrides them).
+
     Notes
     -----
-    All methods take the grid explicitly; operators are cached per grid.
+    A :class:`macro.ConservationLaw` of form ``"semi_discrete"`` with the one
+    field ``u``. All methods take the grid explicitly; operators are cached
+    per grid.
     """
 
+    form: ClassVar[str] = "semi_discrete"
+    fields: tuple[str, ...] = ("u",)
+
     def __init__(self, source: Any = 0.0, boundary: Any = 0.0, *, fd_step: float = 1e-4,
-                 capacity: float = 1.0, slip_length: float | tuple[float, float] = 0.0) -> None:
+                 capacity: float = 1.0, slip_length: float | tuple[float, float] = 0.0,
+                 units: Mapping[str, str] | None = None) -> None:
         self.source = make_profile(source, name="source")
         self.boundary = make_profile(boundary, name="boundary")
         self.fd_step = check_float(fd_step, "fd_step", "DiffusionLaw()", positive=True)
         self.capacity = check_float(capacity, "capacity", "DiffusionLaw()", positive=True)
         self.slip_length: tuple[float, float] = _slip_pair(slip_length)
+        self.units: dict[str, str] = dict(units or {})
         self._ops: dict[Grid, FaceOperators] = {}
 
     def __repr__(self) -> str:
         cap = "" if self.capacity == 1.0 else f", capacity={self.capacity!r}"
         slip = "" if not any(self.slip_length) else f", slip_length={self.slip_length!r}"
+        units = f", units={self.units!r}" if self.units else ""
         return (f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step}"
-                f"{cap}{slip})")
+                f"{cap}{slip}{units})")
 
     # -- names and operators -------------------------------------------------
     @staticmethod
@@ -230,6 +243,23 @@ class DiffusionLaw:
         u = as_state(u, grid.n_cells, grid.shape, "flux_points()")
         return np.hstack([self.operators(grid).face_points, self.face_gradients(grid, u, t)])
 
+    def closure_points(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
+        """The closure query (the protocol's name for :meth:`flux_points`)."""
+        return self.flux_points(grid, u, t)
+
+    def forcing_scale(self, grid: Grid, t: float = 0.0) -> float:
+        """``max |f|`` at the cells (the steady Newton tolerance is relative to it)."""
+        return float(np.abs(self.source_values(grid, t)).max())
+
+    def record(self, grid: Grid, evaluation: FluxEvaluation) -> dict[str, tuple]:
+        """The normal flux at the faces as stored in results: output name ->
+        (dims, mean, stderr), one face family per output (``flux`` on
+        ``x_face`` in 1D; ``flux_x`` on the x-faces and ``flux_y`` on the
+        y-faces in 2D)."""
+        names = self.closure_outputs(grid)
+        means, errs = grid.split_faces(evaluation.normal_flux), grid.split_faces(evaluation.normal_flux_stderr)
+        return {n: (dims, m, e) for n, dims, m, e in zip(names, grid.face_dims, means, errs)}
+
     # -- evaluation ----------------------------------------------------------
     def _evaluation(self, grid: Grid, points, mean, stderr, cost, t: float) -> FluxEvaluation:
         ops = self.operators(grid)
@@ -238,7 +268,8 @@ class DiffusionLaw:
         sn = stderr[rows, ops.face_axes]
         du_dt = (ops.divergence @ qn + self.source_values(grid, t)) / self.capacity
         rhs_stderr = np.sqrt(ops.divergence_sq @ sn**2) / self.capacity
-        return FluxEvaluation(du_dt, qn, sn, cost, rhs_stderr, points, float(t))
+        return FluxEvaluation(points=points, mean=mean, stderr=stderr, cost_s=cost, t=float(t), du_dt=du_dt,
+                              rhs_stderr=rhs_stderr, normal_flux=qn, normal_flux_stderr=sn)
 
     def evaluate(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> FluxEvaluation:
@@ -337,3 +368,9 @@ class DiffusionLaw:
         ops = self.operators(grid)
         normal_rows = tangent[np.arange(grid.n_faces), ops.face_axes, :]
         return float(np.abs(normal_rows).sum(axis=1).max()) / self.capacity
+
+    def max_rate(self, grid: Grid, u: Any, t: float, closure: Any) -> float:
+        """Explicit stability rate ``sum_k 2 D / h_k^2`` (1 / time; forward Euler
+        is stable for ``dt <= 1 / rate``), ``D`` from :meth:`max_diffusivity`."""
+        diffusivity = self.max_diffusivity(grid, u, t, closure)
+        return sum(2.0 * diffusivity / h**2 for h in grid.spacing)
