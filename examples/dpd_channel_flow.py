@@ -192,7 +192,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
 
     law, grid = macro_problem(s, force_density, width, slip)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s), rename=RENAME,
-                       units={"u": "rc/tau", "x": "rc", "time": "tau", "flux": "kT/rc^3"},
+                       units={"u": "rc/tau", "x": "rc", "time": "tau", "shear_stress": "kT/rc^3"},
                        closure_wrapper=snap_wrapper(snap))
     mark = (coupler.n_evaluated, coupler.micro_seconds)
     ds = solver.solve_steady()
@@ -204,7 +204,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
     u = ds["u"].values
     gmat, gvec = law.face_gradient_operator(grid)
     rate = gmat @ u + gvec
-    tau = ds["flux"].values
+    tau = ds["shear_stress"].values
     with np.errstate(divide="ignore", invalid="ignore"):
         secant = tau / rate
     ok = np.abs(rate) > 0.2 * np.abs(rate).max()
@@ -212,7 +212,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
     div = law.operators(grid).divergence
     jac = (div @ (secant[:, None] * gmat.toarray())) / law.capacity
     a = np.linalg.solve(jac, div.toarray() / law.capacity)
-    cov = a @ np.diag(ds["flux_stderr"].values ** 2) @ a.T
+    cov = a @ np.diag(ds["shear_stress_stderr"].values ** 2) @ a.T
     ds["u_stderr"] = ("x", np.sqrt(np.diag(cov)), {"units": "rc/tau"})
     # Newton stops once the residual is below its noise; its last evaluation still
     # says where the measured stresses balance the force: one more (free) step
@@ -294,9 +294,8 @@ def hmm_startup(s: Settings, coupler, force_density: float, slip: float, snap: f
 
 def count_fresh(ds, coupler, mark):
     """Micro runs the coupler really executed since ``mark`` (attrs ``fresh_runs``,
-    ``fresh_micro_s``). The solver's ``micro_runs`` counts every query not
-    answered from the cache, including duplicates within a batch (e.g. all faces
-    at shear rate 0 in the first Jacobian), which the coupler runs once."""
+    ``fresh_micro_s``; for one solve the same as the solver's ``micro_runs``,
+    which it reads from the Coupler's accounting)."""
     ds.attrs["fresh_runs"] = coupler.n_evaluated - mark[0]
     ds.attrs["fresh_micro_s"] = coupler.micro_seconds - mark[1]
     return ds
@@ -437,9 +436,9 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
         "hmm_u_wall": ("wall", steady["u_wall"].values, {"units": "rc/tau"}),
         "hmm_noslip_u": ("x", plane["u"].values, {"units": "rc/tau"}),
         "hmm_shear_rate": ("x_face", face_rate, {"units": "1/tau"}),
-        "hmm_shear_stress": ("x_face", steady["flux"].values, {"units": "kT/rc^3"}),
-        "hmm_shear_stress_stderr": ("x_face", steady["flux_stderr"].values, {"units": "kT/rc^3"}),
-        "hmm_viscosity": ("x_face", np.where(rate, steady["flux"].values / np.where(rate, face_rate, 1.0), np.nan),
+        "hmm_shear_stress": ("x_face", steady["shear_stress"].values, {"units": "kT/rc^3"}),
+        "hmm_shear_stress_stderr": ("x_face", steady["shear_stress_stderr"].values, {"units": "kT/rc^3"}),
+        "hmm_viscosity": ("x_face", np.where(rate, steady["shear_stress"].values / np.where(rate, face_rate, 1.0), np.nan),
                           {"units": "kT tau/rc^3", "long_name": "shear_stress / shear_rate at the faces"})}
     coords = {"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
               "x": ("x", steady["x"].values, {"units": "rc"}),
