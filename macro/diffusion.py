@@ -26,10 +26,17 @@ returned flux enters the divergence
 Closure noise (``stderr``) is propagated to ``rhs_stderr`` assuming
 independent faces: ``sqrt(sum_faces (stderr_n / h)^2)``.
 
-Tangents ``dq/dG`` come from ``closure.tangent`` if the closure has it,
-otherwise from forward finite differences in the gradient columns, sent as
-ONE stacked closure call holding the base points and ``dim`` perturbed
-copies. For a noisy closure FD tangents are only approximations (the noise
+A state-dependent closure (``DiffusionLaw(state_dependent=True)``,
+``q = C(x, u, grad u)``, e.g. ``q = D(u) grad u``) is also given ``u`` at the
+face: the mean of the two values whose difference is the normal gradient
+there (the two cells; the boundary cell and ``g``), so that ``q = k(u) grad
+u`` is discretised as the difference of the Kirchhoff potential ``K(u)``
+(``K' = k``) for ``k`` linear in ``u``.
+
+Tangents ``dq/dG`` (and ``dq/du`` for a state-dependent closure) come from
+``closure.tangent`` if the closure has it, otherwise from forward finite
+differences in those columns, sent as ONE stacked closure call holding the
+base points and one perturbed copy per column. For a noisy closure FD tangents are only approximations (the noise
 is divided by the FD step), which is why the Newton solvers compare
 residuals against the propagated closure noise rather than zero. Choose
 ``fd_step`` so that the perturbation ``fd_step * max(|G|, 1)`` is large
@@ -42,14 +49,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
 
-import warnings
+import functools
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._operators import FaceOperators, build_operators
 from ._validate import as_state, check_float
-from .closure import as_closure, check_result, forward_differences, gradient_copies, ignores_seed_rows
+from ._tangents import closure_tangents
+from .closure import as_closure, check_result
 from .grid import Grid1D, Grid2D
 from .law import Evaluation
 from .newton import noise_factor  # kept importable from here
@@ -105,6 +113,17 @@ def _check_closure(closure: Any, func: str) -> Any:
 _result_arrays = check_result
 
 
+class _class_or_instance:
+    """Method descriptor: bound to the instance, or to ``None`` when called on the class."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Callable[..., Any]:
+        return functools.partial(self.function, obj)
+
+
 def _slip_pair(slip_length: Any) -> tuple[float, float]:
     """(low, high) Navier slip lengths from a number or a pair; ValueError otherwise."""
     try:
@@ -150,6 +169,13 @@ class DiffusionLaw:
     units : mapping, optional, keyword-only
         Unit strings of ``u`` (and ``x``, ``time``) where known, carried into
         results (an ``hmm.HMMSolver(units=...)`` entry overrides them).
+    state_dependent : bool, keyword-only
+        The closure depends on the state as well as its gradient,
+        ``q = C(x, u, grad u)`` (e.g. ``q = D(u) grad u``): the query gets a
+        column ``u`` (the face value, see :meth:`face_values`) before the
+        gradient, and the Jacobian includes ``dq/du`` (from
+        ``closure.tangent``, which then returns ``(n, dim, 1 + dim)``, or by
+        finite differences), so Newton converges quadratically.
 
     Notes
     -----
@@ -163,28 +189,39 @@ class DiffusionLaw:
 
     def __init__(self, source: Any = 0.0, boundary: Any = 0.0, *, fd_step: float = 1e-4,
                  capacity: float = 1.0, slip_length: float | tuple[float, float] = 0.0,
-                 units: Mapping[str, str] | None = None) -> None:
+                 units: Mapping[str, str] | None = None, state_dependent: bool = False) -> None:
         self.source = make_profile(source, name="source")
         self.boundary = make_profile(boundary, name="boundary")
         self.fd_step = check_float(fd_step, "fd_step", "DiffusionLaw()", positive=True)
         self.capacity = check_float(capacity, "capacity", "DiffusionLaw()", positive=True)
         self.slip_length: tuple[float, float] = _slip_pair(slip_length)
         self.units: dict[str, str] = dict(units or {})
+        if not isinstance(state_dependent, bool):
+            raise TypeError(f"DiffusionLaw(): `state_dependent` must be a bool, got {type(state_dependent).__name__}")
+        self.state_dependent = state_dependent
         self._ops: dict[Grid, FaceOperators] = {}
 
     def __repr__(self) -> str:
         cap = "" if self.capacity == 1.0 else f", capacity={self.capacity!r}"
         slip = "" if not any(self.slip_length) else f", slip_length={self.slip_length!r}"
         units = f", units={self.units!r}" if self.units else ""
+        state = ", state_dependent=True" if self.state_dependent else ""
         return (f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step}"
-                f"{cap}{slip}{units})")
+                f"{cap}{slip}{units}{state})")
 
     # -- names and operators -------------------------------------------------
-    @staticmethod
-    def closure_inputs(grid: Grid) -> tuple[str, ...]:
-        """Closure query columns: positions then gradient components."""
+    @_class_or_instance
+    def closure_inputs(self: "DiffusionLaw | None", grid: Grid) -> tuple[str, ...]:
+        """Closure query columns: positions, ``u`` (state-dependent closures
+        only), then gradient components. Also callable on the class (the
+        state-independent columns)."""
         grid = _check_grid(grid, "closure_inputs()")
-        return tuple(grid.dims) + tuple(f"grad_{d}" for d in grid.dims)
+        state = ("u",) if self is not None and self.state_dependent else ()
+        return tuple(grid.dims) + state + tuple(f"grad_{d}" for d in grid.dims)
+
+    def tangent_columns(self, grid: Grid) -> tuple[str, ...]:
+        """The query columns the law differentiates the closure by (the last ones)."""
+        return self.closure_inputs(grid)[grid.dim:]
 
     @staticmethod
     def closure_outputs(grid: Grid) -> tuple[str, ...]:
@@ -237,11 +274,20 @@ class DiffusionLaw:
         gmat, gvec = self.face_gradient_operator(grid, t)
         return (gmat @ u + gvec).reshape(grid.n_faces, grid.dim)
 
+    def face_values(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
+        """``u`` at every face, (n_faces,): the mean of the two values its normal
+        gradient differences (the two cells; the boundary cell and ``g``)."""
+        u = as_state(u, grid.n_cells, grid.shape, "face_values()")
+        ops = self.operators(grid)
+        return ops.value @ u + ops.value_boundary @ self.boundary_values(grid, t)
+
     def flux_points(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
-        """Closure query at all faces, shape (n_faces, 2 * dim): positions then gradient."""
+        """Closure query at all faces (columns :meth:`closure_inputs`): positions,
+        ``u`` at the face for a state-dependent closure, then the gradient."""
         grid = _check_grid(grid, "flux_points()")
         u = as_state(u, grid.n_cells, grid.shape, "flux_points()")
-        return np.hstack([self.operators(grid).face_points, self.face_gradients(grid, u, t)])
+        state = [self.face_values(grid, u, t)[:, None]] if self.state_dependent else []
+        return np.hstack([self.operators(grid).face_points, *state, self.face_gradients(grid, u, t)])
 
     def closure_points(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
         """The closure query (the protocol's name for :meth:`flux_points`)."""
@@ -292,71 +338,54 @@ class DiffusionLaw:
 
     def tangents(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> tuple[np.ndarray, FluxEvaluation]:
-        """Flux tangents ``dq/dG`` at every face and the evaluation at ``u``.
+        """Flux tangents at every face and the evaluation at ``u``.
 
         Uses ``closure.tangent`` when present (one closure call plus one
         tangent call), else forward differences in ONE stacked closure call of
-        ``(1 + dim) * n_faces`` points: the base points, then for each
-        component ``k`` a copy with ``G_k`` shifted by
-        ``fd_step * max(max_faces |G_k|, 1)``.
+        ``(1 + k) * n_faces`` points: the base points, then for each
+        differentiated column ``c`` a copy with ``c`` shifted by
+        ``fd_step * max(max_faces |c|, 1)`` (copies share their base point's
+        random numbers).
 
         Returns
         -------
-        tangent : ndarray, shape (n_faces, dim, dim)
-            ``tangent[f, i, k] = dq_i / dG_k`` at face ``f``.
+        tangent : ndarray, shape (n_faces, dim, k)
+            ``tangent[f, i, j] = dq_i / dc_j`` at face ``f`` over the ``k``
+            differentiated columns (:meth:`tangent_columns`): the gradient
+            components, preceded by ``u`` for a state-dependent closure.
         evaluation : FluxEvaluation
         """
         grid = _check_grid(grid, "tangents()")
         u = as_state(u, grid.n_cells, grid.shape, "tangents()")
         closure = _check_closure(closure, "tangents()")
         t = check_float(t, "t", "tangents()")
-        dim, n = grid.dim, grid.n_faces
         points = self.flux_points(grid, u, t)
-        if hasattr(closure, "tangent"):
-            mean, stderr, cost = _result_arrays(closure(points, seed_rows=None), n, dim, "tangents()")
-            tangent = np.asarray(closure.tangent(points), dtype=float)
-            if tangent.shape != (n, dim, dim):
-                raise ValueError(f"tangents(): closure.tangent must return shape {(n, dim, dim)}, got {tangent.shape}")
-        else:
-            stacked, steps = gradient_copies(points, dim, self.fd_step)
-            # common random numbers: each perturbed copy shares its base point's noise
-            # when the closure supports it, so noisy estimates difference cleanly
-            base_seeds = points if seed_points is None else seed_points
-            result = closure(stacked, seed_rows=np.vstack([base_seeds] * (1 + dim)))
-            allmean, allerr, allcost = _result_arrays(result, (1 + dim) * n, dim, "tangents()")
-            mean, stderr = allmean[:n], allerr[:n]
-            cost = allcost.reshape(1 + dim, n).sum(axis=0)
-            tangent = forward_differences(allmean, steps)
-            noise = 0.0
-            if ignores_seed_rows(closure):  # independent noise in base and copy
-                noise = max(float(np.max(np.sqrt(2.0) * stderr / step[:, None])) for step in steps)
-            scale = float(np.abs(tangent).max())
-            if noise > 0.1 * scale:
-                warnings.warn(
-                    f"tangents(): closure noise / FD step ~ {noise:.3g} exceeds 10% of the tangent "
-                    f"scale {scale:.3g}; finite-difference tangents are unreliable, increase "
-                    f"`fd_step` (now {self.fd_step:g}) or give the closure a `tangent` method",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+        tangent, mean, stderr, cost = closure_tangents(closure, points, grid.dim, len(self.tangent_columns(grid)),
+                                                       self.fd_step, seed_points, "tangents()")
         return tangent, self._evaluation(grid, points, mean, stderr, cost, t)
 
     def jacobian(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> tuple[sp.csr_matrix, FluxEvaluation]:
-        """Sparse Jacobian ``d(du_dt)/du = Div @ T @ Gmat`` and the evaluation at ``u``.
+        """Sparse Jacobian ``d(du_dt)/du`` and the evaluation at ``u``.
 
-        ``T`` (n_faces, n_faces * dim) holds the normal-flux rows of the
-        tangents, ``T[f, f * dim + k] = dq_n / dG_k``. One closure call (see
-        :meth:`tangents`); the base evaluation comes with it.
+        ``d(du_dt)/du = Div @ (T @ Gmat + diag(dq_n/du) @ V) / c``: ``T``
+        (n_faces, n_faces * dim) holds the normal-flux rows of the gradient
+        tangents, ``T[f, f * dim + k] = dq_n / dG_k``; the second term, with
+        ``V`` the face-value operator, is there only for a state-dependent
+        closure. One closure call (see :meth:`tangents`); the base
+        evaluation comes with it.
         """
         tangent, evaluation = self.tangents(grid, u, t, closure, seed_points=seed_points)
         ops = self.operators(grid)
         n, dim = grid.n_faces, grid.dim
-        normal_rows = tangent[np.arange(n), ops.face_axes, :]  # (n_faces, dim)
+        normal_rows = tangent[np.arange(n), ops.face_axes, :]  # (n_faces, k)
         rows = np.repeat(np.arange(n), dim)
         cols = np.arange(n * dim)
-        tmat = sp.csr_matrix((normal_rows.ravel(), (rows, cols)), shape=(n, n * dim))
-        jac = (ops.divergence @ (tmat @ ops.gradient)).tocsr() / self.capacity
+        tmat = sp.csr_matrix((normal_rows[:, -dim:].ravel(), (rows, cols)), shape=(n, n * dim))
+        face_jac = tmat @ ops.gradient
+        if self.state_dependent:
+            face_jac = face_jac + sp.diags(normal_rows[:, 0]) @ ops.value
+        jac = (ops.divergence @ face_jac).tocsr() / self.capacity
         return jac, evaluation
 
     def max_diffusivity(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> float:
@@ -366,7 +395,7 @@ class DiffusionLaw:
         """
         tangent, _ = self.tangents(grid, u, t, closure)
         ops = self.operators(grid)
-        normal_rows = tangent[np.arange(grid.n_faces), ops.face_axes, :]
+        normal_rows = tangent[np.arange(grid.n_faces), ops.face_axes, -grid.dim:]
         return float(np.abs(normal_rows).sum(axis=1).max()) / self.capacity
 
     def max_rate(self, grid: Grid, u: Any, t: float, closure: Any) -> float:

@@ -219,3 +219,29 @@ def test_one_loop_runs_a_user_written_law():
     assert ds["u"].attrs["units"] == "mol/m^3" and ds["rate"].attrs["units"] == "mol/(m^3 s)"
     assert ds["rate"].dims == ("time", "x") and ds.sizes["time"] == 3
     np.testing.assert_allclose(steady["u"].values, star, rtol=1e-8)
+
+
+@dataclass(frozen=True)
+class NonlinearDiffusivity:
+    """q = (1 + u) grad_x: a flux that depends on the state as well as its gradient."""
+
+    inputs = ("u", "grad_x")
+    outputs = ("flux",)
+
+    def run(self, state, *, seed, budget):
+        from hmm import Estimate
+
+        return Estimate([(1.0 + state[0]) * state[1]], [0.0])
+
+
+def test_state_dependent_law_through_the_coupler():
+    """The oracle is asked at (u at the face, gradient); the steady state is the
+    Kirchhoff closed form of tests/macro/test_diffusion.py (u = g = 1 at both ends,
+    f = 2: K(u) = 3/2 + x (1 - x) + f h^2 / 8 in the discrete solution)."""
+    grid = Grid1D(12)
+    law = DiffusionLaw(source=2.0, boundary=1.0, state_dependent=True)
+    with Coupler(NonlinearDiffusivity(), "sync") as c:
+        ds = HMMSolver(law, grid, c).solve_steady(tol=1e-12)
+    x, h = grid.centres[0], 1.0 / 12
+    np.testing.assert_allclose(ds["u"].values, -1 + np.sqrt(1 + 2 * (1.5 + x * (1 - x) + 2.0 * h**2 / 8)),
+                               rtol=0, atol=1e-10)
