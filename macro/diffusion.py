@@ -140,6 +140,15 @@ def _slip_pair(slip_length: Any) -> tuple[float, float]:
 class DiffusionLaw:
     """``c u_t = div q + f`` with Dirichlet data ``g`` and a pluggable flux closure.
 
+    **Sign convention**: the law is ``c u_t = div q + f``, so for ordinary
+    diffusion the closure returns ``q = +D grad u`` with ``D > 0`` (``q`` is
+    minus the physical diffusive flux ``j = -D grad u`` of Fick's or
+    Fourier's law; for channel flow it is the shear stress ``tau = eta
+    du/dy``). A closure whose flux decreases with the gradient at every
+    evaluated face (``dq_n/dG_n < 0`` everywhere, e.g. Fick's law written as
+    ``q = -D grad u``) is refused with a ``ValueError`` naming this
+    convention, before Newton or an explicit step diverges.
+
     With ``q`` a diffusive flux this is the heat/diffusion equation; with ``u``
     a velocity, ``q`` a shear stress ``tau(du/dy)``, ``f`` a body force and
     ``c`` the mass density it is the momentum equation of unidirectional
@@ -362,7 +371,20 @@ class DiffusionLaw:
         points = self.flux_points(grid, u, t)
         tangent, mean, stderr, cost = closure_tangents(closure, points, grid.dim, len(self.tangent_columns(grid)),
                                                        self.fd_step, seed_points, "tangents()")
+        self._check_sign(grid, tangent)
         return tangent, self._evaluation(grid, points, mean, stderr, cost, t)
+
+    def _check_sign(self, grid: Grid, tangent: np.ndarray) -> None:
+        """Refuse a closure with ``dq_n/dG_n < 0`` at every face (the wrong sign convention)."""
+        axes = self.operators(grid).face_axes
+        first_grad = tangent.shape[2] - grid.dim  # the gradient columns come last
+        slope = tangent[np.arange(grid.n_faces), axes, first_grad + axes]
+        if np.all(slope < 0):
+            raise ValueError(
+                f"DiffusionLaw.tangents(): the closure's flux decreases with the gradient at every face "
+                f"(dq_n/dG_n < 0 at all {grid.n_faces} faces, largest {float(slope.max()):.3g}); the law is "
+                f"u_t = div q + f, so diffusion needs the convention q = +D grad u with D > 0. A closure "
+                f"returning Fick's flux q = -D grad u has the opposite sign: negate it")
 
     def jacobian(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> tuple[sp.csr_matrix, FluxEvaluation]:

@@ -255,3 +255,34 @@ def test_fd_tangents_include_the_state_column():
     cols = np.column_stack([(STATE_LAW.evaluate(grid, u + 1e-7 * eye[j], 0.0, StateFlux()).du_dt - f0) / 1e-7
                             for j in range(9)])
     np.testing.assert_allclose(jac.toarray(), cols, rtol=0, atol=1e-4 * np.abs(cols).max())
+
+
+# -- the flux sign convention: u_t = div q + f, q = +D grad u ---------------------------
+
+def test_a_closure_with_fick_sign_is_refused_naming_the_convention():
+    from macro import get_stepper
+
+    fick = LinearFlux(-1.0)  # q = -D grad u: the physical flux, not the law's q
+    law, grid = DiffusionLaw(source=1.0), Grid1D(16)
+    with pytest.raises(ValueError, match=r"decreases with the gradient at every face.*q = \+D grad u"):
+        solve_steady(law, grid, fick)
+    with pytest.raises(ValueError, match=r"q = \+D grad u"):  # also through FD tangents
+        law.jacobian(grid, np.zeros(16), 0.0, _hide_tangent(fick))
+    for name in ("implicit_euler", "heun"):
+        stepper = get_stepper(name)(law, grid, fick)
+        with pytest.raises(ValueError, match=r"q = \+D grad u"):
+            stepper.step(np.zeros(16), 0.0, 0.01)
+        assert stepper.status == "failed"
+    with pytest.raises(ValueError, match="at all 31 faces"):  # 2D: the normal components count
+        DiffusionLaw().jacobian(Grid2D((4, 3)), np.zeros(12), 0.0, LinearFlux(np.diag([-1.0, -2.0])))
+
+
+def test_a_flux_decreasing_only_somewhere_is_accepted():
+    def softening(points, *, seed_rows=None):  # q = G - G^3 / 3: dq/dG = 1 - G^2 < 0 only for |G| > 1
+        g = points[:, 1:2]
+        return ClosureResult(g - g**3 / 3, np.zeros_like(g), np.zeros(len(g)))
+
+    law, grid = DiffusionLaw(boundary=lambda x, t: 3.0 * x), Grid1D(8)
+    u = 3.0 * grid.centres[0] ** 2  # gradients from 0 to 6 across the domain
+    tangent, _ = law.tangents(grid, u, 0.0, softening)
+    assert np.any(tangent[:, 0, 0] < 0) and np.any(tangent[:, 0, 0] > 0)
