@@ -49,11 +49,12 @@ Divergence
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["FaceOperators", "build_operators"]
+__all__ = ["FaceOperators", "build_operators", "slip_pair"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,6 +247,19 @@ def _build_2d(grid) -> FaceOperators:
                          sp.kron(ix, _col(vty)), sp.csr_matrix((nyf, n_nodes))])
     value = sp.vstack([value_x, value_y]).tocsr()
     return _finish(grid, full[:, :n], full[:, n:], samples, divergence, value[:, :n], value[:, n:])
+
+
+def slip_pair(slip_length: Any) -> tuple[float, float]:
+    """(low, high) Navier slip lengths from a number or a pair; ValueError otherwise."""
+    try:
+        values = np.asarray(slip_length, dtype=float)
+        pair = np.broadcast_to(values, (2,)) if values.ndim <= 1 else None
+    except (TypeError, ValueError):
+        pair = None
+    if pair is None or not np.all(np.isfinite(pair)) or pair.min() < 0:
+        raise ValueError(f"DiffusionLaw(): `slip_length` must be a length >= 0 or a pair (low, high) of them, "
+                         f"got {slip_length!r}")
+    return float(pair[0]), float(pair[1])
 
 
 def build_operators(grid, slip: tuple[float, float] = (0.0, 0.0)) -> FaceOperators:

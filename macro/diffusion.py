@@ -46,58 +46,24 @@ compared with ``stderr / |dq/dG|``; :meth:`DiffusionLaw.tangents` warns
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping
-
 import functools
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._operators import FaceOperators, build_operators
+from ._operators import FaceOperators, build_operators, slip_pair
 from ._validate import as_state, check_float
 from ._tangents import closure_tangents
 from .closure import as_closure, check_result
 from .grid import Grid1D, Grid2D
-from .law import Evaluation
+from .law import FluxEvaluation
 from .newton import noise_factor  # kept importable from here
 from .profiles import make_profile
 
 __all__ = ["DiffusionLaw", "FluxEvaluation", "noise_factor"]
 
 Grid = Grid1D | Grid2D
-
-
-@dataclass(frozen=True, eq=False)
-class FluxEvaluation(Evaluation):
-    """One evaluation of the diffusion law's semi-discrete right-hand side.
-
-    The :class:`macro.Evaluation` of :class:`DiffusionLaw`, with the normal
-    flux component at each face.
-
-    Attributes
-    ----------
-    du_dt : ndarray (n_cells,)
-        ``(div q + f) / c`` per cell (u / time).
-    rhs_stderr : ndarray (n_cells,)
-        Closure noise propagated into ``du_dt`` (independent faces).
-    normal_flux : ndarray (n_faces,)
-        Normal flux component ``q_n`` at each face (flat face order).
-    normal_flux_stderr : ndarray (n_faces,)
-        Standard error of ``normal_flux``.
-    points : ndarray (n_faces, n_in)
-        The closure query (positions, then gradient components).
-    mean, stderr : ndarray (n_faces, dim)
-        The closure's full answers at the faces.
-    cost_s : ndarray (n_faces,)
-        Micro wall seconds spent per face (for a finite-difference Jacobian,
-        the base point plus its perturbed copies).
-    t : float
-        Time of the evaluation.
-    """
-
-    normal_flux: np.ndarray | None = None
-    normal_flux_stderr: np.ndarray | None = None
 
 
 def _check_grid(grid: Any, func: str) -> Grid:
@@ -122,19 +88,6 @@ class _class_or_instance:
 
     def __get__(self, obj: Any, owner: Any = None) -> Callable[..., Any]:
         return functools.partial(self.function, obj)
-
-
-def _slip_pair(slip_length: Any) -> tuple[float, float]:
-    """(low, high) Navier slip lengths from a number or a pair; ValueError otherwise."""
-    try:
-        values = np.asarray(slip_length, dtype=float)
-        pair = np.broadcast_to(values, (2,)) if values.ndim <= 1 else None
-    except (TypeError, ValueError):
-        pair = None
-    if pair is None or not np.all(np.isfinite(pair)) or pair.min() < 0:
-        raise ValueError(f"DiffusionLaw(): `slip_length` must be a length >= 0 or a pair (low, high) of them, "
-                         f"got {slip_length!r}")
-    return float(pair[0]), float(pair[1])
 
 
 class DiffusionLaw:
@@ -203,7 +156,7 @@ class DiffusionLaw:
         self.boundary = make_profile(boundary, name="boundary")
         self.fd_step = check_float(fd_step, "fd_step", "DiffusionLaw()", positive=True)
         self.capacity = check_float(capacity, "capacity", "DiffusionLaw()", positive=True)
-        self.slip_length: tuple[float, float] = _slip_pair(slip_length)
+        self.slip_length: tuple[float, float] = slip_pair(slip_length)
         self.units: dict[str, str] = dict(units or {})
         if not isinstance(state_dependent, bool):
             raise TypeError(f"DiffusionLaw(): `state_dependent` must be a bool, got {type(state_dependent).__name__}")

@@ -44,7 +44,7 @@ import numpy as np
 
 from ._validate import as_state
 
-__all__ = ["ConservationLaw", "SemiDiscreteLaw", "FluxFormLaw", "Evaluation", "LAW_FORMS",
+__all__ = ["ConservationLaw", "SemiDiscreteLaw", "FluxFormLaw", "Evaluation", "FluxEvaluation", "LAW_FORMS",
            "state_shape", "check_state"]
 
 
@@ -85,6 +85,38 @@ class Evaluation:
     du_dt: np.ndarray | None = None
     rhs_stderr: np.ndarray | None = None
     flux: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class FluxEvaluation(Evaluation):
+    """One evaluation of the diffusion law's semi-discrete right-hand side.
+
+    The :class:`Evaluation` of :class:`macro.DiffusionLaw`, with the normal
+    flux component at each face.
+
+    Attributes
+    ----------
+    du_dt : ndarray (n_cells,)
+        ``(div q + f) / c`` per cell (u / time).
+    rhs_stderr : ndarray (n_cells,)
+        Closure noise propagated into ``du_dt`` (independent faces).
+    normal_flux : ndarray (n_faces,)
+        Normal flux component ``q_n`` at each face (flat face order).
+    normal_flux_stderr : ndarray (n_faces,)
+        Standard error of ``normal_flux``.
+    points : ndarray (n_faces, n_in)
+        The closure query (positions, then gradient components).
+    mean, stderr : ndarray (n_faces, dim)
+        The closure's full answers at the faces.
+    cost_s : ndarray (n_faces,)
+        Micro wall seconds spent per face (for a finite-difference Jacobian,
+        the base point plus its perturbed copies).
+    t : float
+        Time of the evaluation.
+    """
+
+    normal_flux: np.ndarray | None = None
+    normal_flux_stderr: np.ndarray | None = None
 
 
 Recorded = tuple[tuple[str, ...], np.ndarray, np.ndarray]
