@@ -101,7 +101,7 @@ class Settings:
     slip_iterations: int = 4  # most fixed-point passes (HMM solve, slip query)
     seed: int = 1
     polymer: bool = False  # the polymer solution of validation.dpd.POLYMER instead of the simple fluid
-    reuse_step: float = 0.02  # also run HMM with shear rates snapped to this grid (0: off); see snap_rates
+    reuse_step: float = 0.02  # also run HMM with shear rates snapped to this grid (0: off); see snap_wrapper
 
 
 QUICK = Settings(direct_eq=100.0, direct_sample=300.0, cells=5, micro_box=5.0, micro_sample=1000, startup_box=4.0,
@@ -170,20 +170,16 @@ def micro_oracle(s: Settings, edge: float):
     return replace(fluid(s), box=(edge,) * 3)
 
 
-def snap_rates(solver, step: float) -> None:
-    """Reuse by shear-rate proximity: the solver's closure rounds every shear
-    rate (and the rows its seeds derive from) to a multiple of ``step``, so
-    faces and steps whose rates fall in the same bin share one micro run (the
-    coupler cache answers the repeats). Costs a stress error up to
-    eta * step / 2 per face; the example measures runs saved and error change."""
-    from hmm.closure import CouplerClosure
+def snap_wrapper(step: float):
+    """``closure_wrapper`` for reuse by shear-rate proximity (None if ``step`` is 0):
+    every shear rate (and the rows its seeds derive from) is rounded to a
+    multiple of ``step``, so faces and steps whose rates fall in the same bin
+    share one micro run (the coupler cache answers the repeats). Costs a
+    stress error up to eta * step / 2 per face; the example measures runs
+    saved and error change."""
+    from macro import QuantisedClosure
 
-    class SnappedClosure(CouplerClosure):
-        def lift(self, points):
-            return np.round(super().lift(points) / step) * step
-
-    old = solver.closure
-    solver.closure = SnappedClosure(old.coupler, old.law_inputs, old.law_outputs, old.budget, rename=RENAME)
+    return (lambda cc: QuantisedClosure(cc, [0.0, step])) if step else None
 
 
 def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: float = 0.0, snap: float = 0.0):
@@ -196,9 +192,8 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
 
     law, grid = macro_problem(s, force_density, width, slip)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s), rename=RENAME,
-                       units={"u": "rc/tau", "x": "rc", "time": "tau", "flux": "kT/rc^3"})
-    if snap:
-        snap_rates(solver, snap)
+                       units={"u": "rc/tau", "x": "rc", "time": "tau", "shear_stress": "kT/rc^3"},
+                       closure_wrapper=snap_wrapper(snap))
     mark = (coupler.n_evaluated, coupler.micro_seconds)
     ds = solver.solve_steady()
     count_fresh(ds, coupler, mark)
@@ -209,7 +204,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
     u = ds["u"].values
     gmat, gvec = law.face_gradient_operator(grid)
     rate = gmat @ u + gvec
-    tau = ds["flux"].values
+    tau = ds["shear_stress"].values
     with np.errstate(divide="ignore", invalid="ignore"):
         secant = tau / rate
     ok = np.abs(rate) > 0.2 * np.abs(rate).max()
@@ -217,7 +212,7 @@ def hmm_steady(s: Settings, coupler, force_density: float, width: float, slip: f
     div = law.operators(grid).divergence
     jac = (div @ (secant[:, None] * gmat.toarray())) / law.capacity
     a = np.linalg.solve(jac, div.toarray() / law.capacity)
-    cov = a @ np.diag(ds["flux_stderr"].values ** 2) @ a.T
+    cov = a @ np.diag(ds["shear_stress_stderr"].values ** 2) @ a.T
     ds["u_stderr"] = ("x", np.sqrt(np.diag(cov)), {"units": "rc/tau"})
     # Newton stops once the residual is below its noise; its last evaluation still
     # says where the measured stresses balance the force: one more (free) step
@@ -291,9 +286,7 @@ def hmm_startup(s: Settings, coupler, force_density: float, slip: float, snap: f
 
     law, grid = macro_problem(s, force_density, s.width, slip)
     solver = HMMSolver(law, grid, coupler, budget=hmm_budget(s, s.startup_sample), rename=RENAME,
-                       stepper="crank_nicolson")
-    if snap:
-        snap_rates(solver, snap)
+                       stepper="crank_nicolson", closure_wrapper=snap_wrapper(snap))
     mark = (coupler.n_evaluated, coupler.micro_seconds)
     ds = solver.run(max(s.startup_times), dt=s.startup_dt, save_every=1)
     return count_fresh(ds, coupler, mark)
@@ -301,9 +294,8 @@ def hmm_startup(s: Settings, coupler, force_density: float, slip: float, snap: f
 
 def count_fresh(ds, coupler, mark):
     """Micro runs the coupler really executed since ``mark`` (attrs ``fresh_runs``,
-    ``fresh_micro_s``). The solver's ``micro_runs`` counts every query not
-    answered from the cache, including duplicates within a batch (e.g. all faces
-    at shear rate 0 in the first Jacobian), which the coupler runs once."""
+    ``fresh_micro_s``; for one solve the same as the solver's ``micro_runs``,
+    which it reads from the Coupler's accounting)."""
     ds.attrs["fresh_runs"] = coupler.n_evaluated - mark[0]
     ds.attrs["fresh_micro_s"] = coupler.micro_seconds - mark[1]
     return ds
@@ -391,9 +383,9 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
             with sibling(coupler, coupler.oracle) as other:
                 snapped = hmm_steady(s, other, f, s.width, slip, s.reuse_step)
     res.update(slip_length=(slip, steady.attrs["slip_length_stderr"]), slip_history=history)
-    for k, (rate, l, l_se, gamma) in enumerate(history):
+    for k, (rate, length, l_se, gamma) in enumerate(history):
         print(f"slip pass {k}: HMM wall shear rate {gamma:.3f} -> Couette cell at nominal rate {rate:.2f}: "
-              f"slip length {l:.3f} +- {l_se:.3f} rc")
+              f"slip length {length:.3f} +- {l_se:.3f} rc")
     print(f"slip length used: {slip:.3f} +- {steady.attrs['slip_length_stderr']:.3f} rc")
     # reference: Newtonian parabola with the Lees-Edwards viscosity at shear rate 0.3
     (_, eta_le, eta_le_se, _), = le_viscosity(micro_oracle(s, s.micro_box), (0.3,), time_sample=s.direct_sample)
@@ -444,9 +436,9 @@ def compare_steady(s: Settings, client, res: dict) -> dict:
         "hmm_u_wall": ("wall", steady["u_wall"].values, {"units": "rc/tau"}),
         "hmm_noslip_u": ("x", plane["u"].values, {"units": "rc/tau"}),
         "hmm_shear_rate": ("x_face", face_rate, {"units": "1/tau"}),
-        "hmm_shear_stress": ("x_face", steady["flux"].values, {"units": "kT/rc^3"}),
-        "hmm_shear_stress_stderr": ("x_face", steady["flux_stderr"].values, {"units": "kT/rc^3"}),
-        "hmm_viscosity": ("x_face", np.where(rate, steady["flux"].values / np.where(rate, face_rate, 1.0), np.nan),
+        "hmm_shear_stress": ("x_face", steady["shear_stress"].values, {"units": "kT/rc^3"}),
+        "hmm_shear_stress_stderr": ("x_face", steady["shear_stress_stderr"].values, {"units": "kT/rc^3"}),
+        "hmm_viscosity": ("x_face", np.where(rate, steady["shear_stress"].values / np.where(rate, face_rate, 1.0), np.nan),
                           {"units": "kT tau/rc^3", "long_name": "shear_stress / shear_rate at the faces"})}
     coords = {"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
               "x": ("x", steady["x"].values, {"units": "rc"}),

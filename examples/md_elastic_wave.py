@@ -216,13 +216,14 @@ def thermal_hmm(strain0_cells, energy0, args, t_end, cells, speed, *, table, bud
     law = ThermoElasticWaveLaw(oracle.density, sound_speed=speed)
     U0 = np.stack([strain0_cells, np.zeros(cells), energy0])
     start = time.perf_counter()
+    def tabulated(cc):  # reuse by proximity: answers interpolated on an on-demand lattice in (strain, u)
+        return TabulatedClosure(cc, [args.table_strain, args.table_energy], origin=[0.0, float(energy0.min())])
+
     with Coupler(oracle, "sync", cache=True, seed=args.seed) as coupler:
-        solver = HMMSolver(law, grid, coupler, budget=budget, units={"x": "sigma", "time": "tau"})
-        tab = None
-        if table:  # reuse by proximity: answers interpolated on an on-demand lattice in (strain, u)
-            tab = solver.closure = TabulatedClosure(solver.closure, [args.table_strain, args.table_energy],
-                                                    origin=[0.0, float(energy0.min())])
+        solver = HMMSolver(law, grid, coupler, budget=budget, units={"x": "sigma", "time": "tau"},
+                           closure_wrapper=tabulated if table else None)
         ds = solver.run(t_end, dt=t_end / 20, u0=U0, save_every=20)
+    tab = solver.closure if table else None
     wall = time.perf_counter() - start
     totals = ds["energy"].values.sum(axis=1)
     return ds, wall, (tab.stats if tab else None), float(np.abs(totals - totals[0]).max() / abs(totals[0]))

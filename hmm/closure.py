@@ -6,6 +6,8 @@ The oracle takes its own named inputs. :class:`CouplerClosure` maps between
 the two *by name*: law columns are routed to the oracle inputs of the same
 name, oracle inputs the law does not provide come from ``fixed_inputs``
 (e.g. a temperature), and the outputs are restricted to what the law uses.
+It follows the closure protocol of :mod:`macro.closure`: seed rows are
+always accepted, and its answers carry a ``fresh`` mask.
 """
 
 from __future__ import annotations
@@ -20,9 +22,25 @@ from .coupler import Coupler
 from .estimate import EstimateBatch
 
 
+@dataclass(frozen=True)
+class ClosureBatch(EstimateBatch):
+    """The :class:`hmm.EstimateBatch` a :class:`CouplerClosure` returns, with the
+    ``fresh`` mask of the closure protocol (``~cached``: answers that took a
+    fresh micro run)."""
+
+    @property
+    def fresh(self) -> np.ndarray:
+        return ~np.asarray(self.cached, dtype=bool)
+
+
 @dataclass
 class ClosureLog:
-    """Running totals of what a closure spent."""
+    """Running totals of what one closure asked for.
+
+    The micro work itself is counted once, by the Coupler
+    (:attr:`hmm.Coupler.accounting`); drivers record that. This log stays for
+    code that inspects one closure's batches (``keep_batches``).
+    """
 
     calls: int = 0
     queries: int = 0
@@ -33,7 +51,7 @@ class ClosureLog:
 
 
 class CouplerClosure:
-    """Callable ``closure(points) -> EstimateBatch`` that queries a Coupler.
+    """Closure ``closure(points, *, seed_rows=None) -> ClosureBatch`` that queries a Coupler.
 
     Parameters
     ----------
@@ -102,17 +120,15 @@ class CouplerClosure:
                 states[:, j] = points[:, src]
         return states
 
-    def restrict(self, batch: EstimateBatch) -> EstimateBatch:
+    def restrict(self, batch: EstimateBatch) -> ClosureBatch:
         """Keep the outputs the law uses; zero the cost of cached answers."""
         cost = np.where(batch.cached, 0.0, batch.cost_s)
-        return EstimateBatch(batch.inputs, self.law_outputs, batch.states,
+        return ClosureBatch(batch.inputs, self.law_outputs, batch.states,
                              batch.mean[:, self._restrict], batch.stderr[:, self._restrict],
                              batch.n_eff, cost, batch.seed, batch.cached, batch.worker,
                              batch.provenance)
 
-    accepts_seed_rows = True  # see macro.closures.CountingClosure
-
-    def __call__(self, points: np.ndarray, seed_rows: np.ndarray | None = None) -> EstimateBatch:
+    def __call__(self, points: np.ndarray, *, seed_rows: np.ndarray | None = None) -> ClosureBatch:
         """Estimates at ``points``; rows with equal ``seed_rows`` share their
         random numbers (the seeds derive from the lifted seed rows)."""
         seed_from = None if seed_rows is None else self.lift(seed_rows)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from macro.closures import ClosureResult, call_closure, forward_differences, gradient_copies
+from macro.closure import ClosureResult, as_closure, forward_differences, gradient_copies
 
 __all__ = ["ReuseClosure"]
 
@@ -44,10 +44,11 @@ class ReuseClosure:
 
     Parameters
     ----------
-    closure : callable
-        The wrapped closure ``closure(points) -> result`` with ``mean``,
-        ``stderr``, ``cost_s`` (and optionally ``cached``), e.g. a
-        :class:`hmm.closure.CouplerClosure`.
+    closure : macro.Closure
+        The wrapped closure (:mod:`macro.closure`: ``mean``, ``stderr``,
+        ``cost_s`` and the ``fresh`` mask), e.g. a
+        :class:`hmm.closure.CouplerClosure`. Query columns: positions, then
+        ``n_in // 2`` gradient columns last (the law's closure inputs).
     tol : float or sequence of float
         Largest predictive standard deviation (closure output units, per
         output) at which a query is answered by the surrogate.
@@ -65,55 +66,63 @@ class ReuseClosure:
     stats : dict
         ``queries``, ``reused`` (answered by the surrogate) and ``fresh``
         (passed on to the wrapped closure, which runs repeats of one batch
-        once and may answer from its cache) counts.
-    log
-        The wrapped closure's log (micro seconds and fresh runs), when it has one.
+        once and may answer from its cache) counts. The micro work itself is
+        counted by the Coupler (:attr:`hmm.Coupler.accounting`).
+    surrogate : adaptivity.GPClosureSurrogate or None
+        Built at the first call, when the numbers of query columns and
+        outputs are known.
     """
 
     def __init__(self, closure: Any, tol: Any, *, min_runs: int = 8, linear_in_gradient: bool = False,
                  surrogate_options: dict | None = None) -> None:
-        from adaptivity import GPClosureSurrogate
-
-        if not callable(closure):
-            raise TypeError(f"ReuseClosure(): `closure` must be callable, got {type(closure).__name__}")
-        n_in, n_out = len(closure.inputs), len(closure.outputs)
-        tol = np.broadcast_to(np.asarray(tol, dtype=float), (n_out,)).copy()
-        if not np.all(np.isfinite(tol)) or np.any(tol <= 0):
+        tol = np.asarray(tol, dtype=float)
+        if tol.ndim > 1 or not np.all(np.isfinite(tol)) or np.any(tol <= 0):
             raise ValueError(f"ReuseClosure(): `tol` must be finite and > 0 per output, got {tol}")
         if isinstance(min_runs, bool) or not isinstance(min_runs, (int, np.integer)) or min_runs < 2:
             raise ValueError(f"ReuseClosure(): `min_runs` must be an integer >= 2, got {min_runs!r}")
-        self.closure, self.tol, self.min_runs = closure, tol, int(min_runs)
-        self.inputs, self.outputs = closure.inputs, closure.outputs
-        self.accepts_seed_rows = bool(getattr(closure, "accepts_seed_rows", False))
-        options = {"refit_every": 16, **(surrogate_options or {})}
-        self.surrogate = GPClosureSurrogate(n_in, n_out, grad_columns=n_in // 2,
-                                            linear_in_gradient=linear_in_gradient, **options)
+        self.closure, self.tol, self.min_runs = as_closure(closure, "ReuseClosure()"), tol, int(min_runs)
+        self.linear_in_gradient = bool(linear_in_gradient)
+        self.surrogate_options = {"refit_every": 16, **(surrogate_options or {})}
+        self.surrogate = None
         self.stats = {"queries": 0, "reused": 0, "fresh": 0}
 
-    @property
-    def log(self) -> Any:
-        return getattr(self.closure, "log", None)
+    def _surrogate(self, n_in: int, n_out: int) -> Any:
+        if self.surrogate is None:
+            from adaptivity import GPClosureSurrogate
 
-    def __call__(self, points: np.ndarray, seed_rows: np.ndarray | None = None) -> ClosureResult:
+            self.surrogate = GPClosureSurrogate(n_in, n_out, grad_columns=n_in // 2,
+                                                linear_in_gradient=self.linear_in_gradient,
+                                                **self.surrogate_options)
+        return self.surrogate
+
+    def __call__(self, points: np.ndarray, *, seed_rows: np.ndarray | None = None) -> ClosureResult:
         points = np.asarray(points, dtype=float)
-        n, n_out = len(points), len(self.outputs)
-        mean, err, cost = np.empty((n, n_out)), np.empty((n, n_out)), np.zeros(n)
-        reuse = np.zeros(n, dtype=bool)
-        if len(self.surrogate) >= self.min_runs:
+        n = len(points)
+        reuse, m, s = np.zeros(n, dtype=bool), None, None
+        if self.surrogate is not None and len(self.surrogate) >= self.min_runs:
             m, s = self.surrogate.predict(points)
-            reuse = np.all(s <= self.tol, axis=1)
+            reuse = np.all(s <= np.broadcast_to(self.tol, (m.shape[1],)), axis=1)
+        ask = ~reuse
+        res = None
+        if ask.any():
+            rows = None if seed_rows is None else np.asarray(seed_rows)[ask]
+            res = self.closure(points[ask], seed_rows=rows)
+        if res is None and m is None:
+            raise ValueError("ReuseClosure(): `points` must hold at least one query")
+        n_out = m.shape[1] if res is None else np.asarray(res.mean).reshape(int(ask.sum()), -1).shape[1]
+        mean, err, cost = np.empty((n, n_out)), np.empty((n, n_out)), np.zeros(n)
+        fresh = np.zeros(n, dtype=bool)
+        if reuse.any():
             mean[reuse], err[reuse] = m[reuse], s[reuse]
-        fresh = ~reuse
-        if fresh.any():
-            rows = None if seed_rows is None else np.asarray(seed_rows)[fresh]
-            res = call_closure(self.closure, points[fresh], rows)
+        if res is not None:
             fm, fe = np.asarray(res.mean, dtype=float), np.asarray(res.stderr, dtype=float)
-            mean[fresh], err[fresh], cost[fresh] = fm, fe, np.asarray(res.cost_s, dtype=float)
-            self._tell(points[fresh], res)
+            mean[ask], err[ask], cost[ask] = fm, fe, np.asarray(res.cost_s, dtype=float)
+            fresh[ask] = np.asarray(res.fresh, dtype=bool)
+            self._tell(points[ask], res)
         self.stats["queries"] += n
         self.stats["reused"] += int(reuse.sum())
-        self.stats["fresh"] += int(fresh.sum())
-        return ClosureResult(mean, err, cost)
+        self.stats["fresh"] += int(ask.sum())
+        return ClosureResult(mean, err, cost, fresh)
 
     def tangent(self, points: np.ndarray, rel_step: float = 1e-2) -> np.ndarray:
         """``dq/dG`` (n, n_out, n_grad) by forward differences through the wrapped
@@ -123,18 +132,19 @@ class ReuseClosure:
         run visits, is no basis for a CFL bound or a Newton step. The answers
         are added to the surrogate."""
         points = np.asarray(points, dtype=float)
-        g = self.surrogate.grad_columns
+        g = points.shape[1] // 2
         stacked, steps = gradient_copies(points, g, rel_step)
-        res = call_closure(self.closure, stacked, np.vstack([points] * (g + 1)))
+        res = self.closure(stacked, seed_rows=np.vstack([points] * (g + 1)))
         self._tell(stacked, res)
         self.stats["fresh"] += len(stacked)
         self.stats["queries"] += len(stacked)
         return forward_differences(np.asarray(res.mean, dtype=float), steps)
 
     def _tell(self, points: np.ndarray, res: Any) -> None:
-        """Add the wrapped closure's answers to the surrogate; repeated answers
+        """Add the wrapped closure's fresh answers to the surrogate; repeated answers
         (the coupler's cache, repeats within a batch) are one observation, not several."""
-        mean = np.asarray(res.mean, dtype=float)
-        new = ~np.asarray(getattr(res, "cached", np.zeros(len(mean), dtype=bool)), dtype=bool)
+        mean = np.asarray(res.mean, dtype=float).reshape(len(points), -1)
+        new = np.asarray(res.fresh, dtype=bool)
+        surrogate = self._surrogate(points.shape[1], mean.shape[1])
         if new.any():
-            self.surrogate.tell(points[new], mean[new], np.asarray(res.stderr, dtype=float)[new])
+            surrogate.tell(points[new], mean[new], np.asarray(res.stderr, dtype=float).reshape(mean.shape)[new])

@@ -1,11 +1,17 @@
 """The HMM driver: a macro conservation law whose closure is answered by micro runs.
 
 At every stage of every macro step the law gathers the macro state at its
-flux points (position and current gradient), the closure lifts them to
-oracle queries, the Coupler sends them out as one batch of Dask futures, and
-the restricted estimates (flux mean and stderr) enter the finite-volume
-update. Nothing is precomputed offline: a nonlinear or time-dependent micro
-model is queried exactly the same way.
+evaluation points (e.g. position and current gradient at the faces, or the
+cell states), the closure lifts them to oracle queries, the Coupler sends
+them out as one batch of Dask futures, and the restricted estimates (mean
+and stderr) enter the update. Nothing is precomputed offline: a nonlinear or
+time-dependent micro model is queried exactly the same way.
+
+One loop serves every :class:`macro.ConservationLaw`: the law says its fields
+and what it records, the stepper comes from :data:`macro.STEPPERS`, the
+results are assembled by :func:`hmm.results.records_dataset`, and the micro
+work is read from the Coupler's one ledger (:attr:`hmm.Coupler.accounting`)
+at every record.
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .accounting import Accounting
 from .budget import Budget
 from .closure import CouplerClosure
+from .contract import oracle_units
 from .coupler import Coupler
 from .errors import CheckpointError
 from .provenance import package_version
-from .results import face_coords, flux_dims, netcdf_attrs, split_faces, write_netcdf
+from .results import Records, netcdf_attrs, records_dataset, write_netcdf
+
+DEFAULT_STEPPERS = {"semi_discrete": "implicit_euler", "flux": "nessyahu_tadmor"}
+"""Stepper used when ``HMMSolver(stepper=None)``, by law form."""
 
 
 def _check_times(t_end: float, dt: float, t0: float) -> tuple[float, float, float, int]:
@@ -36,44 +47,60 @@ def _check_times(t_end: float, dt: float, t0: float) -> tuple[float, float, floa
     return t_end, dt, t0, max(1, math.ceil((t_end - t0) / dt - 1e-9))
 
 
+def _check_save_every(save_every: Any, n_steps: int) -> int:
+    """Steps between records: ``None`` gives about 20 records; else an int >= 1."""
+    if save_every is None:
+        return max(1, n_steps // 20)
+    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+        raise ValueError(f"HMMSolver.run(): `save_every` must be an int >= 1, got {save_every!r}")
+    return save_every
+
+
 class HMMSolver:
     """Heterogeneous multiscale solver for a macro law with a micro closure.
 
     Parameters
     ----------
-    law
-        Macro conservation law (e.g. :class:`macro.DiffusionLaw`): provides
-        ``closure_inputs(grid)``, ``closure_outputs(grid)``, ``evaluate`` and
-        works with the steppers of :data:`macro.STEPPERS`.
+    law : macro.ConservationLaw
+        Macro law, e.g. :class:`macro.DiffusionLaw` (form ``"semi_discrete"``)
+        or :class:`macro.ElasticWaveLaw` (form ``"flux"``).
     grid
         Macro finite-volume grid (:class:`macro.Grid1D` / :class:`macro.Grid2D`).
     coupler : Coupler
-        Executes the micro queries.
+        Executes the micro queries; its accounting is recorded.
     budget : Budget, optional
         Budget of each micro run.
     stepper : str or Stepper subclass
-        Time-stepper by name. Diffusion-type laws: ``"explicit_euler"``,
-        ``"heun"`` (CFL sub-cycled), ``"implicit_euler"`` (default),
-        ``"crank_nicolson"`` (modified Newton with closure tangents).
-        Multi-field hyperbolic laws (``law.fields``, e.g.
-        :class:`macro.ElasticWaveLaw`): ``"nessyahu_tadmor"`` (default).
+        Time-stepper from :data:`macro.STEPPERS` for the law's form.
+        Semi-discrete laws: ``"explicit_euler"``, ``"heun"`` (CFL
+        sub-cycled), ``"implicit_euler"`` (default), ``"crank_nicolson"``
+        (modified Newton with closure tangents). Flux-form laws:
+        ``"nessyahu_tadmor"`` (default).
     stepper_options : dict, optional
         Keyword arguments of the stepper (``cfl``, ``newton_tol``, ...).
     fixed_inputs : mapping, optional
         Oracle inputs the law does not provide (e.g. ``{"temperature": 1.0}``).
     units : mapping, optional
-        Unit strings for ``u``, ``x``, ``time`` and ``flux`` (default ``"1"``).
+        Unit strings by name, overriding the defaults: ``x``, ``time``, the
+        law's fields (``u``, ``strain``, ...) and any result name. The
+        closure answers take the oracle's declared units
+        (:func:`hmm.contract.oracle_units`) unless given here, under the
+        result name, the law's name or (for every closure answer, as
+        before) ``"flux"``.
     rename : mapping, optional
         Law input/output name -> oracle name where they differ (see
-        :class:`hmm.closure.CouplerClosure`).
+        :class:`hmm.closure.CouplerClosure`). Results name the closure
+        answers by the oracle's names: with ``{"flux": "shear_stress"}`` the
+        dataset holds ``shear_stress`` and ``shear_stress_stderr``.
     closure_wrapper : callable, optional
         ``closure_wrapper(coupler_closure) -> closure``: the closure the macro
         law calls instead of the plain :class:`hmm.closure.CouplerClosure`,
-        e.g. ``lambda cc: hmm.ReuseClosure(cc, tol=1e-3)`` (surrogate reuse)
-        or ``lambda cc: macro.TabulatedClosure(cc, ...)`` (lattice reuse).
-        Micro seconds and fresh runs are still counted at the coupler
-        closure. A wrapper may keep state (a surrogate) that a checkpoint
-        does not hold, so ``run(checkpoint=...)`` is refused with one.
+        e.g. ``lambda cc: hmm.ReuseClosure(cc, tol=1e-3)`` (surrogate reuse),
+        ``lambda cc: macro.TabulatedClosure(cc, ...)`` (lattice reuse) or
+        ``lambda cc: macro.QuantisedClosure(cc, ...)`` (rounded queries).
+        Micro seconds and fresh runs are counted by the Coupler either way.
+        A wrapper may keep state (a surrogate) that a checkpoint does not
+        hold, so ``run(checkpoint=...)`` is refused with one.
     """
 
     def __init__(self, law: Any, grid: Any, coupler: Coupler, *, budget: Budget | None = None,
@@ -82,55 +109,94 @@ class HMMSolver:
                  units: Mapping[str, str] | None = None,
                  rename: Mapping[str, str] | None = None,
                  closure_wrapper: Callable[[CouplerClosure], Any] | None = None) -> None:
-        from macro import get_field_stepper, get_stepper
+        from macro import ConservationLaw, get_stepper
 
         if not isinstance(coupler, Coupler):
             raise TypeError(f"HMMSolver(): `coupler` must be a hmm.Coupler, got {type(coupler).__name__}")
-        self.fields = tuple(getattr(law, "fields", ()))  # multi-field (hyperbolic) laws
-        for attr in ("closure_inputs", "closure_outputs") + (() if self.fields else ("evaluate",)):
-            if not hasattr(law, attr):
-                raise TypeError(f"HMMSolver(): `law` lacks `{attr}`; expected a macro conservation law")
+        if not isinstance(law, ConservationLaw):
+            raise TypeError(f"HMMSolver(): `law` must follow macro.ConservationLaw, got {type(law).__name__}")
         self.law, self.grid, self.coupler = law, grid, coupler
+        self.fields = tuple(law.fields)
         self.budget = budget or Budget()
         if not isinstance(self.budget, Budget):
             raise TypeError(f"HMMSolver(): `budget` must be a hmm.Budget, got {type(budget).__name__}")
-        if self.fields:
-            self.stepper_class = get_field_stepper(stepper or "nessyahu_tadmor")
-        else:
-            self.stepper_class = get_stepper(stepper or "implicit_euler")
+        self.stepper_class = get_stepper(stepper or DEFAULT_STEPPERS.get(law.form, "implicit_euler"))
+        self.stepper_class.check_law(law, "HMMSolver()")
         self.stepper_options = dict(stepper_options or {})
-        self.units = {"u": "1", "x": "1", "time": "1", "flux": "1", **dict(units or {})}
         self.coupler_closure = CouplerClosure(coupler, law.closure_inputs(grid), law.closure_outputs(grid),
                                               self.budget, fixed_inputs=fixed_inputs, rename=rename)
+        self.names = dict(zip(self.coupler_closure.law_outputs, self.coupler_closure.outputs))
+        """Law output name -> result name (the oracle's name)."""
+        self.units = self._units(dict(units or {}))
         if closure_wrapper is not None and not callable(closure_wrapper):
             raise TypeError(f"HMMSolver(): `closure_wrapper` must be callable, got {type(closure_wrapper).__name__}")
         self.closure_wrapper = closure_wrapper
         self.closure = closure_wrapper(self.coupler_closure) if closure_wrapper else self.coupler_closure
 
-    # -- helpers ----------------------------------------------------------------------
-    @property
-    def _micro_log(self) -> Any:
-        """Micro seconds / fresh runs counter: the closure's own log when it has
-        one (a coupler closure or a wrapper passing its inner log on), else the
-        coupler closure's."""
-        log = getattr(self.closure, "log", None)
-        return log if log is not None else self.coupler_closure.log
+    def _units(self, given: dict[str, str]) -> dict[str, str]:
+        """Unit of every name in the results: defaults "1" < the law's < the
+        oracle's (closure answers) < ``given``."""
+        oracle = oracle_units(self.coupler.oracle)
+        units = {"x": "1", "time": "1", **{f: "1" for f in self.fields}, **dict(self.law.units)}
+        for law_name, name in self.names.items():
+            units[name] = given.get(name, given.get(law_name, given.get("flux", oracle.get(name, "1"))))
+        units.update({k: v for k, v in given.items() if k not in self.names})
+        return units
 
+    # -- state -------------------------------------------------------------------------
     def initial_state(self, u0: Any = None) -> np.ndarray:
-        """``u0`` as an array of ``grid.shape``: None (zeros), a number, a profile
-        ``f(*coords, t=0)`` or an array."""
+        """The initial fields: ``grid.shape`` for a one-field law, else
+        ``(n_fields, n_cells)``.
+
+        ``u0`` is None (zeros), an array of that shape, a mapping field name
+        -> number, profile spec or callable ``f(*coords, t=0)`` (missing
+        fields are zero), or, for a one-field law, one such value directly.
+        """
         from macro import make_profile
 
+        grid, n = self.grid, self.grid.n_cells
+        single = len(self.fields) == 1
+        shape = tuple(grid.shape) if single else (len(self.fields), n)
         if u0 is None:
-            return np.zeros(self.grid.shape)
+            return np.zeros(shape)
         if isinstance(u0, np.ndarray):
-            if u0.shape != tuple(self.grid.shape):
-                raise ValueError(f"HMMSolver: `u0` must have shape {tuple(self.grid.shape)}, got {u0.shape}")
+            if u0.shape != shape:
+                raise ValueError(f"HMMSolver: `u0` must have shape {shape}, got {u0.shape}")
             return np.array(u0, dtype=float)
-        profile = make_profile(u0, name="u0")
-        return np.broadcast_to(np.asarray(profile(*self.grid.coords(), t=0.0), dtype=float),
-                               self.grid.shape).copy()
+        per_field = isinstance(u0, Mapping) and (not single or set(u0) <= set(self.fields))
+        if not per_field:
+            if not single:
+                raise TypeError(f"HMMSolver: `u0` for fields {self.fields} must be a mapping or an array")
+            u0 = {self.fields[0]: u0}
+        unknown = sorted(set(u0) - set(self.fields))
+        if unknown:
+            raise ValueError(f"HMMSolver: `u0` has unknown fields {unknown}; the law's fields are {self.fields}")
+        coords = grid.coords()
+        values = [np.broadcast_to(np.asarray(make_profile(u0[f], name="u0" if single else f)(*coords, t=0.0),
+                                             dtype=float), grid.shape).copy() if f in u0 else np.zeros(grid.shape)
+                  for f in self.fields]
+        return values[0] if single else np.stack([v.reshape(n) for v in values])
 
+    def initial_fields(self, u0: Any = None) -> np.ndarray:
+        """Alias of :meth:`initial_state`."""
+        return self.initial_state(u0)
+
+    def _state(self, fields_array: np.ndarray) -> np.ndarray:
+        """Field arrays (``initial_state`` or a record's fields) -> the law's state (what the steppers take)."""
+        from macro.law import state_shape
+
+        return np.asarray(fields_array, dtype=float).reshape(state_shape(self.law, self.grid))
+
+    def _field_values(self, state: np.ndarray) -> np.ndarray:
+        """The law's state -> (n_fields, *grid.shape)."""
+        return np.reshape(state, (len(self.fields),) + tuple(self.grid.shape))
+
+    def _record(self, records: Records, step: int, t: float, state: np.ndarray, evaluation: Any,
+                work: Accounting) -> None:
+        recorded = {self.names.get(k, k): v for k, v in self.law.record(self.grid, evaluation).items()}
+        records.add(step, t, self._field_values(state), recorded, work)
+
+    # -- provenance and results ------------------------------------------------------------
     def _run_token(self, **settings: Any) -> str:
         text = "|".join([repr(self.law), repr(self.grid), self.coupler.token, str(self.coupler.seed),
                          self.budget.token(), self.stepper_class.__name__,
@@ -138,57 +204,39 @@ class HMMSolver:
                          repr(sorted(settings.items()))])
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
-    def _attrs(self, **extra: Any) -> dict[str, Any]:
+    def _attrs(self, records: Records, **extra: Any) -> dict[str, Any]:
         prov = self.coupler.provenance(self.budget)
+        total = records.total
         return netcdf_attrs({
             "title": "HMM run", "law": repr(self.law), "grid": repr(self.grid),
             "stepper": self.stepper_class.name or self.stepper_class.__name__,
             "cluster": self.coupler.describe(), **prov,
-            "package_version": package_version(), **extra})
+            "package_version": package_version(), **extra,
+            "micro_seconds": float(total.micro_seconds), "micro_runs": int(total.fresh_runs),
+            **total.to_attrs("accounting_")})
 
-    def _dataset(self, times, us, fluxes, stderrs, costs, runs, attrs):
-        import xarray as xr
+    def _long_names(self) -> dict[str, str]:
+        return {name: f"{name} (law quantity {law_name!r}; micro estimate)"
+                for law_name, name in self.names.items() if name != law_name}
 
-        grid = self.grid
-        has_time = times is not None
-        lead = ("time",) if has_time else ()
-        coords: dict[str, Any] = {d: (d, c, {"units": self.units["x"]})
-                                  for d, c in zip(grid.dims, grid.centres)}
-        coords.update({k: (k, v, {"units": self.units["x"]}) for k, v in face_coords(grid).items()})
-        if has_time:
-            coords["time"] = ("time", np.asarray(times), {"units": self.units["time"]})
-        data: dict[str, Any] = {"u": (lead + tuple(grid.dims), np.asarray(us),
-                                      {"units": self.units["u"], "long_name": "macro field"})}
-        names = self.law.closure_outputs(grid)
-        for k, (name, dims) in enumerate(zip(names, flux_dims(grid))):
-            fu = self.units["flux"]
-            data[name] = (lead + dims, np.asarray([split_faces(grid, f)[k] for f in fluxes]
-                                                  if has_time else split_faces(grid, fluxes)[k]),
-                          {"units": fu, "long_name": f"normal component of {name} at faces (micro estimate)"})
-            data[f"{name}_stderr"] = (lead + dims, np.asarray([split_faces(grid, s)[k] for s in stderrs]
-                                                              if has_time else split_faces(grid, stderrs)[k]),
-                                      {"units": fu, "long_name": f"standard error of {name}"})
-        data["micro_cost_s"] = (lead, np.asarray(costs), {"units": "s", "long_name": "micro wall seconds spent since the previous record"})
-        data["micro_runs"] = (lead, np.asarray(runs, dtype=np.int64), {"long_name": "fresh micro runs since the previous record"})
-        return xr.Dataset(data, coords=coords, attrs=attrs)
+    def _dataset(self, records: Records, *, with_time: bool = True, **attrs: Any):
+        return records_dataset(records, self.grid, self.units, self._attrs(records, **attrs),
+                               self._long_names(), with_time=with_time)
 
     # -- steady -----------------------------------------------------------------------
     def solve_steady(self, u0: Any = None, **options: Any):
-        """Solve ``div q + f = 0`` by Newton with closure tangents; return a Dataset
-        with dims ``x`` [, ``y``] (no time)."""
+        """Solve ``R(u) = 0`` (``div q + f = 0``) by Newton with closure tangents
+        (:func:`macro.solve_steady`); return a Dataset with dims ``x`` [, ``y``]
+        (no time)."""
         from macro import solve_steady
 
         start = time.perf_counter()
-        log0 = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
-        res = solve_steady(self.law, self.grid, self.closure, self.initial_state(u0).ravel(), **options)
-        ev = res.evaluation
-        attrs = self._attrs(mode="steady", newton_iterations=res.iterations,
-                            residual=float(res.residual), wall_s=time.perf_counter() - start,
-                            micro_seconds=self._micro_log.micro_seconds - log0[0],
-                            micro_runs=self._micro_log.fresh_runs - log0[1])
-        return self._dataset(None, res.u.reshape(self.grid.shape), ev.normal_flux,
-                             ev.normal_flux_stderr, self._micro_log.micro_seconds - log0[0],
-                             self._micro_log.fresh_runs - log0[1], attrs)
+        mark = self.coupler.accounting
+        res = solve_steady(self.law, self.grid, self.closure, self._state(self.initial_state(u0)), **options)
+        records = Records(self.fields)
+        self._record(records, res.iterations, 0.0, res.u, res.evaluation, self.coupler.accounting - mark)
+        return self._dataset(records, with_time=False, mode="steady", newton_iterations=res.iterations,
+                             residual=float(res.residual), wall_s=time.perf_counter() - start)
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
@@ -201,10 +249,11 @@ class HMMSolver:
         t_end, dt, t0 : float
             Final time, macro step (the last step is shortened to end at
             ``t_end``) and initial time, in ``units["time"]``.
-        u0 : None, number, profile, callable or array
-            Initial field (see :meth:`initial_state`).
+        u0 : None, number, profile, callable, mapping or array
+            Initial fields (see :meth:`initial_state`).
         save_every : int, optional
-            Steps between records (default: about 20 records).
+            Steps between records (default: about 20 records; ``0`` is an
+            error).
         checkpoint : path, optional
             netCDF file rewritten atomically at every record. If it exists and
             belongs to the same run (same law, grid, oracle, budget, seed,
@@ -215,14 +264,17 @@ class HMMSolver:
 
         Notes
         -----
-        With a checkpoint the stepper is started afresh at every record (an
-        implicit stepper recomputes its Jacobian there), so that a resumed run
-        repeats exactly what the uninterrupted run did: both give the same
-        bits. Without a checkpoint the stepper keeps its state (e.g. a reused
-        Jacobian) for the whole run, so the two differ within the Newton
-        tolerance. For implicit steppers the recorded
-        flux is the closure at the recorded state; explicit steppers evaluate
-        it there once more (free with a cache: their next step asks the same).
+        Each record holds the fields, the closure answers as the law records
+        them (named by the oracle) and the Coupler's accounting since the
+        previous record (``micro_runs``, ``micro_cost_s``, ...). With a
+        checkpoint the stepper is started afresh at every record (an
+        implicit stepper recomputes its Jacobian there), so that a resumed
+        run repeats exactly what the uninterrupted run did: both give the
+        same bits. Without a checkpoint the stepper keeps its state (e.g. a
+        reused Jacobian) for the whole run, so the two differ within the
+        Newton tolerance. For implicit steppers the recorded answers are the
+        closure at the recorded state; explicit steppers evaluate it there
+        once more (free with a cache: their next step asks the same).
         """
         from tqdm.auto import tqdm
 
@@ -230,177 +282,54 @@ class HMMSolver:
             raise NotImplementedError("HMMSolver.run(): checkpoints are not supported with a wrapped closure "
                                       "(`closure_wrapper`): its state (e.g. a surrogate) is not checkpointed, "
                                       "so a resumed run would not repeat the bits")
-        if self.fields:
-            return self._run_fields(t_end, dt, u0, t0, save_every, progress, checkpoint)
         t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
-        if save_every is None:
-            save_every = max(1, n_steps // 20)
-        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
-            raise ValueError(f"HMMSolver.run(): `save_every` must be an int >= 1, got {save_every!r}")
+        save_every = _check_save_every(save_every, n_steps)
+        initial = self.initial_state(u0)
         token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
-                                u0=hashlib.blake2b(self.initial_state(u0).tobytes(), digest_size=8).hexdigest())
+                                u0=hashlib.blake2b(initial.tobytes(), digest_size=8).hexdigest())
         start = time.perf_counter()
         records = self._resume(checkpoint, token) if checkpoint else None
         if records is None:
-            u = self.initial_state(u0).ravel()
-            log0 = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
-            ev = self.law.evaluate(self.grid, u, t0, self.closure)
-            records = {"step": [0], "time": [t0], "u": [u.reshape(self.grid.shape)],
-                       "flux": [ev.normal_flux], "stderr": [ev.normal_flux_stderr],
-                       "cost": [self._micro_log.micro_seconds - log0[0]],
-                       "runs": [self._micro_log.fresh_runs - log0[1]]}
-        step = records["step"][-1]
-        u = np.asarray(records["u"][-1], dtype=float).ravel()
-        mark = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
+            records, mark = Records(self.fields), self.coupler.accounting
+            state = self._state(initial)
+            evaluation = self.law.evaluate(self.grid, state, t0, self.closure)
+            self._record(records, 0, t0, state, evaluation, self.coupler.accounting - mark)
+        step = records.step[-1]
+        state = self._state(records.last_state())
+        mark = self.coupler.accounting
         stepper = None
-        bar = tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step")
-        try:
-            while step < n_steps:
-                if stepper is None:
-                    stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
-                t = t0 + step * dt
-                h = min(dt, t_end - t) if step == n_steps - 1 else dt
-                result = stepper.step(u, t, h)
-                u, step = result.u, step + 1
-                bar.update(1)
-                bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self._micro_log.micro_seconds:.3g}")
-                if step % save_every == 0 or step == n_steps:
-                    t_now = t_end if step == n_steps else t0 + step * dt
-                    ev = result.evaluation if stepper.implicit else self.law.evaluate(
-                        self.grid, u, t_now, self.closure)
-                    records["step"].append(step)
-                    records["time"].append(t_now)
-                    records["u"].append(u.reshape(self.grid.shape).copy())
-                    records["flux"].append(ev.normal_flux)
-                    records["stderr"].append(ev.normal_flux_stderr)
-                    records["cost"].append(self._micro_log.micro_seconds - mark[0])
-                    records["runs"].append(self._micro_log.fresh_runs - mark[1])
-                    mark = (self._micro_log.micro_seconds, self._micro_log.fresh_runs)
-                    if checkpoint:
-                        stepper = None  # restart the stepper where a resumed run restarts it
-                        write_netcdf(self._records_dataset(records, token, n_steps, start), checkpoint)
-                        self.coupler.save_cache()
-        finally:
-            bar.close()
-        return self._records_dataset(records, token, n_steps, start)
 
-    # -- multi-field (hyperbolic) laws -------------------------------------------------
-    def initial_fields(self, u0: Any = None) -> np.ndarray:
-        """Initial fields (n_fields, n_cells): None (zeros), an array, or a mapping
-        field name -> number, profile spec or callable (missing fields are zero)."""
-        from macro import make_profile
+        def dataset():
+            return self._dataset(records, mode="transient", run_token=token, n_steps=n_steps,
+                                 completed_steps=int(records.step[-1]), wall_s=time.perf_counter() - start)
 
-        n = self.grid.n_cells
-        if u0 is None:
-            return np.zeros((len(self.fields), n))
-        if isinstance(u0, np.ndarray):
-            if u0.shape != (len(self.fields), n):
-                raise ValueError(f"HMMSolver: `u0` must have shape {(len(self.fields), n)}, got {u0.shape}")
-            return np.array(u0, dtype=float)
-        if not isinstance(u0, Mapping):
-            raise TypeError(f"HMMSolver: `u0` for fields {self.fields} must be a mapping or an array")
-        unknown = sorted(set(u0) - set(self.fields))
-        if unknown:
-            raise ValueError(f"HMMSolver: `u0` has unknown fields {unknown}; the law's fields are {self.fields}")
-        coords = self.grid.coords()
-        return np.stack([np.broadcast_to(np.asarray(make_profile(u0[f], name=f)(*coords, t=0.0), float),
-                                         self.grid.shape).reshape(n) if f in u0 else np.zeros(n)
-                         for f in self.fields])
-
-    def _run_fields(self, t_end, dt, u0, t0, save_every, progress, checkpoint=None):
-        from tqdm.auto import tqdm
-
-        t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
-        save_every = save_every or max(1, n_steps // 20)
-        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
-            raise ValueError(f"HMMSolver.run(): `save_every` must be an int >= 1, got {save_every!r}")
-        start = time.perf_counter()
-        U0 = self.initial_fields(u0)
-        token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
-                                u0=hashlib.blake2b(U0.tobytes(), digest_size=8).hexdigest())
-        log = self._micro_log
-        records = self._resume_fields(checkpoint, token) if checkpoint else None
-        mark = (log.micro_seconds, log.fresh_runs)
-
-        def record(rec, step, t, U):
-            nonlocal mark
-            sigma, se = self.law.closure_values(U, self.closure)  # (n_cells, n_outputs) each
-            for key, val in (("step", step), ("time", t), ("U", U.copy()), ("sigma", sigma), ("se", se),
-                             ("cost", log.micro_seconds - mark[0]), ("runs", log.fresh_runs - mark[1])):
-                rec[key].append(val)
-            mark = (log.micro_seconds, log.fresh_runs)
-
-        if records is None:
-            records = {k: [] for k in ("step", "time", "U", "sigma", "se", "cost", "runs")}
-            record(records, 0, t0, U0)
-        step, U = int(records["step"][-1]), np.array(records["U"][-1], dtype=float)
-        stepper = None
         with tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step") as bar:
             while step < n_steps:
                 if stepper is None:
                     stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
                 t = t0 + step * dt
                 h = min(dt, t_end - t) if step == n_steps - 1 else dt
-                U, step = stepper.step(U, t, h).U, step + 1
+                result = stepper.step(state, t, h)
+                state, step = result.u, step + 1
                 bar.update(1)
+                bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self.coupler.accounting.micro_seconds:.3g}")
                 if step % save_every == 0 or step == n_steps:
-                    record(records, step, t_end if step == n_steps else t0 + step * dt, U)
+                    t_now = t_end if step == n_steps else t0 + step * dt
+                    evaluation = (result.evaluation if stepper.implicit
+                                  else self.law.evaluate(self.grid, state, t_now, self.closure))
+                    now = self.coupler.accounting
+                    self._record(records, step, t_now, state, evaluation, now - mark)
+                    mark = now
                     if checkpoint:
                         stepper = None  # restart the stepper where a resumed run restarts it
-                        write_netcdf(self._fields_dataset(records, token, n_steps, start), checkpoint)
+                        write_netcdf(dataset(), checkpoint)
                         self.coupler.save_cache()
-        return self._fields_dataset(records, token, n_steps, start)
+        return dataset()
 
-    def _fields_dataset(self, records, token, n_steps, start):
-        import xarray as xr
-
-        grid = self.grid
-        states, stresses, errors = records["U"], records["sigma"], records["se"]
-        data = {f: (("time", "x"), np.array([s[i] for s in states]), {"units": self.units.get(f, "1")})
-                for i, f in enumerate(self.fields)}
-        for k, name in enumerate(self.law.closure_outputs(grid)):
-            data[name] = (("time", "x"), np.array([s[:, k] for s in stresses]),
-                          {"units": self.units.get(name, "1"),
-                           "long_name": f"{name} at the cell states (micro estimate)"})
-            data[f"{name}_stderr"] = (("time", "x"), np.array([e[:, k] for e in errors]),
-                                      {"units": self.units.get(name, "1")})
-        data["micro_cost_s"] = ("time", np.array(records["cost"], dtype=float), {"units": "s"})
-        data["micro_runs"] = ("time", np.array(records["runs"], dtype=np.int64))
-        data["step"] = ("time", np.array(records["step"], dtype=np.int64), {"long_name": "macro step index"})
-        attrs = self._attrs(mode="transient", n_steps=n_steps, run_token=token,
-                            completed_steps=int(records["step"][-1]), wall_s=time.perf_counter() - start,
-                            micro_seconds=float(np.sum(records["cost"])), micro_runs=int(np.sum(records["runs"])))
-        coords = {"time": ("time", np.array(records["time"], dtype=float), {"units": self.units["time"]}),
-                  "x": ("x", grid.centres[0], {"units": self.units["x"]})}
-        return xr.Dataset(data, coords=coords, attrs=attrs)
-
-    def _resume_fields(self, checkpoint, token):
-        ds = self._load_checkpoint(checkpoint, token)
-        if ds is None:
-            return None
-        outputs = self.law.closure_outputs(self.grid)
-        n = ds.sizes["time"]
-        return {"step": [int(v) for v in ds["step"].values], "time": [float(v) for v in ds["time"].values],
-                "U": [np.stack([ds[f].values[i] for f in self.fields]) for i in range(n)],
-                "sigma": [np.column_stack([ds[o].values[i] for o in outputs]) for i in range(n)],
-                "se": [np.column_stack([ds[f"{o}_stderr"].values[i] for o in outputs]) for i in range(n)],
-                "cost": [float(v) for v in ds["micro_cost_s"].values],
-                "runs": [int(v) for v in ds["micro_runs"].values]}
-
-    def _records_dataset(self, records, token, n_steps, start):
-        attrs = self._attrs(mode="transient", run_token=token, n_steps=n_steps,
-                            completed_steps=int(records["step"][-1]),
-                            wall_s=time.perf_counter() - start,
-                            micro_seconds=float(np.sum(records["cost"])),
-                            micro_runs=int(np.sum(records["runs"])))
-        ds = self._dataset(records["time"], records["u"], records["flux"], records["stderr"],
-                           records["cost"], records["runs"], attrs)
-        ds["step"] = ("time", np.asarray(records["step"], dtype=np.int64), {"long_name": "macro step index"})
-        return ds
-
-    def _load_checkpoint(self, checkpoint, token):
-        """The checkpoint Dataset, None if the file does not exist; CheckpointError if
-        it cannot be read or belongs to another run."""
+    # -- checkpoints ------------------------------------------------------------------
+    def _resume(self, checkpoint, token) -> Records | None:
+        """The records of a checkpoint, None if the file does not exist;
+        CheckpointError if it cannot be read or belongs to another run."""
         import xarray as xr
 
         path = Path(checkpoint)
@@ -414,17 +343,4 @@ class HMMSolver:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} belongs to a different run (law, grid, oracle, budget, "
                 "seed, stepper or times differ); delete it or choose another path")
-        return ds
-
-    def _resume(self, checkpoint, token):
-        ds = self._load_checkpoint(checkpoint, token)
-        if ds is None:
-            return None
-        names = self.law.closure_outputs(self.grid)
-        flat = lambda var, i: np.concatenate([ds[f"{n}{var}"].values[i].ravel() for n in names])  # noqa: E731
-        n = ds.sizes["time"]
-        return {"step": [int(s) for s in ds["step"].values], "time": [float(t) for t in ds["time"].values],
-                "u": [ds["u"].values[i] for i in range(n)],
-                "flux": [flat("", i) for i in range(n)], "stderr": [flat("_stderr", i) for i in range(n)],
-                "cost": [float(c) for c in ds["micro_cost_s"].values],
-                "runs": [int(r) for r in ds["micro_runs"].values]}
+        return Records.from_dataset(ds, self.fields, tuple(self.names.values()))

@@ -29,6 +29,18 @@ with row ``f * dim + k`` holding component ``k`` at face ``f``.
 
 All formulas are exact for affine ``u`` with matching ``g``.
 
+Face value
+----------
+For closures that depend on the state, ``u`` at every face is affine too::
+
+    u_face = value @ u + value_boundary @ g(samples)
+
+the mean of the two values whose difference is the face's normal gradient:
+the two neighbouring cells at interior faces, the boundary cell and ``g`` at
+boundary faces. With it a flux ``q = k(u) grad u`` is discretised as
+``(K(u_R) - K(u_L)) / dist`` exactly for ``k`` linear in ``u``
+(``K' = k``, the Kirchhoff transform).
+
 Divergence
 ----------
 ``(div q)_cell = sum_axes (q_n(high face) - q_n(low face)) / h_axis``.
@@ -37,11 +49,12 @@ Divergence
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["FaceOperators", "build_operators"]
+__all__ = ["FaceOperators", "build_operators", "slip_pair"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +75,10 @@ class FaceOperators:
     """(n_faces, dim) face centres."""
     face_axes: np.ndarray
     """(n_faces,) normal axis of each face."""
+    value: sp.csr_matrix
+    """(n_faces, n_cells) cell part of the face value of ``u``."""
+    value_boundary: sp.csr_matrix
+    """(n_faces, n_samples) boundary-data part of the face value."""
 
 
 def _normal(n: int, h: float, slip: tuple[float, float] = (0.0, 0.0)) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -118,6 +135,17 @@ def _node_difference(n: int, h: float) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(n, n + 1))
 
 
+def _face_mean(n: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Face value at the ``n + 1`` faces of ``n`` cells: the mean of the two
+    neighbours, at a boundary face the mean of the boundary cell and ``g``
+    (returned as the coefficient vectors of the low and high ``g``)."""
+    faces = np.arange(n + 1)
+    rows = np.concatenate([faces[1:], faces[:-1]])
+    cols = np.concatenate([faces[1:] - 1, faces[:-1]])
+    m = sp.csr_matrix((np.full(2 * n, 0.5), (rows, cols)), shape=(n + 1, n))
+    return m, 0.5 * _unit(n + 1, 0), 0.5 * _unit(n + 1, n)
+
+
 def _col(v: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix(np.asarray(v, dtype=float)[:, None])
 
@@ -128,7 +156,7 @@ def _unit(n: int, k: int) -> np.ndarray:
     return e
 
 
-def _finish(grid, gradient, boundary, samples, divergence) -> FaceOperators:
+def _finish(grid, gradient, boundary, samples, divergence, value, value_boundary) -> FaceOperators:
     divergence = sp.csr_matrix(divergence)
     return FaceOperators(
         gradient=sp.csr_matrix(gradient),
@@ -138,6 +166,8 @@ def _finish(grid, gradient, boundary, samples, divergence) -> FaceOperators:
         divergence_sq=divergence.multiply(divergence).tocsr(),
         face_points=grid.face_centres(),
         face_axes=grid.face_axes(),
+        value=sp.csr_matrix(value),
+        value_boundary=sp.csr_matrix(value_boundary),
     )
 
 
@@ -146,7 +176,9 @@ def _build_1d(grid, slip: tuple[float, float] = (0.0, 0.0)) -> FaceOperators:
     a, b = grid.extent
     d, bl, br = _normal(n, h, slip)
     boundary = sp.hstack([_col(bl), _col(br)])
-    return _finish(grid, d, boundary, np.array([[a], [b]]), _node_difference(n, h))
+    value, vl, vr = _face_mean(n)
+    return _finish(grid, d, boundary, np.array([[a], [b]]), _node_difference(n, h), value,
+                   sp.hstack([_col(vl), _col(vr)]))
 
 
 def _build_2d(grid) -> FaceOperators:
@@ -205,7 +237,29 @@ def _build_2d(grid) -> FaceOperators:
     full = full[old]
     n = grid.n_cells
     divergence = sp.hstack([sp.kron(nodex, iy), sp.kron(ix, nodey)])
-    return _finish(grid, full[:, :n], full[:, n:], samples, divergence)
+    # face values: x-faces see the L/R samples, y-faces the B/T samples (the face centres)
+    mx, vlx, vrx = _face_mean(nx)
+    my, vby, vty = _face_mean(ny)
+    n_nodes = 2 * (nx + 1) + 2 * (ny + 1)
+    value_x = sp.hstack([sp.kron(mx, iy), sp.kron(_col(vlx), iy), sp.kron(_col(vrx), iy),
+                         sp.csr_matrix((nxf, 2 * nx + n_nodes))])
+    value_y = sp.hstack([sp.kron(ix, my), sp.csr_matrix((nyf, 2 * ny)), sp.kron(ix, _col(vby)),
+                         sp.kron(ix, _col(vty)), sp.csr_matrix((nyf, n_nodes))])
+    value = sp.vstack([value_x, value_y]).tocsr()
+    return _finish(grid, full[:, :n], full[:, n:], samples, divergence, value[:, :n], value[:, n:])
+
+
+def slip_pair(slip_length: Any) -> tuple[float, float]:
+    """(low, high) Navier slip lengths from a number or a pair; ValueError otherwise."""
+    try:
+        values = np.asarray(slip_length, dtype=float)
+        pair = np.broadcast_to(values, (2,)) if values.ndim <= 1 else None
+    except (TypeError, ValueError):
+        pair = None
+    if pair is None or not np.all(np.isfinite(pair)) or pair.min() < 0:
+        raise ValueError(f"DiffusionLaw(): `slip_length` must be a length >= 0 or a pair (low, high) of them, "
+                         f"got {slip_length!r}")
+    return float(pair[0]), float(pair[1])
 
 
 def build_operators(grid, slip: tuple[float, float] = (0.0, 0.0)) -> FaceOperators:

@@ -26,10 +26,17 @@ returned flux enters the divergence
 Closure noise (``stderr``) is propagated to ``rhs_stderr`` assuming
 independent faces: ``sqrt(sum_faces (stderr_n / h)^2)``.
 
-Tangents ``dq/dG`` come from ``closure.tangent`` if the closure has it,
-otherwise from forward finite differences in the gradient columns, sent as
-ONE stacked closure call holding the base points and ``dim`` perturbed
-copies. For a noisy closure FD tangents are only approximations (the noise
+A state-dependent closure (``DiffusionLaw(state_dependent=True)``,
+``q = C(x, u, grad u)``, e.g. ``q = D(u) grad u``) is also given ``u`` at the
+face: the mean of the two values whose difference is the normal gradient
+there (the two cells; the boundary cell and ``g``), so that ``q = k(u) grad
+u`` is discretised as the difference of the Kirchhoff potential ``K(u)``
+(``K' = k``) for ``k`` linear in ``u``.
+
+Tangents ``dq/dG`` (and ``dq/du`` for a state-dependent closure) come from
+``closure.tangent`` if the closure has it, otherwise from forward finite
+differences in those columns, sent as ONE stacked closure call holding the
+base points and one perturbed copy per column. For a noisy closure FD tangents are only approximations (the noise
 is divided by the FD step), which is why the Newton solvers compare
 residuals against the propagated closure noise rather than zero. Choose
 ``fd_step`` so that the perturbation ``fd_step * max(|G|, 1)`` is large
@@ -39,74 +46,24 @@ compared with ``stderr / |dq/dG|``; :meth:`DiffusionLaw.tangents` warns
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
-import warnings
+import functools
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._operators import FaceOperators, build_operators
+from ._operators import FaceOperators, build_operators, slip_pair
 from ._validate import as_state, check_float
-from .closures import call_closure, forward_differences, gradient_copies
+from ._tangents import closure_tangents
+from .closure import as_closure, check_result
 from .grid import Grid1D, Grid2D
+from .law import FluxEvaluation
+from .newton import noise_factor  # kept importable from here
 from .profiles import make_profile
 
 __all__ = ["DiffusionLaw", "FluxEvaluation", "noise_factor"]
 
 Grid = Grid1D | Grid2D
-
-
-@dataclass(frozen=True, eq=False)
-class FluxEvaluation:
-    """One evaluation of the semi-discrete right-hand side.
-
-    Attributes
-    ----------
-    du_dt : ndarray (n_cells,)
-        ``div q + f`` per cell (u / time).
-    normal_flux : ndarray (n_faces,)
-        Normal flux component ``q_n`` at each face (flat face order).
-    normal_flux_stderr : ndarray (n_faces,)
-        Standard error of ``normal_flux``.
-    cost_s : ndarray (n_faces,)
-        Micro wall seconds spent per face (for a finite-difference Jacobian,
-        the base point plus its perturbed copies).
-    rhs_stderr : ndarray (n_cells,)
-        Closure noise propagated into ``du_dt`` (independent faces).
-    points : ndarray (n_faces, n_in)
-        The closure query (positions, then gradient components).
-    t : float
-        Time of the evaluation.
-    """
-
-    du_dt: np.ndarray
-    normal_flux: np.ndarray
-    normal_flux_stderr: np.ndarray
-    cost_s: np.ndarray
-    rhs_stderr: np.ndarray
-    points: np.ndarray
-    t: float
-
-
-def noise_factor(n_cells: int) -> float:
-    """Multiplier of ``max(rhs_stderr)`` in the Newton noise floors.
-
-    After a Newton update computed from a noisy right-hand side ``F + eta_k``,
-    the next residual is about ``eta_{k+1} - eta_k``: two independent draws,
-    so ``sqrt(2)`` times the single-evaluation noise per cell. Its infinity
-    norm over ``n`` cells grows like the maximum of ``n`` normals,
-    ``~ sqrt(2 ln n)``. The factor
-
-    .. math:: c(n) = \\sqrt{2}\\,\\max\\bigl(3,\\; 1 + \\sqrt{2 \\ln n}\\bigr)
-
-    keeps the chance that a converged iterate is rejected below about 1% per
-    iteration for any grid size (a flat ``3`` would reject almost surely
-    once ``n`` exceeds a few thousand cells). ``c(1) = 4.24``, ``c(32) = 5.1``,
-    ``c(10^4) = 7.5``.
-    """
-    return float(np.sqrt(2.0) * max(3.0, 1.0 + np.sqrt(2.0 * np.log(max(int(n_cells), 1)))))
 
 
 def _check_grid(grid: Any, func: str) -> Grid:
@@ -115,52 +72,35 @@ def _check_grid(grid: Any, func: str) -> Grid:
     return grid
 
 
-def _check_closure(closure: Any, func: str) -> Callable[[np.ndarray], Any]:
-    if not callable(closure):
-        raise TypeError(f"{func}: `closure` must be callable closure(points), got {type(closure).__name__}")
-    return closure
+def _check_closure(closure: Any, func: str) -> Any:
+    return as_closure(closure, func)
 
 
-def _result_arrays(res: Any, n_points: int, n_out: int, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate a closure result; return (mean, stderr, cost_s) arrays."""
-    missing = [a for a in ("mean", "stderr", "cost_s") if not hasattr(res, a)]
-    if missing:
-        raise TypeError(
-            f"{func}: the closure result must have attributes mean, stderr and cost_s; "
-            f"{type(res).__name__} lacks {missing}"
-        )
-    mean = np.asarray(res.mean, dtype=float)
-    stderr = np.asarray(res.stderr, dtype=float)
-    cost = np.asarray(res.cost_s, dtype=float)
-    if n_out == 1 and mean.shape == (n_points,):
-        mean, stderr = mean[:, None], stderr.reshape(n_points, 1)
-    if mean.shape != (n_points, n_out):
-        raise ValueError(f"{func}: closure `mean` must have shape {(n_points, n_out)}, got {mean.shape}")
-    if stderr.shape != mean.shape:
-        raise ValueError(f"{func}: closure `stderr` must have shape {mean.shape}, got {stderr.shape}")
-    if cost.shape != (n_points,):
-        raise ValueError(f"{func}: closure `cost_s` must have shape ({n_points},), got {cost.shape}")
-    if not np.all(np.isfinite(mean)):
-        bad = int(np.argwhere(~np.isfinite(mean))[0, 0])
-        raise ValueError(f"{func}: closure returned a non-finite flux at query row {bad}")
-    return mean, stderr, cost
+_result_arrays = check_result
 
 
-def _slip_pair(slip_length: Any) -> tuple[float, float]:
-    """(low, high) Navier slip lengths from a number or a pair; ValueError otherwise."""
-    try:
-        values = np.asarray(slip_length, dtype=float)
-        pair = np.broadcast_to(values, (2,)) if values.ndim <= 1 else None
-    except (TypeError, ValueError):
-        pair = None
-    if pair is None or not np.all(np.isfinite(pair)) or pair.min() < 0:
-        raise ValueError(f"DiffusionLaw(): `slip_length` must be a length >= 0 or a pair (low, high) of them, "
-                         f"got {slip_length!r}")
-    return float(pair[0]), float(pair[1])
+class _class_or_instance:
+    """Method descriptor: bound to the instance, or to ``None`` when called on the class."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Callable[..., Any]:
+        return functools.partial(self.function, obj)
 
 
 class DiffusionLaw:
     """``c u_t = div q + f`` with Dirichlet data ``g`` and a pluggable flux closure.
+
+    **Sign convention**: the law is ``c u_t = div q + f``, so for ordinary
+    diffusion the closure returns ``q = +D grad u`` with ``D > 0`` (``q`` is
+    minus the physical diffusive flux ``j = -D grad u`` of Fick's or
+    Fourier's law; for channel flow it is the shear stress ``tau = eta
+    du/dy``). A closure whose flux decreases with the gradient at every
+    evaluated face (``dq_n/dG_n < 0`` everywhere, e.g. Fick's law written as
+    ``q = -D grad u``) is refused with a ``ValueError`` naming this
+    convention, before Newton or an explicit step diverges.
 
     With ``q`` a diffusive flux this is the heat/diffusion equation; with ``u``
     a velocity, ``q`` a shear stress ``tau(du/dy)``, ``f`` a body force and
@@ -188,32 +128,62 @@ class DiffusionLaw:
         at the wall, e.g. measured by a near-wall micro model
         (:class:`oracles.DPDWallSlip`).
 
+    units : mapping, optional, keyword-only
+        Unit strings of ``u`` (and ``x``, ``time``) where known, carried into
+        results (an ``hmm.HMMSolver(units=...)`` entry overrides them).
+    state_dependent : bool, keyword-only
+        The closure depends on the state as well as its gradient,
+        ``q = C(x, u, grad u)`` (e.g. ``q = D(u) grad u``): the query gets a
+        column ``u`` (the face value, see :meth:`face_values`) before the
+        gradient, and the Jacobian includes ``dq/du`` (from
+        ``closure.tangent``, which then returns ``(n, dim, 1 + dim)``, or by
+        finite differences), so Newton converges quadratically.
+
     Notes
     -----
-    All methods take the grid explicitly; operators are cached per grid.
+    A :class:`macro.ConservationLaw` of form ``"semi_discrete"`` with the one
+    field ``u``. All methods take the grid explicitly; operators are cached
+    per grid.
     """
 
+    form: ClassVar[str] = "semi_discrete"
+    fields: tuple[str, ...] = ("u",)
+
     def __init__(self, source: Any = 0.0, boundary: Any = 0.0, *, fd_step: float = 1e-4,
-                 capacity: float = 1.0, slip_length: float | tuple[float, float] = 0.0) -> None:
+                 capacity: float = 1.0, slip_length: float | tuple[float, float] = 0.0,
+                 units: Mapping[str, str] | None = None, state_dependent: bool = False) -> None:
         self.source = make_profile(source, name="source")
         self.boundary = make_profile(boundary, name="boundary")
         self.fd_step = check_float(fd_step, "fd_step", "DiffusionLaw()", positive=True)
         self.capacity = check_float(capacity, "capacity", "DiffusionLaw()", positive=True)
-        self.slip_length: tuple[float, float] = _slip_pair(slip_length)
+        self.slip_length: tuple[float, float] = slip_pair(slip_length)
+        self.units: dict[str, str] = dict(units or {})
+        if not isinstance(state_dependent, bool):
+            raise TypeError(f"DiffusionLaw(): `state_dependent` must be a bool, got {type(state_dependent).__name__}")
+        self.state_dependent = state_dependent
         self._ops: dict[Grid, FaceOperators] = {}
 
     def __repr__(self) -> str:
         cap = "" if self.capacity == 1.0 else f", capacity={self.capacity!r}"
         slip = "" if not any(self.slip_length) else f", slip_length={self.slip_length!r}"
+        units = f", units={self.units!r}" if self.units else ""
+        state = ", state_dependent=True" if self.state_dependent else ""
         return (f"DiffusionLaw(source={self.source!r}, boundary={self.boundary!r}, fd_step={self.fd_step}"
-                f"{cap}{slip})")
+                f"{cap}{slip}{units}{state})")
 
     # -- names and operators -------------------------------------------------
-    @staticmethod
-    def closure_inputs(grid: Grid) -> tuple[str, ...]:
-        """Closure query columns: positions then gradient components."""
+    @_class_or_instance
+    def closure_inputs(self: "DiffusionLaw | None", grid: Grid) -> tuple[str, ...]:
+        """Closure query columns: positions, ``u`` (state-dependent closures
+        only), then gradient components. Also callable on the class (the
+        state-independent columns)."""
         grid = _check_grid(grid, "closure_inputs()")
-        return tuple(grid.dims) + tuple(f"grad_{d}" for d in grid.dims)
+        state = ("u",) if self is not None and self.state_dependent else ()
+        return tuple(grid.dims) + state + tuple(f"grad_{d}" for d in grid.dims)
+
+    def tangent_columns(self, grid: Grid) -> tuple[str, ...]:
+        """The query columns the law differentiates the closure by (the last ones)."""
+        return self.closure_inputs(grid)[grid.dim:]
 
     @staticmethod
     def closure_outputs(grid: Grid) -> tuple[str, ...]:
@@ -266,11 +236,37 @@ class DiffusionLaw:
         gmat, gvec = self.face_gradient_operator(grid, t)
         return (gmat @ u + gvec).reshape(grid.n_faces, grid.dim)
 
+    def face_values(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
+        """``u`` at every face, (n_faces,): the mean of the two values its normal
+        gradient differences (the two cells; the boundary cell and ``g``)."""
+        u = as_state(u, grid.n_cells, grid.shape, "face_values()")
+        ops = self.operators(grid)
+        return ops.value @ u + ops.value_boundary @ self.boundary_values(grid, t)
+
     def flux_points(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
-        """Closure query at all faces, shape (n_faces, 2 * dim): positions then gradient."""
+        """Closure query at all faces (columns :meth:`closure_inputs`): positions,
+        ``u`` at the face for a state-dependent closure, then the gradient."""
         grid = _check_grid(grid, "flux_points()")
         u = as_state(u, grid.n_cells, grid.shape, "flux_points()")
-        return np.hstack([self.operators(grid).face_points, self.face_gradients(grid, u, t)])
+        state = [self.face_values(grid, u, t)[:, None]] if self.state_dependent else []
+        return np.hstack([self.operators(grid).face_points, *state, self.face_gradients(grid, u, t)])
+
+    def closure_points(self, grid: Grid, u: Any, t: float = 0.0) -> np.ndarray:
+        """The closure query (the protocol's name for :meth:`flux_points`)."""
+        return self.flux_points(grid, u, t)
+
+    def forcing_scale(self, grid: Grid, t: float = 0.0) -> float:
+        """``max |f|`` at the cells (the steady Newton tolerance is relative to it)."""
+        return float(np.abs(self.source_values(grid, t)).max())
+
+    def record(self, grid: Grid, evaluation: FluxEvaluation) -> dict[str, tuple]:
+        """The normal flux at the faces as stored in results: output name ->
+        (dims, mean, stderr), one face family per output (``flux`` on
+        ``x_face`` in 1D; ``flux_x`` on the x-faces and ``flux_y`` on the
+        y-faces in 2D)."""
+        names = self.closure_outputs(grid)
+        means, errs = grid.split_faces(evaluation.normal_flux), grid.split_faces(evaluation.normal_flux_stderr)
+        return {n: (dims, m, e) for n, dims, m, e in zip(names, grid.face_dims, means, errs)}
 
     # -- evaluation ----------------------------------------------------------
     def _evaluation(self, grid: Grid, points, mean, stderr, cost, t: float) -> FluxEvaluation:
@@ -280,7 +276,8 @@ class DiffusionLaw:
         sn = stderr[rows, ops.face_axes]
         du_dt = (ops.divergence @ qn + self.source_values(grid, t)) / self.capacity
         rhs_stderr = np.sqrt(ops.divergence_sq @ sn**2) / self.capacity
-        return FluxEvaluation(du_dt, qn, sn, cost, rhs_stderr, points, float(t))
+        return FluxEvaluation(points=points, mean=mean, stderr=stderr, cost_s=cost, t=float(t), du_dt=du_dt,
+                              rhs_stderr=rhs_stderr, normal_flux=qn, normal_flux_stderr=sn)
 
     def evaluate(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> FluxEvaluation:
@@ -288,7 +285,7 @@ class DiffusionLaw:
 
         ``seed_points`` (n_faces, n_in): rows the closure's random numbers derive
         from instead of the query points (common random numbers; ignored by
-        closures without ``accepts_seed_rows``). Implicit steppers pass the
+        closures without noise). Implicit steppers pass the
         flux points of the step's start, so Newton iterates see one noise
         realisation per step.
         """
@@ -297,77 +294,73 @@ class DiffusionLaw:
         closure = _check_closure(closure, "evaluate()")
         t = check_float(t, "t", "evaluate()")
         points = self.flux_points(grid, u, t)
-        result = call_closure(closure, points, seed_points)
+        result = closure(points, seed_rows=seed_points)
         mean, stderr, cost = _result_arrays(result, grid.n_faces, grid.dim, "evaluate()")
         return self._evaluation(grid, points, mean, stderr, cost, t)
 
     def tangents(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> tuple[np.ndarray, FluxEvaluation]:
-        """Flux tangents ``dq/dG`` at every face and the evaluation at ``u``.
+        """Flux tangents at every face and the evaluation at ``u``.
 
         Uses ``closure.tangent`` when present (one closure call plus one
         tangent call), else forward differences in ONE stacked closure call of
-        ``(1 + dim) * n_faces`` points: the base points, then for each
-        component ``k`` a copy with ``G_k`` shifted by
-        ``fd_step * max(max_faces |G_k|, 1)``.
+        ``(1 + k) * n_faces`` points: the base points, then for each
+        differentiated column ``c`` a copy with ``c`` shifted by
+        ``fd_step * max(max_faces |c|, 1)`` (copies share their base point's
+        random numbers).
 
         Returns
         -------
-        tangent : ndarray, shape (n_faces, dim, dim)
-            ``tangent[f, i, k] = dq_i / dG_k`` at face ``f``.
+        tangent : ndarray, shape (n_faces, dim, k)
+            ``tangent[f, i, j] = dq_i / dc_j`` at face ``f`` over the ``k``
+            differentiated columns (:meth:`tangent_columns`): the gradient
+            components, preceded by ``u`` for a state-dependent closure.
         evaluation : FluxEvaluation
         """
         grid = _check_grid(grid, "tangents()")
         u = as_state(u, grid.n_cells, grid.shape, "tangents()")
         closure = _check_closure(closure, "tangents()")
         t = check_float(t, "t", "tangents()")
-        dim, n = grid.dim, grid.n_faces
         points = self.flux_points(grid, u, t)
-        if hasattr(closure, "tangent"):
-            mean, stderr, cost = _result_arrays(closure(points), n, dim, "tangents()")
-            tangent = np.asarray(closure.tangent(points), dtype=float)
-            if tangent.shape != (n, dim, dim):
-                raise ValueError(f"tangents(): closure.tangent must return shape {(n, dim, dim)}, got {tangent.shape}")
-        else:
-            stacked, steps = gradient_copies(points, dim, self.fd_step)
-            # common random numbers: each perturbed copy shares its base point's noise
-            # when the closure supports it, so noisy estimates difference cleanly
-            base_seeds = points if seed_points is None else seed_points
-            result = call_closure(closure, stacked, np.vstack([base_seeds] * (1 + dim)))
-            allmean, allerr, allcost = _result_arrays(result, (1 + dim) * n, dim, "tangents()")
-            mean, stderr = allmean[:n], allerr[:n]
-            cost = allcost.reshape(1 + dim, n).sum(axis=0)
-            tangent = forward_differences(allmean, steps)
-            noise = 0.0
-            if not getattr(closure, "accepts_seed_rows", False):  # independent noise in base and copy
-                noise = max(float(np.max(np.sqrt(2.0) * stderr / step[:, None])) for step in steps)
-            scale = float(np.abs(tangent).max())
-            if noise > 0.1 * scale:
-                warnings.warn(
-                    f"tangents(): closure noise / FD step ~ {noise:.3g} exceeds 10% of the tangent "
-                    f"scale {scale:.3g}; finite-difference tangents are unreliable, increase "
-                    f"`fd_step` (now {self.fd_step:g}) or give the closure a `tangent` method",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+        tangent, mean, stderr, cost = closure_tangents(closure, points, grid.dim, len(self.tangent_columns(grid)),
+                                                       self.fd_step, seed_points, "tangents()")
+        self._check_sign(grid, tangent)
         return tangent, self._evaluation(grid, points, mean, stderr, cost, t)
+
+    def _check_sign(self, grid: Grid, tangent: np.ndarray) -> None:
+        """Refuse a closure with ``dq_n/dG_n < 0`` at every face (the wrong sign convention)."""
+        axes = self.operators(grid).face_axes
+        first_grad = tangent.shape[2] - grid.dim  # the gradient columns come last
+        slope = tangent[np.arange(grid.n_faces), axes, first_grad + axes]
+        if np.all(slope < 0):
+            raise ValueError(
+                f"DiffusionLaw.tangents(): the closure's flux decreases with the gradient at every face "
+                f"(dq_n/dG_n < 0 at all {grid.n_faces} faces, largest {float(slope.max()):.3g}); the law is "
+                f"u_t = div q + f, so diffusion needs the convention q = +D grad u with D > 0. A closure "
+                f"returning Fick's flux q = -D grad u has the opposite sign: negate it")
 
     def jacobian(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any], *,
                  seed_points: np.ndarray | None = None) -> tuple[sp.csr_matrix, FluxEvaluation]:
-        """Sparse Jacobian ``d(du_dt)/du = Div @ T @ Gmat`` and the evaluation at ``u``.
+        """Sparse Jacobian ``d(du_dt)/du`` and the evaluation at ``u``.
 
-        ``T`` (n_faces, n_faces * dim) holds the normal-flux rows of the
-        tangents, ``T[f, f * dim + k] = dq_n / dG_k``. One closure call (see
-        :meth:`tangents`); the base evaluation comes with it.
+        ``d(du_dt)/du = Div @ (T @ Gmat + diag(dq_n/du) @ V) / c``: ``T``
+        (n_faces, n_faces * dim) holds the normal-flux rows of the gradient
+        tangents, ``T[f, f * dim + k] = dq_n / dG_k``; the second term, with
+        ``V`` the face-value operator, is there only for a state-dependent
+        closure. One closure call (see :meth:`tangents`); the base
+        evaluation comes with it.
         """
         tangent, evaluation = self.tangents(grid, u, t, closure, seed_points=seed_points)
         ops = self.operators(grid)
         n, dim = grid.n_faces, grid.dim
-        normal_rows = tangent[np.arange(n), ops.face_axes, :]  # (n_faces, dim)
+        normal_rows = tangent[np.arange(n), ops.face_axes, :]  # (n_faces, k)
         rows = np.repeat(np.arange(n), dim)
         cols = np.arange(n * dim)
-        tmat = sp.csr_matrix((normal_rows.ravel(), (rows, cols)), shape=(n, n * dim))
-        jac = (ops.divergence @ (tmat @ ops.gradient)).tocsr() / self.capacity
+        tmat = sp.csr_matrix((normal_rows[:, -dim:].ravel(), (rows, cols)), shape=(n, n * dim))
+        face_jac = tmat @ ops.gradient
+        if self.state_dependent:
+            face_jac = face_jac + sp.diags(normal_rows[:, 0]) @ ops.value
+        jac = (ops.divergence @ face_jac).tocsr() / self.capacity
         return jac, evaluation
 
     def max_diffusivity(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> float:
@@ -377,5 +370,11 @@ class DiffusionLaw:
         """
         tangent, _ = self.tangents(grid, u, t, closure)
         ops = self.operators(grid)
-        normal_rows = tangent[np.arange(grid.n_faces), ops.face_axes, :]
+        normal_rows = tangent[np.arange(grid.n_faces), ops.face_axes, -grid.dim:]
         return float(np.abs(normal_rows).sum(axis=1).max()) / self.capacity
+
+    def max_rate(self, grid: Grid, u: Any, t: float, closure: Any) -> float:
+        """Explicit stability rate ``sum_k 2 D / h_k^2`` (1 / time; forward Euler
+        is stable for ``dt <= 1 / rate``), ``D`` from :meth:`max_diffusivity`."""
+        diffusivity = self.max_diffusivity(grid, u, t, closure)
+        return sum(2.0 * diffusivity / h**2 for h in grid.spacing)

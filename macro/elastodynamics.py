@@ -11,38 +11,52 @@ point, Li & E, Phys. Rev. B 72, 2005). Conservation form ``U_t + F(U)_X = 0``
 with ``U = (eps, v)`` and ``F = (-v, -sigma/rho0)``; sound speed
 ``c = sqrt(sigma'(eps)/rho0)``.
 
-Scheme: Nessyahu & Tadmor (J. Comput. Phys. 87, 408, 1990), second-order
-staggered central, minmod-limited slopes; one :meth:`NessyahuTadmor.step`
-is two staggered half steps, so the solution comes back to the original
-cells. The closure is queried at cell states only (predictor and corrector:
-``2 n`` queries per half step). Periodic domain. CFL: ``dt/2 * c_max / dX
-<= cfl`` (default 0.4 < 1/2), ``c_max`` from closure tangents (finite
-differences with common random numbers), refreshed every ``cfl_refresh``
-steps; larger steps are sub-cycled.
+A :class:`macro.ConservationLaw` of form ``"flux"``: the closure is queried
+at the cell states, and the stepper is the Nessyahu-Tadmor central scheme
+(:class:`macro.steppers.NessyahuTadmor`, ``"nessyahu_tadmor"`` in
+:data:`macro.STEPPERS`), periodic. ``c_max`` for its CFL condition comes from
+closure tangents (finite differences with common random numbers).
+
+``FIELD_STEPPERS``, :func:`get_field_stepper`, ``FieldStepResult`` and
+``NessyahuTadmor`` stay importable from here: the flux-form part of
+:data:`macro.STEPPERS`, :func:`macro.get_stepper`, :class:`macro.StepResult`
+and the stepper class.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from ._validate import check_float, check_int
-from .closures import CountingClosure, call_closure
+from ._validate import check_float
+from .closure import as_closure
 from .grid import Grid1D
+from .law import Evaluation
+from .steppers import STEPPERS, NessyahuTadmor, StepResult, get_stepper
 
 __all__ = ["ElasticWaveLaw", "NessyahuTadmor", "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper"]
 
 
-def _minmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where(a * b > 0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
+def field_answers(law: Any, points: np.ndarray, closure: Any, seed_rows: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One closure call at cell-state ``points`` for a flux-form law: (mean
+    (n, n_out), stderr, cost_s (n,)); a non-finite answer names the law and the state."""
+    res = as_closure(closure, f"{type(law).__name__}")(points, seed_rows=seed_rows)
+    mean = np.asarray(res.mean, dtype=float).reshape(len(points), -1)
+    if not np.all(np.isfinite(mean)):
+        row = int(np.argwhere(~np.isfinite(mean))[0, 0])
+        raise ValueError(f"{type(law).__name__}: closure returned non-finite values at "
+                         f"{law.closure_inputs(None)} = {tuple(points[row])}")
+    return mean, np.asarray(res.stderr, dtype=float).reshape(mean.shape), np.asarray(res.cost_s, dtype=float)
 
 
 class ElasticWaveLaw:
     """Lagrangian elastic waves: fields ``("strain", "velocity")``, closure
     ``stress(strain)`` (inputs ``("strain",)``, outputs ``("stress",)``).
+
+    A :class:`macro.ConservationLaw` of form ``"flux"``: ``U = (eps, v)``,
+    ``F(U) = (-v, -sigma / rho0)``, the closure at the cell strains.
 
     Parameters
     ----------
@@ -50,16 +64,22 @@ class ElasticWaveLaw:
         Reference mass density rho0 (> 0; mass / length in 1D).
     fd_step : float
         Strain step of the finite-difference stress tangent (sound speed).
+    units : mapping, optional
+        Unit strings of the fields (and ``x``, ``time``) where known.
     """
 
+    form: ClassVar[str] = "flux"
     fields = ("strain", "velocity")
 
-    def __init__(self, density: float = 1.0, *, fd_step: float = 1e-4) -> None:
+    def __init__(self, density: float = 1.0, *, fd_step: float = 1e-4,
+                 units: Mapping[str, str] | None = None) -> None:
         self.density = check_float(density, "density", "ElasticWaveLaw()", positive=True)
         self.fd_step = check_float(fd_step, "fd_step", "ElasticWaveLaw()", positive=True)
+        self.units: dict[str, str] = dict(units or {})
 
     def __repr__(self) -> str:
-        return f"ElasticWaveLaw(density={self.density!r}, fd_step={self.fd_step!r})"
+        units = f", units={self.units!r}" if self.units else ""
+        return f"ElasticWaveLaw(density={self.density!r}, fd_step={self.fd_step!r}{units})"
 
     @staticmethod
     def closure_inputs(grid: Grid1D) -> tuple[str, ...]:
@@ -69,32 +89,42 @@ class ElasticWaveLaw:
     def closure_outputs(grid: Grid1D) -> tuple[str, ...]:
         return ("stress",)
 
+    @staticmethod
+    def closure_points(grid: Grid1D, U: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """Closure query (n_cells, 1): the cell strains."""
+        return np.asarray(U[0], dtype=float)[:, None]
+
+    def evaluate(self, grid: Grid1D, U: np.ndarray, t: float, closure: Any, *,
+                 seed_points: np.ndarray | None = None) -> Evaluation:
+        """Stress at the cell strains (one closure call) and ``F(U) = (-v, -sigma / rho0)``."""
+        points = self.closure_points(grid, U, t)
+        mean, stderr, cost = field_answers(self, points, closure, seed_points)
+        return Evaluation(points=points, mean=mean, stderr=stderr, cost_s=cost, t=float(t),
+                          flux=np.stack([-U[1], -mean[:, 0] / self.density]))
+
+    def record(self, grid: Grid1D, evaluation: Evaluation) -> dict[str, tuple]:
+        """The stress at the cell states: ``{"stress": (("x",), mean, stderr)}``."""
+        return {"stress": (("x",), evaluation.mean[:, 0], evaluation.stderr[:, 0])}
+
     def stress(self, strain: np.ndarray, closure: Callable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sigma, stderr, cost_s) at each strain value (one closure call)."""
-        res = closure(np.asarray(strain, dtype=float)[:, None])
-        mean = np.asarray(res.mean, dtype=float).reshape(-1)
-        if not np.all(np.isfinite(mean)):
-            raise ValueError(f"ElasticWaveLaw: closure returned non-finite stress at row "
-                             f"{int(np.argwhere(~np.isfinite(mean))[0, 0])}")
-        return mean, np.asarray(res.stderr, dtype=float).reshape(-1), np.asarray(res.cost_s, dtype=float)
+        mean, stderr, cost = field_answers(self, np.asarray(strain, dtype=float)[:, None], closure)
+        return mean[:, 0], stderr[:, 0], cost
 
     def sound_speed(self, strain: np.ndarray, closure: Callable) -> float:
         """max_j sqrt(max(sigma'(eps_j), 0) / rho0) by forward differences in one call,
-        the perturbed copies sharing their base point's random numbers if the
-        closure supports it."""
+        the perturbed copies sharing their base point's random numbers."""
         eps = np.asarray(strain, dtype=float)
         h = self.fd_step * max(1.0, float(np.max(np.abs(eps))))
         points = np.concatenate([eps, eps + h])[:, None]
-        res = call_closure(closure, points, np.concatenate([eps, eps])[:, None])
-        mean = np.asarray(res.mean, dtype=float).reshape(-1)
-        modulus = (mean[eps.size:] - mean[:eps.size]) / h
+        mean, _, _ = field_answers(self, points, closure, np.concatenate([eps, eps])[:, None])
+        modulus = (mean[eps.size:, 0] - mean[:eps.size, 0]) / h
         return float(np.sqrt(max(float(np.max(modulus)), 0.0) / self.density))
 
-    # -- the interface of the field steppers (shared with macro.ThermoElasticWaveLaw) --------
     def flux(self, U: np.ndarray, closure: Callable) -> tuple[np.ndarray, float]:
         """Flux F(U) = (-v, -sigma / rho0) of ``U_t + F_X = 0`` and the micro cost (one closure call)."""
-        sigma, _, cost = self.stress(U[0], closure)
-        return np.stack([-U[1], -sigma / self.density]), float(np.sum(cost))
+        ev = self.evaluate(None, U, 0.0, closure)
+        return ev.flux, float(np.sum(ev.cost_s))
 
     def max_speed(self, U: np.ndarray, closure: Callable) -> float:
         """Largest characteristic speed |lambda| = c over the cells (for the CFL condition)."""
@@ -102,97 +132,15 @@ class ElasticWaveLaw:
 
     def closure_values(self, U: np.ndarray, closure: Callable) -> tuple[np.ndarray, np.ndarray]:
         """Closure outputs at the cell states: mean and stderr, shape (n_cells, 1)."""
-        sigma, se, _ = self.stress(U[0], closure)
-        return sigma[:, None], se[:, None]
+        ev = self.evaluate(None, U, 0.0, closure)
+        return ev.mean, ev.stderr
 
 
-@dataclass(frozen=True, eq=False)
-class FieldStepResult:
-    """Outcome of one step: fields ``U`` (n_fields, n), the micro cost of the
-    step and the number of sub-steps taken."""
+FieldStepResult = StepResult
+"""Alias of :class:`macro.StepResult` (``.U`` is its state)."""
 
-    U: np.ndarray
-    t: float
-    dt: float
-    cost_s: float
-    n_substeps: int
+FIELD_STEPPERS: dict[str, type] = {name: cls for name, cls in STEPPERS.items() if "flux" in cls.forms}
+"""The steppers of :data:`macro.STEPPERS` for flux-form (multi-field) laws."""
 
-
-class NessyahuTadmor:
-    """Second-order staggered central scheme for multi-field laws (periodic).
-
-    Works for any law with ``fields``, ``flux(U, closure) -> (F, cost_s)`` and
-    ``max_speed(U, closure) -> float`` (:class:`ElasticWaveLaw`,
-    :class:`macro.ThermoElasticWaveLaw`). The update is in conservation form,
-    so the cell sums of every field are conserved to round-off.
-    """
-
-    name = "nessyahu_tadmor"
-    implicit = False
-
-    def __init__(self, law: ElasticWaveLaw, grid: Grid1D, closure: Callable, *, cfl: float = 0.4,
-                 cfl_refresh: int = 10) -> None:
-        if not all(hasattr(law, a) for a in ("fields", "flux", "max_speed")):
-            raise TypeError(f"NessyahuTadmor(): `law` must be a multi-field law with `fields`, `flux` and "
-                            f"`max_speed` (e.g. ElasticWaveLaw), got {type(law).__name__}")
-        if not isinstance(grid, Grid1D):
-            raise TypeError(f"NessyahuTadmor(): `grid` must be a Grid1D, got {type(grid).__name__}")
-        self.law, self.grid = law, grid
-        self.closure = CountingClosure(closure)
-        self.cfl = check_float(cfl, "cfl", "NessyahuTadmor()", positive=True)
-        if self.cfl > 0.5:
-            raise ValueError(f"NessyahuTadmor(): `cfl` must be <= 0.5 for stability, got {cfl}")
-        self.cfl_refresh = check_int(cfl_refresh, "cfl_refresh", "NessyahuTadmor()", minimum=1)
-        self.speed: float | None = None
-        self.n_steps = 0
-
-    def _half_step(self, U: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
-        """One staggered NT step with lam = dt/dX; result lives on cells shifted by +dX/2."""
-        F, c1 = self.law.flux(U, self.closure)
-        dU = _minmod(np.roll(U, -1, axis=1) - U, U - np.roll(U, 1, axis=1))
-        dF = _minmod(np.roll(F, -1, axis=1) - F, F - np.roll(F, 1, axis=1))
-        half = U - 0.5 * lam * dF
-        Fh, c2 = self.law.flux(half, self.closure)
-        new = (0.5 * (U + np.roll(U, -1, axis=1)) + 0.125 * (dU - np.roll(dU, -1, axis=1))
-               - lam * (np.roll(Fh, -1, axis=1) - Fh))
-        return new, c1 + c2
-
-    def step(self, U: Any, t: float, dt: float) -> FieldStepResult:
-        """Advance the fields (shape (n_fields, n)) from t to t + dt."""
-        U = np.array(U, dtype=float)
-        shape = (len(self.law.fields), self.grid.n_cells)
-        if U.shape != shape:
-            raise ValueError(f"NessyahuTadmor.step(): `U` must have shape {shape}, got {U.shape}")
-        dt = check_float(dt, "dt", "NessyahuTadmor.step()", positive=True)
-        dx = self.grid.spacing[0]
-        if self.speed is None or self.n_steps % self.cfl_refresh == 0:
-            self.speed = self.law.max_speed(U, self.closure)
-        # each sub-step is two half steps of h/2: need (h/2) c / dx <= cfl
-        n_sub = max(1, math.ceil(0.5 * dt * self.speed / (self.cfl * dx))) if self.speed > 0 else 1
-        h = dt / n_sub
-        cost = 0.0
-        for _ in range(n_sub):
-            U, c1 = self._half_step(U, 0.5 * h / dx)
-            U, c2 = self._half_step(U, 0.5 * h / dx)
-            U = np.roll(U, 1, axis=1)  # back onto the original cells
-            cost += c1 + c2
-        if not np.all(np.isfinite(U)):
-            raise RuntimeError(f"NessyahuTadmor: non-finite state after the step from t={t:.6g}")
-        self.n_steps += 1
-        return FieldStepResult(U, t + dt, dt, cost, n_sub)
-
-
-FIELD_STEPPERS: dict[str, type] = {"nessyahu_tadmor": NessyahuTadmor}
-
-
-def get_field_stepper(name_or_class: Any) -> type:
-    """Stepper class for multi-field (hyperbolic) laws by name or class."""
-    if isinstance(name_or_class, str):
-        try:
-            return FIELD_STEPPERS[name_or_class]
-        except KeyError:
-            raise ValueError(f"unknown stepper {name_or_class!r} for a multi-field law; valid names "
-                             f"are {sorted(FIELD_STEPPERS)}") from None
-    if isinstance(name_or_class, type):
-        return name_or_class
-    raise TypeError(f"stepper must be a name or a class, got {type(name_or_class).__name__}")
+get_field_stepper = get_stepper
+"""Alias of :func:`macro.get_stepper`."""

@@ -111,6 +111,15 @@ class Grid1D:
         """Normal axis of every face in flat face order (all 0 in 1D)."""
         return np.zeros(self.n_faces, dtype=np.intp)
 
+    @property
+    def face_dims(self) -> tuple[tuple[str, ...], ...]:
+        """Dims of each face family's arrays: ``(("x_face",),)``."""
+        return (("x_face",),)
+
+    def split_faces(self, values: np.ndarray) -> list[np.ndarray]:
+        """Flat face values -> one array per face family: ``[(nx + 1,)]``."""
+        return [np.asarray(values)]
+
 
 @dataclass(frozen=True)
 class Grid2D:
@@ -223,3 +232,16 @@ class Grid2D:
         return np.concatenate(
             [np.zeros(self.n_x_faces, dtype=np.intp), np.ones(self.n_y_faces, dtype=np.intp)]
         )
+
+    @property
+    def face_dims(self) -> tuple[tuple[str, ...], ...]:
+        """Dims of each face family's arrays: ``(("x_face", "y"), ("x", "y_face"))``."""
+        return (("x_face", "y"), ("x", "y_face"))
+
+    def split_faces(self, values: np.ndarray) -> list[np.ndarray]:
+        """Flat face values -> one array per face family, shaped like the faces:
+        ``[(nx + 1, ny) x-faces, (nx, ny + 1) y-faces]``."""
+        values = np.asarray(values)
+        nx, ny = self.shape
+        n_x = self.n_x_faces
+        return [values[:n_x].reshape(nx + 1, ny), values[n_x:].reshape(nx, ny + 1)]

@@ -1,23 +1,21 @@
-"""Steady states of the diffusion law by Newton's method.
+"""Steady states of semi-discrete laws by Newton's method.
 
-Solves ``F(u) = div q(x, grad u) + f = 0`` (with the Dirichlet data of the
-law) for the cell values ``u``. Each iteration takes a fresh Jacobian and the
-residual from one :meth:`macro.DiffusionLaw.jacobian` call and solves
-``J du = -F`` with :func:`macro.solve_linear`. Convergence:
+Solves ``F(u) = 0`` for the state of a :class:`macro.ConservationLaw` of
+form ``"semi_discrete"`` (``F = law.evaluate(...).du_dt``), e.g. ``F(u) = (div
+q(x, grad u) + f) / c`` of :class:`macro.DiffusionLaw` with its Dirichlet data.
+Each iteration takes a fresh Jacobian and the residual from one
+``law.jacobian`` call and solves
+``J du = -F`` with :func:`macro.solve_linear`. It stops by the noise-aware
+acceptance rule of :mod:`macro.newton`,
 
 .. math::
 
-    \\|F\\|_\\infty \\le \\mathrm{tol}\\,\\max(1, \\|f\\|_\\infty)
-      + c \\max(\\mathrm{rhs\\_stderr}) + 64\\,\\epsilon\\,\\max(|J|\\,|u|)
+    \\|F\\|_\\infty \\le \\mathrm{tol}\\,\\max(1, s)
+      + 64\\,\\epsilon\\,\\max(|J|\\,|u|) + c \\max(\\mathrm{rhs\\_stderr}),
 
-The middle term is the propagated closure noise, below which Newton cannot
-improve; ``c`` is ``noise_factor`` (default
-:func:`macro.diffusion.noise_factor`, ``>= 3 sqrt 2`` and growing like
-``sqrt(2 ln n_cells)`` because the residual after a noisy Newton step holds
-two independent noise draws and the infinity norm takes the maximum over all
-cells); it applies only after the first Newton update, so an initial guess
-whose residual hides in the noise is still corrected. The last term is the machine-precision floor of evaluating ``F`` on
-fine grids, where ``|J| ~ 4 / h^2``.
+with ``s = law.forcing_scale(grid, t)`` (``max |f|`` for diffusion) and the
+noise term only after the first Newton update (an initial guess whose
+residual hides in the noise is still corrected).
 For a linear closure the solve takes one Newton step plus one residual check
 (two closure calls with exact or FD tangents).
 """
@@ -29,11 +27,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._validate import as_state, check_float, check_int
-from .closures import CountingClosure
-from .diffusion import DiffusionLaw, FluxEvaluation, _check_grid
-from .diffusion import noise_factor as default_noise_factor
+from ._validate import check_float, check_int
+from .closure import CountingClosure, as_closure
+from .grid import Grid1D, Grid2D
+from .law import Evaluation, SemiDiscreteLaw, check_state, state_shape
 from .linsolve import LINEAR_METHODS, solve_linear
+from .newton import acceptance_threshold
+from .newton import noise_factor as default_noise_factor
 
 __all__ = ["solve_steady", "SteadyResult", "SteadyStateError"]
 
@@ -66,7 +66,7 @@ class SteadyResult:
     ----------
     u : ndarray (n_cells,)
         Steady state (flat, C order of ``grid.shape``).
-    evaluation : FluxEvaluation
+    evaluation : Evaluation
         Right-hand side at ``u`` (its ``du_dt`` is the residual ``F(u)``).
     iterations : int
         Newton steps taken.
@@ -81,7 +81,7 @@ class SteadyResult:
     """
 
     u: np.ndarray
-    evaluation: FluxEvaluation
+    evaluation: Evaluation
     iterations: int
     residual: float
     converged: bool
@@ -90,9 +90,9 @@ class SteadyResult:
 
 
 def solve_steady(
-    law: DiffusionLaw,
+    law: Any,
     grid: Any,
-    closure: Callable[[np.ndarray], Any],
+    closure: Callable[..., Any],
     u0: Any = None,
     *,
     t: float = 0.0,
@@ -101,15 +101,15 @@ def solve_steady(
     linear_solver: str = "auto",
     noise_factor: float | None = None,
 ) -> SteadyResult:
-    """Newton solve of ``div q + f = 0`` with a fresh Jacobian per iteration.
+    """Newton solve of ``F(u) = 0`` (``div q + f = 0``) with a fresh Jacobian per iteration.
 
     Parameters
     ----------
-    law : DiffusionLaw
+    law : DiffusionLaw or another semi-discrete macro.ConservationLaw
         Source and boundary data.
     grid : Grid1D or Grid2D
-    closure : callable
-        Flux closure (see :mod:`macro.closures`).
+    closure : Closure
+        The closure (:mod:`macro.closure`).
     u0 : array_like, optional
         Initial guess (flat or ``grid.shape``); zeros by default.
     t : float
@@ -122,7 +122,7 @@ def solve_steady(
         Passed to :func:`macro.solve_linear`.
     noise_factor : float, optional
         Multiplier ``c`` of ``max(rhs_stderr)`` in the stopping test; default
-        :func:`macro.diffusion.noise_factor` of ``grid.n_cells``.
+        :func:`macro.newton.noise_factor` of ``grid.n_cells``.
 
     Raises
     ------
@@ -130,12 +130,14 @@ def solve_steady(
         Not converged after ``max_iter`` steps (carries the last iterate).
     """
     func = "solve_steady()"
-    if not isinstance(law, DiffusionLaw):
-        raise TypeError(f"{func}: `law` must be a DiffusionLaw, got {type(law).__name__}")
-    grid = _check_grid(grid, func)
-    if not callable(closure):
-        raise TypeError(f"{func}: `closure` must be callable, got {type(closure).__name__}")
-    u = np.zeros(grid.n_cells) if u0 is None else as_state(u0, grid.n_cells, grid.shape, func, "u0").copy()
+    if not isinstance(law, SemiDiscreteLaw) or law.form != "semi_discrete":
+        raise TypeError(f"{func}: `law` must be a DiffusionLaw or another semi-discrete macro.ConservationLaw, "
+                        f"got {type(law).__name__}")
+    if not isinstance(grid, (Grid1D, Grid2D)):
+        raise TypeError(f"{func}: `grid` must be a Grid1D or Grid2D, got {type(grid).__name__}")
+    closure = as_closure(closure, func)
+    shape = state_shape(law, grid)
+    u = np.zeros(shape) if u0 is None else check_state(law, grid, u0, func, "u0").copy()
     t = check_float(t, "t", func)
     tol = check_float(tol, "tol", func, positive=True)
     max_iter = check_int(max_iter, "max_iter", func, minimum=0)
@@ -144,12 +146,11 @@ def solve_steady(
     c_noise = (default_noise_factor(grid.n_cells) if noise_factor is None
                else check_float(noise_factor, "noise_factor", func, nonnegative=True))
     counted = CountingClosure(closure)
-    f_norm = float(np.abs(law.source_values(grid, t)).max())
-    eps = np.finfo(float).eps
+    f_norm = law.forcing_scale(grid, t)
 
     def _threshold(jac, u, ev, noise: bool = True) -> float:
-        floor = 64 * eps * float((abs(jac) @ np.abs(u)).max())
-        return tol * max(1.0, f_norm) + (c_noise * float(ev.rhs_stderr.max()) if noise else 0.0) + floor
+        return acceptance_threshold(tol=tol, scale=f_norm, roundoff=float((abs(jac) @ np.abs(u).ravel()).max()),
+                                    noise=float(ev.rhs_stderr.max()), noise_factor=c_noise, moved=noise)
 
     rnorm, history = np.inf, []
     jac = None
@@ -173,7 +174,7 @@ def solve_steady(
             return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history))
         if iteration == max_iter:
             break
-        u = u + solve_linear(jac, -ev.du_dt, method=linear_solver)
+        u = u + solve_linear(jac, -ev.du_dt.ravel(), method=linear_solver).reshape(shape)
     raise SteadyStateError(
         f"{func}: Newton did not converge after {max_iter} iterations: "
         f"||F||_inf = {rnorm:.3e} > {threshold:.3e}",

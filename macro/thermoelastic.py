@@ -35,13 +35,14 @@ LJ chains reduced units (stress = force, rho0 = m / a0).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
 from ._validate import check_float
-from .closures import call_closure
+from .elastodynamics import field_answers
 from .grid import Grid1D
+from .law import Evaluation
 
 __all__ = ["ThermoElasticWaveLaw"]
 
@@ -68,13 +69,22 @@ class ThermoElasticWaveLaw:
         useful with noisy closures, whose FD tangents are noisy).
     outputs : tuple of str
         Closure outputs; must start with ``"stress"``.
+    units : mapping, optional
+        Unit strings of the fields (and ``x``, ``time``) where known.
+
+    Notes
+    -----
+    A :class:`macro.ConservationLaw` of form ``"flux"`` (stepper
+    ``"nessyahu_tadmor"``).
     """
 
+    form: ClassVar[str] = "flux"
     fields = ("strain", "velocity", "energy")
 
     def __init__(self, density: float = 1.0, *, fd_step: float = 1e-4, energy_fd_step: float = 1e-4,
                  sound_speed: float | None = None,
-                 outputs: tuple[str, ...] = ("stress", "temperature")) -> None:
+                 outputs: tuple[str, ...] = ("stress", "temperature"),
+                 units: Mapping[str, str] | None = None) -> None:
         where = "ThermoElasticWaveLaw()"
         self.density = check_float(density, "density", where, positive=True)
         self.fd_step = check_float(fd_step, "fd_step", where, positive=True)
@@ -85,11 +95,13 @@ class ThermoElasticWaveLaw:
         if not outputs or outputs[0] != "stress":
             raise ValueError(f"{where}: `outputs` must start with 'stress', got {outputs}")
         self.outputs = outputs
+        self.units: dict[str, str] = dict(units or {})
 
     def __repr__(self) -> str:
+        units = f", units={self.units!r}" if self.units else ""
         return (f"ThermoElasticWaveLaw(density={self.density!r}, fd_step={self.fd_step!r}, "
                 f"energy_fd_step={self.energy_fd_step!r}, sound_speed={self.fixed_speed!r}, "
-                f"outputs={self.outputs!r})")
+                f"outputs={self.outputs!r}{units})")
 
     @staticmethod
     def closure_inputs(grid: Grid1D) -> tuple[str, ...]:
@@ -103,25 +115,37 @@ class ThermoElasticWaveLaw:
         """Closure points (n, 2): strain and specific internal energy u = E - v^2/2."""
         return np.column_stack([U[0], U[2] - 0.5 * U[1] ** 2])
 
+    def closure_points(self, grid: Grid1D, U: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """Closure query (n_cells, 2): :meth:`points` of the state."""
+        return self.points(U)
+
     def _call(self, points: np.ndarray, closure: Callable, seed_rows: np.ndarray | None = None):
-        res = call_closure(closure, points, seed_rows)
-        mean = np.asarray(res.mean, dtype=float).reshape(len(points), -1)
-        if not np.all(np.isfinite(mean)):
-            row = int(np.argwhere(~np.isfinite(mean))[0, 0])
-            raise ValueError(f"ThermoElasticWaveLaw: closure returned non-finite values at "
-                             f"(strain, internal_energy) = {tuple(points[row])}")
-        return mean, np.asarray(res.stderr, dtype=float).reshape(mean.shape), float(np.sum(res.cost_s))
+        mean, stderr, cost = field_answers(self, points, closure, seed_rows)
+        return mean, stderr, float(np.sum(cost))
+
+    def evaluate(self, grid: Grid1D, U: np.ndarray, t: float, closure: Any, *,
+                 seed_points: np.ndarray | None = None) -> Evaluation:
+        """The closure at the cell states (one call) and F(U) = (-v, -sigma/rho0, -sigma v/rho0) (q = 0)."""
+        points = self.points(U)
+        mean, stderr, cost = field_answers(self, points, closure, seed_points)
+        sigma = mean[:, 0]
+        return Evaluation(points=points, mean=mean, stderr=stderr, cost_s=cost, t=float(t),
+                          flux=np.stack([-U[1], -sigma / self.density, -sigma * U[1] / self.density]))
+
+    def record(self, grid: Grid1D, evaluation: Evaluation) -> dict[str, tuple]:
+        """Every closure output at the cell states: name -> (("x",), mean, stderr)."""
+        return {name: (("x",), evaluation.mean[:, k], evaluation.stderr[:, k])
+                for k, name in enumerate(self.outputs)}
 
     def flux(self, U: np.ndarray, closure: Callable) -> tuple[np.ndarray, float]:
         """F(U) = (-v, -sigma/rho0, -sigma v/rho0) (q = 0) and the micro cost (one closure call)."""
-        mean, _, cost = self._call(self.points(U), closure)
-        sigma = mean[:, 0]
-        return np.stack([-U[1], -sigma / self.density, -sigma * U[1] / self.density]), cost
+        ev = self.evaluate(None, U, 0.0, closure)
+        return ev.flux, float(np.sum(ev.cost_s))
 
     def closure_values(self, U: np.ndarray, closure: Callable) -> tuple[np.ndarray, np.ndarray]:
         """All closure outputs at the cell states: mean and stderr, (n_cells, n_outputs)."""
-        mean, se, _ = self._call(self.points(U), closure)
-        return mean, se
+        ev = self.evaluate(None, U, 0.0, closure)
+        return ev.mean, ev.stderr
 
     def max_speed(self, U: np.ndarray, closure: Callable) -> float:
         """max_j c_j, c^2 = (sigma_eps + sigma sigma_u / rho0) / rho0, forward differences in one call

@@ -155,3 +155,93 @@ def test_solver_rejects_bad_arguments():
         with pytest.raises(ValueError, match="needs inputs"):  # a 2D oracle on a 1D grid
             HMMSolver(DiffusionLaw(), Grid1D(8),
                       Coupler(CellProblemOracle(case.coefficient(2), dim=2), "sync"))
+
+
+def test_save_every_zero_is_refused_alike_for_every_law():
+    from macro import ElasticWaveLaw
+    from oracles.constitutive import NonlinearElastic
+
+    messages = []
+    with Coupler(CellProblemOracle(case.coefficient(1), dim=1, cells=16), "sync") as c:
+        with pytest.raises(ValueError, match="`save_every` must be an int >= 1, got 0") as info:
+            HMMSolver(DiffusionLaw(), Grid1D(8), c).run(0.1, dt=0.01, save_every=0)
+        messages.append(str(info.value))
+    with Coupler(NonlinearElastic(), "sync") as c:
+        with pytest.raises(ValueError, match="`save_every` must be an int >= 1, got 0") as info:
+            HMMSolver(ElasticWaveLaw(), Grid1D(8), c).run(0.1, dt=0.01, save_every=0)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def test_records_hold_the_couplers_accounting():
+    oracle = CellProblemOracle(case.coefficient(1), dim=1, cells=16)
+    with Coupler(oracle, "sync", cache=True) as c:
+        solver = HMMSolver(DiffusionLaw(source=1.0), Grid1D(8), c, stepper="heun")
+        ds = solver.run(0.02, dt=0.01, save_every=1)
+        total = c.accounting
+    # every micro run and cached answer of the run is in exactly one record (a fresh coupler)
+    assert int(ds["micro_runs"].sum()) == total.fresh_runs == ds.attrs["micro_runs"] > 0
+    assert int(ds["micro_cached_answers"].sum()) == total.cached_answers > 0  # explicit: records re-ask
+    assert int(ds["micro_batches"].sum()) == total.batches
+    assert float(ds["micro_cost_s"].sum()) == pytest.approx(total.micro_seconds, rel=1e-12)
+    assert ds.attrs["accounting_fresh_runs"] == total.fresh_runs
+
+
+@dataclass(frozen=True)
+class LinearRateOracle:
+    """Reaction rate r = (1 + x) u of a first-order decay, as an oracle."""
+
+    inputs = ("x", "u")
+    outputs = ("rate",)
+    units = {"rate": "mol/(m^3 s)"}
+
+    def run(self, state, *, seed, budget):
+        from hmm import Estimate
+
+        return Estimate([(1.0 + state[0]) * state[1]], [0.0])
+
+
+def test_one_loop_runs_a_user_written_law():
+    """The relaxation law of tests/macro/test_law.py, du/dt = s - (1 + x) u, through
+    the HMM driver: CN gives u* + g^n (u0 - u*) with g = (1 - z/2) / (1 + z/2),
+    z = (1 + x) dt (the closure is linear: its FD tangent, step 1e-6, is off by ~1e-10)."""
+    from tests.macro.test_law import Relaxation
+
+    grid = Grid1D(10)
+    lam = 1.0 + grid.centres[0]
+    with Coupler(LinearRateOracle(), "sync") as c:
+        solver = HMMSolver(Relaxation(source=0.5), grid, c, stepper="crank_nicolson")
+        ds = solver.run(1.0, dt=0.1, u0=1.0, save_every=5)
+        steady = solver.solve_steady()
+    star, z = 0.5 / lam, lam * 0.1
+    np.testing.assert_allclose(ds["u"].values[-1], star + ((1 - z / 2) / (1 + z / 2)) ** 10 * (1 - star),
+                               rtol=1e-8)
+    assert ds["u"].attrs["units"] == "mol/m^3" and ds["rate"].attrs["units"] == "mol/(m^3 s)"
+    assert ds["rate"].dims == ("time", "x") and ds.sizes["time"] == 3
+    np.testing.assert_allclose(steady["u"].values, star, rtol=1e-8)
+
+
+@dataclass(frozen=True)
+class NonlinearDiffusivity:
+    """q = (1 + u) grad_x: a flux that depends on the state as well as its gradient."""
+
+    inputs = ("u", "grad_x")
+    outputs = ("flux",)
+
+    def run(self, state, *, seed, budget):
+        from hmm import Estimate
+
+        return Estimate([(1.0 + state[0]) * state[1]], [0.0])
+
+
+def test_state_dependent_law_through_the_coupler():
+    """The oracle is asked at (u at the face, gradient); the steady state is the
+    Kirchhoff closed form of tests/macro/test_diffusion.py (u = g = 1 at both ends,
+    f = 2: K(u) = 3/2 + x (1 - x) + f h^2 / 8 in the discrete solution)."""
+    grid = Grid1D(12)
+    law = DiffusionLaw(source=2.0, boundary=1.0, state_dependent=True)
+    with Coupler(NonlinearDiffusivity(), "sync") as c:
+        ds = HMMSolver(law, grid, c).solve_steady(tol=1e-12)
+    x, h = grid.centres[0], 1.0 / 12
+    np.testing.assert_allclose(ds["u"].values, -1 + np.sqrt(1 + 2 * (1.5 + x * (1 - x) + 2.0 * h**2 / 8)),
+                               rtol=0, atol=1e-10)

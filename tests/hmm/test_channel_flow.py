@@ -8,6 +8,8 @@ here by adaptive quadrature."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from scipy.integrate import quad
@@ -53,8 +55,9 @@ def test_start_up_flow_with_noisy_stress_approaches_the_steady_profile(stepper):
                        stepper=stepper).run(8.0, dt=0.1, save_every=10)
     u_end = ds["u"].values[-1]
     steady = poiseuille(grid.centres[0])
-    # the flux stderr is what the oracle reports: noise / sqrt(16)
-    assert np.allclose(ds["flux_stderr"].values[-1], noisy.noise / 4)
+    # the stress stderr is what the oracle reports: noise / sqrt(16); results use the oracle's name
+    assert np.allclose(ds["shear_stress_stderr"].values[-1], noisy.noise / 4)
+    assert "flux" not in ds and ds["shear_stress"].dims == ("time", "x_face")
     # start-up from rest is monotone in time at the centre and ends near the steady profile
     centre = ds["u"].values[:, 12]
     assert np.all(np.diff(centre) > -1e-3)
@@ -64,3 +67,27 @@ def test_start_up_flow_with_noisy_stress_approaches_the_steady_profile(stepper):
 def test_rename_must_name_law_quantities():
     with Coupler(FLUID, "sync") as coupler, pytest.raises(ValueError, match="rename keys"):
         HMMSolver(DiffusionLaw(), Grid1D(8), coupler, rename={"velocity": "shear_rate"})
+
+
+@dataclass(frozen=True)
+class CarreauInPascal(CarreauFluid):
+    """CarreauFluid that declares its units (SI)."""
+
+    units = {"shear_rate": "1/s", "shear_stress": "Pa"}
+
+
+def test_results_name_the_stress_by_the_oracle_and_take_its_units():
+    law = DiffusionLaw(source=F, boundary=0.0, capacity=RHO, units={"u": "m/s"})
+    oracle = CarreauInPascal(eta0=1.0, eta_inf=0.05, relaxation_time=2.0, power_index=0.4)
+    with Coupler(oracle, "sync") as coupler:
+        ds = HMMSolver(law, Grid1D(8, (0.0, L)), coupler, rename=RENAME, units={"x": "m"}).solve_steady()
+        assert ds["shear_stress"].attrs["units"] == ds["shear_stress_stderr"].attrs["units"] == "Pa"
+        assert ds["u"].attrs["units"] == "m/s" and ds["x_face"].attrs["units"] == "m"
+        # the stress balances the body force: tau(y) = f (L/2 - y) at the faces (exact for this scheme)
+        y = ds["x_face"].values
+        np.testing.assert_allclose(ds["shear_stress"].values, F * (L / 2 - y), rtol=1e-8, atol=1e-9)
+        # a user's unit overrides the oracle's, by result name (or by the law's name)
+        over = HMMSolver(law, Grid1D(8, (0.0, L)), coupler, rename=RENAME, units={"shear_stress": "kPa"})
+        assert over.units["shear_stress"] == "kPa"
+        assert HMMSolver(law, Grid1D(8, (0.0, L)), coupler, rename=RENAME, units={"flux": "bar"}).units[
+            "shear_stress"] == "bar"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hmm import Coupler, HMMSolver, ReuseClosure
+from hmm import Budget, Coupler, HMMSolver, ReuseClosure
 from macro import DiffusionLaw, Grid1D
 from oracles.constitutive import CarreauFluid
 
@@ -56,3 +56,31 @@ def test_reuse_closure_rejects_bad_input_and_checkpoints():
             HMMSolver(law, Grid1D(8), coupler, rename=RENAME, closure_wrapper=3)
     with pytest.raises(NotImplementedError, match="checkpoint"):
         _run(lambda cc: ReuseClosure(cc, tol=TOL), checkpoint="never-written.nc")
+
+
+def test_quantised_closure_wrapper_repeats_rounding_the_lifted_rates_bit_for_bit():
+    """QuantisedClosure through closure_wrapper gives the bits of rounding the
+    oracle states themselves (the example's former CouplerClosure subclass)."""
+    from hmm.closure import CouplerClosure
+    from macro import QuantisedClosure
+
+    step = 0.02
+    noisy = CarreauFluid(eta0=1.0, eta_inf=0.05, relaxation_time=2.0, power_index=0.4, noise=0.02)
+
+    class RoundedLift(CouplerClosure):
+        def lift(self, points):
+            return np.round(super().lift(points) / step) * step
+
+    def run(wrapper=None, replace=False):
+        law = DiffusionLaw(source=4.0, boundary=0.0, capacity=3.0, fd_step=0.2)
+        with Coupler(noisy, "sync", seed=7) as coupler:
+            solver = HMMSolver(law, Grid1D(16), coupler, rename=RENAME, stepper="crank_nicolson",
+                               budget=Budget(sampling_steps=16), closure_wrapper=wrapper)
+            if replace:
+                cc = solver.closure
+                solver.closure = RoundedLift(cc.coupler, cc.law_inputs, cc.law_outputs, cc.budget, rename=RENAME)
+            return solver.run(1.0, dt=0.1, save_every=2)
+
+    quantised = run(lambda cc: QuantisedClosure(cc, [0.0, step]))
+    assert np.array_equal(quantised["u"].values, run(replace=True)["u"].values)
+    assert not np.array_equal(quantised["u"].values, run()["u"].values)  # the rounding does act

@@ -1,7 +1,7 @@
 """DPD oracle (Groot & Warren, J. Chem. Phys. 107, 4423, 1997) against a NumPy
 reference, fluctuation-dissipation and published fluid properties.
 
-Reference numbers (see hmm/validation/dpd.py for the long versions):
+Reference numbers (see validation/dpd.py for the long versions):
 * p ~ 23.6 at rho = 3, a = 25, kT = 1 (well-converged published value quoted
   in issue 6; GW97's fit p = rho kT + 0.101 a rho^2 is rough).
 * GW97: with lambda = 0.65 the kinetic temperature stays within ~1-2% of kT at

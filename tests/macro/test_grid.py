@@ -31,6 +31,11 @@ def test_grid2d_properties_and_face_order():
     # then y-faces, shape (nx, ny+1): face (i=2, j=0) is flat 8 + 2*3 + 0
     np.testing.assert_allclose(fc[8 + 6], [2.5, 0.0])
     assert list(g.face_axes()) == [0] * 8 + [1] * 9
+    # face families split back to their arrays, with the dims results label them by
+    xs, ys = g.split_faces(fc[:, 0])
+    assert xs.shape == (4, 2) and ys.shape == (3, 3) and xs[1, 1] == 1.0 and ys[2, 0] == 2.5
+    assert g.face_dims == (("x_face", "y"), ("x", "y_face"))
+    assert Grid1D(3).face_dims == (("x_face",),) and Grid1D(3).split_faces(np.arange(4))[0].shape == (4,)
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def test_newton_failure_raises_stepper_error():
 
 
 def test_registry_and_argument_errors():
-    assert set(STEPPERS) == {"explicit_euler", "heun", "implicit_euler", "crank_nicolson"}
+    assert set(STEPPERS) == {"explicit_euler", "heun", "implicit_euler", "crank_nicolson", "nessyahu_tadmor"}
     assert all(issubclass(c, Stepper) for c in STEPPERS.values())
     assert get_stepper(STEPPERS["heun"]) is STEPPERS["heun"]
     with pytest.raises(ValueError, match=r"unknown stepper 'rk45'.*'crank_nicolson', 'explicit_euler', 'heun', 'implicit_euler'"):
