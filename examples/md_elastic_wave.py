@@ -43,7 +43,7 @@ A0 = 2.0 ** (1 / 6)  # LJ bond length at the potential minimum
 
 def direct_md(n_atoms: int, a0: float, strain0, t_end: float, dt: float, cells: int):
     """NVE velocity Verlet of the whole chain at T = 0; coarse-grained strain and velocity per cell."""
-    from oracles import _md_kernels as K
+    from oracles.md import _kernels as K
 
     X = np.arange(n_atoms) * a0
     eps = strain0(X + 0.5 * a0)  # bond strains
@@ -97,7 +97,7 @@ def thermal_direct_md(n_atoms: int, strain0, temperature: float, t_end: float, c
     Returns the replica- and window-averaged cell fields at ``t_end``, their
     standard errors over replicas, and the expected initial energy per mass per
     cell (the HMM's initial condition)."""
-    from oracles import _md_kernels as K
+    from oracles.md import _kernels as K
     from oracles.md_thermal import bond_energy
 
     L = n_atoms * A0

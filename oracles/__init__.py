@@ -32,22 +32,28 @@ Direct reference simulations: :class:`WalledChannel` (DPD between frozen-bead wa
 from importlib import import_module
 from typing import Any
 
+from . import _moved
 from .base import Oracle
-from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine,
+from .cell.coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine,
                            TwoPhaseLaminate, make_coefficient)
+
+_moved.install()  # old flat module paths (oracles.md_thermal, ...) keep importing
 
 # Models are imported on first use (PEP 562): `import hmm` then does not pay
 # for numba, the MD/DPD/KMC engines or the LAMMPS/ASE adapters.
 _LAZY = {
-    "CellProblemOracle": "cell_problem", "NoisyCellProblem": "noisy_flux",
+    "CellProblemOracle": "cell.problem", "NoisyCellProblem": "cell.noisy",
     "CarreauFluid": "constitutive", "NonlinearElastic": "constitutive",
-    "LennardJonesMD": "md", "LJChain": "md", "LJSystem": "md", "NVEChain": "md_thermal", "DPD": "dpd",
-    "LatticeKMC": "kmc", "ZGB": "kmc", "BistableAB": "kmc", "LatticeGas": "kmc", "Langmuir": "kmc",
-    "SurfaceModel": "kmc", "Process": "kmc", "Reservoirs": "kmc", "initialise": "kmc",
-    "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
+    "LennardJonesMD": "md.stress", "LJChain": "md.chain", "LJSystem": "md.engine", "NVEChain": "md.thermal",
+    "DPD": "dpd.oracle",
+    "LatticeKMC": "kmc.oracle", "ZGB": "kmc.models", "BistableAB": "kmc.models", "LatticeGas": "kmc.models",
+    "Langmuir": "kmc.models", "SurfaceModel": "kmc.models", "Process": "kmc.models", "Reservoirs": "kmc.models",
+    "initialise": "kmc.lattice", "simulate": "kmc.lattice", "KMCSimulation": "kmc.lattice",
+    "mean_field_rhs": "kmc.models",
     "LammpsOracle": "lammps_", "lj_fcc_setup": "lammps_", "ASEOracle": "ase_",
-    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion", "WalledChannel": "dpd_channel", "DPDWallSlip": "dpd_slip",
-    "KMCTooth": "kmc_tooth", "MeanFieldFlow": "kmc_meanfield",
+    "FastSlowSDE": "ef_models.fast_slow", "DiffusionTooth": "ef_models.tooth_diffusion",
+    "WalledChannel": "dpd.channel", "DPDWallSlip": "dpd.slip",
+    "KMCTooth": "kmc.tooth", "MeanFieldFlow": "kmc.meanfield",
 }
 
 

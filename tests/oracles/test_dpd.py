@@ -28,7 +28,7 @@ from hmm import Budget
 from hmm.provenance import oracle_token
 from hmm.validation import dpd as V
 from oracles import Oracle
-from oracles import _dpd_kernels as K
+from oracles.dpd import _kernels as K
 from oracles.dpd import DPD, reference_forces
 
 SMALL = dict(box=(6.0, 6.0, 6.0))

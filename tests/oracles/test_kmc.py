@@ -21,7 +21,7 @@ from hmm import Budget
 from hmm.provenance import oracle_token
 from hmm.validation import kmc as validation
 from oracles.base import Oracle
-from oracles._kmc_kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
+from oracles.kmc._kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
 from oracles.kmc import (ZGB, BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process,
                          Reservoirs, SurfaceModel, initialise, mean_field_rhs, simulate)
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from . import _md_kernels as K
+from . import _kernels as K
 
 def fcc_lattice(cells: tuple[int, int, int], a: float, orientation: str = "100") -> tuple[np.ndarray, np.ndarray]:
     """Perfect fcc crystal of cubic lattice constant ``a`` in a periodic orthorhombic box.

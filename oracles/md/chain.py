@@ -14,8 +14,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from . import _md_kernels as K
-from .md_common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average, parse_state
+from . import _kernels as K
+from .common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average, parse_state
 
 
 @dataclass(frozen=True)

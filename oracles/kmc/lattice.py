@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._kmc_kernels import build_state, run_events
-from .kmc_models import Process, Reservoirs, _checked_coverages
+from ._kernels import build_state, run_events
+from .models import Process, Reservoirs, _checked_coverages
 
 class Tables(NamedTuple):
     """Compiled process tables of one (model, boundary): see :mod:`oracles._kmc_kernels`."""

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import _dpd_kernels as K
-from . import _dpd_wall_kernels as W
-from .dpd import DPD, DPDSystem, _positive, block_estimate, pooled_blocks
+from . import _kernels as K
+from . import _wall_kernels as W
+from .oracle import DPD, DPDSystem, _positive, block_estimate, pooled_blocks
 
 PROFILE_CHUNK = 1.0  # DPD time units of each profile sample of the block-averaged series
 

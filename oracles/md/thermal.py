@@ -56,8 +56,9 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from . import _md_kernels as K
-from .md import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, LJChain, block_average
+from . import _kernels as K
+from .chain import LJChain
+from .common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average
 
 __all__ = ["NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
 

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._dpd_kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, dissipative_forces, pair_forces, sort_swap,
+from ._kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, dissipative_forces, pair_forces, sort_swap,
                            step_key, wrap_xz)
 
 N_PROFILE = 5  # count, sum vx, sum vx^2, sum vy^2, sum vz^2

@@ -54,11 +54,11 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from . import _md_kernels as K  # noqa: F401  (oracles.md.K as before the split)
-from .md_chain import LJChain
-from .md_common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
+from . import _kernels as K  # noqa: F401  (oracles.md.K as before the split)
+from .chain import LJChain
+from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
                         diffusion_coefficient, mean_squared_displacement, parse_state, tail_corrections)
-from .md_engine import LJSystem, fcc_lattice, reference_forces, trajectory
+from .engine import LJSystem, fcc_lattice, reference_forces, trajectory
 
 __all__ = ["LennardJonesMD", "LJChain", "LJSystem", "fcc_lattice", "block_average", "mean_squared_displacement",
            "diffusion_coefficient", "trajectory", "tail_corrections", "reference_forces", "parse_state",

@@ -35,7 +35,7 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate, EstimateArrays
 
-from .cell_problem import CellProblemOracle
+from .problem import CellProblemOracle
 
 
 @dataclass(frozen=True)

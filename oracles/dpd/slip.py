@@ -44,8 +44,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from .dpd import DPD, _positive, block_estimate
-from .dpd_channel import WalledChannel, sample_chunks
+from .oracle import DPD, _positive, block_estimate
+from .channel import WalledChannel, sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
 DEFAULT_SAMPLING = 10000

@@ -46,7 +46,7 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from . import _dpd_kernels as K
+from . import _kernels as K
 
 MAX_PARTICLES = 4_000_000  # about 170 bytes per bead of state and sort buffers: ~0.7 GB
 MAX_DENSITY = 10.0  # beads per rc^3: candidates per bead grow as 13.5 * density (cell list cost)

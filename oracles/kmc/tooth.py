@@ -38,7 +38,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .kmc import Reservoirs, simulate
+from .lattice import simulate
+from .models import Reservoirs
 
 
 class ToothState(NamedTuple):

@@ -58,8 +58,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from .kmc_lattice import KMCRun, KMCSimulation, Tables, compile_model, initialise, simulate
-from .kmc_models import (MAX_SPECIES, ZGB, BistableAB, Langmuir, LatticeGas, Process, Reservoirs, SurfaceModel,
+from .lattice import KMCRun, KMCSimulation, Tables, compile_model, initialise, simulate
+from .models import (MAX_SPECIES, ZGB, BistableAB, Langmuir, LatticeGas, Process, Reservoirs, SurfaceModel,
                          _check_rates, _checked_coverages, mean_field_rhs, model_parameters)  # noqa: F401
 
 __all__ = ["LatticeKMC", "ZGB", "BistableAB", "LatticeGas", "Langmuir", "SurfaceModel", "Process", "Reservoirs",

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from .kmc import mean_field_rhs, model_parameters
+from .models import mean_field_rhs, model_parameters
 
 
 @dataclass(frozen=True)

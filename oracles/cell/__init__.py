@@ -1,0 +1,1 @@
+"""Periodic cell problems of homogenisation and their coefficients."""

@@ -1,0 +1,1 @@
+"""Equation-free micro models (lift / micro / restrict pieces)."""
