@@ -37,7 +37,7 @@ from .base import Oracle
 from .cell.coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine,
                            TwoPhaseLaminate, make_coefficient)
 
-_moved.install()  # old flat module paths (oracles.md_thermal, ...) keep importing
+_moved.install()  # old flat module paths (oracles.md.thermal, ...) keep importing
 
 # Models are imported on first use (PEP 562): `import hmm` then does not pay
 # for numba, the MD/DPD/KMC engines or the LAMMPS/ASE adapters.

@@ -45,7 +45,7 @@ class NoisyCellProblem:
     Parameters
     ----------
     coefficient : callable
-        ``a(x, y)`` of the cell problem (e.g. :class:`oracles.coefficients.InclusionCosine`).
+        ``a(x, y)`` of the cell problem (e.g. :class:`oracles.cell.coefficients.InclusionCosine`).
     dim : int
         1 or 2.
     cells : int

@@ -115,7 +115,7 @@ class CellProblemOracle:
     ----------
     coefficient : callable
         ``a(x, y)``: x macro position (..., dim), y fast variable (..., dim).
-        A frozen dataclass such as :class:`oracles.coefficients.LayeredCosine`.
+        A frozen dataclass such as :class:`oracles.cell.coefficients.LayeredCosine`.
     dim : int
         1 or 2.
     cells : int

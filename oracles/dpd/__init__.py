@@ -1,5 +1,33 @@
-"""Dissipative particle dynamics (Groot-Warren) oracles and engines (DPD units)."""
+"""Dissipative particle dynamics (Groot-Warren): oracles, engines, walled channels (DPD units).
 
-from .oracle import (CHUNK, DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING, INTEGRATORS, MAX_DENSITY,  # noqa: F401
-                     MAX_PARTICLES, MAX_STRAIN_PER_STEP, DPD, DPDSystem, block_estimate, observables,
-                     pooled_blocks, pressure_tensor, reference_forces)
+DPD units throughout: length rc, energy kT, bead mass 1, time rc sqrt(m / kT);
+stress kT / rc^3, shear rate 1 / time.
+
+=====================  =====================================================
+module                 contents
+=====================  =====================================================
+:mod:`.oracle`         :class:`DPD`, the Lees-Edwards shear-stress oracle
+:mod:`.engine`         :class:`DPDSystem` (the periodic engine),
+                       :func:`observables`, :func:`pressure_tensor`
+:mod:`.forces`         :func:`reference_forces`, slow NumPy forces (tests)
+:mod:`.channel`        :class:`WalledChannel` / :class:`ChannelSystem` (direct
+                       DPD between frozen-bead walls), steady and start-up
+                       profiles, parabola fits
+:mod:`.slip`           :class:`DPDWallSlip`, the near-wall slip-length oracle
+:mod:`._kernels`,      numba kernels (private)
+:mod:`._wall_kernels`
+=====================  =====================================================
+"""
+
+from .._sampling import block_estimate, pooled_blocks
+from .channel import ChannelSystem, WalledChannel, fit_parabola, parabola, startup_profiles, steady_profile
+from .engine import DPDSystem, observables, pressure_tensor
+from .forces import reference_forces
+from .oracle import (CHUNK, DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING, INTEGRATORS, MAX_DENSITY, MAX_PARTICLES,
+                     MAX_STRAIN_PER_STEP, DPD)
+from .slip import DPDWallSlip
+
+__all__ = ["DPD", "DPDWallSlip", "DPDSystem", "ChannelSystem", "WalledChannel", "observables", "pressure_tensor",
+           "reference_forces", "block_estimate", "pooled_blocks", "steady_profile", "startup_profiles",
+           "fit_parabola", "parabola", "INTEGRATORS", "MAX_DENSITY", "MAX_PARTICLES", "MAX_STRAIN_PER_STEP",
+           "CHUNK", "DEFAULT_EQUILIBRATION", "DEFAULT_SAMPLING"]

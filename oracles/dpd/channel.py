@@ -27,7 +27,7 @@ plane (slip length; 0 for perfect no slip at the planes).
 Profiles are binned in y' over the fluid slab; standard errors come from
 block averaging (:func:`oracles.dpd.block_estimate`) of profiles taken over
 consecutive chunks of the run. All loops over beads are numba kernels
-(:mod:`oracles._dpd_wall_kernels` reusing the periodic pair and bond kernels).
+(:mod:`oracles.dpd._wall_kernels` reusing the periodic pair and bond kernels).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ import numpy as np
 
 from . import _kernels as K
 from . import _wall_kernels as W
-from .oracle import DPD, DPDSystem, _positive, block_estimate, pooled_blocks
+from .._sampling import block_estimate, pooled_blocks
+from .engine import DPDSystem
+from .oracle import DPD, _positive
 
 PROFILE_CHUNK = 1.0  # DPD time units of each profile sample of the block-averaged series
 

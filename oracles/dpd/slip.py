@@ -8,7 +8,7 @@ flow: seen from the bulk, the fluid slips. This oracle measures that slip in
 plane Couette flow, the simplest flow with a uniform shear stress.
 
 Cell: the fluid between two frozen-bead walls a distance ``height`` apart
-(:class:`~oracles.dpd_channel.WalledChannel`, same wall model as the direct
+(:class:`~oracles.dpd.channel.WalledChannel`, same wall model as the direct
 channel), the lower wall moving at -U/2 and the upper at +U/2 along x with
 U = ``shear_rate`` x ``height`` (the query is this *nominal* shear rate). In
 the bulk of the cell (bins more than ``exclude`` from both walls) the profile
@@ -44,7 +44,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from .oracle import DPD, _positive, block_estimate
+from .._sampling import block_estimate
+from .oracle import DPD, _positive
 from .channel import WalledChannel, sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
@@ -66,7 +67,7 @@ class DPDWallSlip:
         Periodic edges of the cell along x and z (>= 4 rc; larger than a
         chain's extent for a polymer solution).
     wall_thickness, wall_type : float, int
-        As :class:`~oracles.dpd_channel.WalledChannel`.
+        As :class:`~oracles.dpd.channel.WalledChannel`.
     exclude : float
         Distance from each wall plane within which bins are left out of the
         bulk fit (cover the depletion layer: ~2 radii of gyration).

@@ -2,7 +2,7 @@ r"""The lattice of the rejection-free KMC (:mod:`oracles.kmc`): process tables, 
 
 :func:`compile_model` turns a model (and an optional :class:`Reservoirs`
 boundary) into the rate tables of the class-grouped BKL kernels
-(:mod:`oracles._kmc_kernels`); :func:`initialise` lifts coverages to a random
+(:mod:`oracles.kmc._kernels`); :func:`initialise` lifts coverages to a random
 lattice; :class:`KMCSimulation` holds a lattice with its bucket structure and
 advances it in place (exact exponential waiting times, total rate R:
 dt = -ln(u) / R); :func:`simulate` runs one burst and returns a :class:`KMCRun`.
@@ -20,7 +20,7 @@ from ._kernels import build_state, run_events
 from .models import Process, Reservoirs, _checked_coverages
 
 class Tables(NamedTuple):
-    """Compiled process tables of one (model, boundary): see :mod:`oracles._kmc_kernels`."""
+    """Compiled process tables of one (model, boundary): see :mod:`oracles.kmc._kernels`."""
 
     n_species: int
     n_values: int

@@ -30,21 +30,9 @@ Mean-field limit (fast mixing): d theta/dt from the same process list,
 single rates k theta_a, pair rates 4 k theta_a theta_b per site
 (:func:`mean_field_rhs`).
 
-API: models :class:`Langmuir`, :class:`LatticeGas`, :class:`ZGB`,
-:class:`BistableAB`, :class:`SurfaceModel` (of :class:`Process` es);
-boundaries ``None`` (periodic) or :class:`Reservoirs`; functions
-:func:`initialise` (lift to coverages), :func:`simulate` (a burst of time or
-events, returns a :class:`KMCRun`), :class:`KMCSimulation` (a lattice
-advanced in place); the oracle :class:`LatticeKMC` (also offering
-``lift``/``micro``/``restrict`` for :mod:`hmm.ef`). Kernels and the slow
-reference are in :mod:`oracles._kmc_kernels`.
-
-Modules: :mod:`oracles.kmc_models` (processes, models, reservoirs, mean
-field), :mod:`oracles.kmc_lattice` (tables, lift, :class:`KMCSimulation`,
-:func:`simulate`), this module (the oracle :class:`LatticeKMC`; every name
-above is importable from here), :mod:`oracles.kmc_meanfield` (mean-field
-flow map and the A + B2 closed form), :mod:`oracles.kmc_tooth` (gap-tooth
-tooth).
+The oracle :class:`LatticeKMC` (also offering ``lift``/``micro``/``restrict``
+for :mod:`hmm.ef`); the models, the lattice engine and the mean field are in
+the other modules of :mod:`oracles.kmc`.
 """
 
 from __future__ import annotations
@@ -58,13 +46,10 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from .lattice import KMCRun, KMCSimulation, Tables, compile_model, initialise, simulate
-from .models import (MAX_SPECIES, ZGB, BistableAB, Langmuir, LatticeGas, Process, Reservoirs, SurfaceModel,
-                         _check_rates, _checked_coverages, mean_field_rhs, model_parameters)  # noqa: F401
+from .lattice import KMCSimulation, compile_model, initialise, simulate
+from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
 
-__all__ = ["LatticeKMC", "ZGB", "BistableAB", "LatticeGas", "Langmuir", "SurfaceModel", "Process", "Reservoirs",
-           "KMCSimulation", "KMCRun", "Tables", "compile_model", "initialise", "simulate", "mean_field_rhs",
-           "model_parameters", "MAX_SPECIES"]
+__all__ = ["LatticeKMC"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,31 @@
-"""Lennard-Jones molecular dynamics oracles and engines (reduced LJ units)."""
+"""Lennard-Jones molecular dynamics: oracles, engines and analysis (reduced LJ units).
 
-from .stress import *  # noqa: F401,F403
-from .stress import __all__ as _stress_all
+Reduced units throughout: length sigma, energy epsilon, mass m, time
+sigma sqrt(m / epsilon), temperature epsilon / k_B, 3D stress epsilon / sigma^3,
+1D stress (chain tension) epsilon / sigma.
+
+=====================  =====================================================
+module                 contents
+=====================  =====================================================
+:mod:`.stress`         :class:`LennardJonesMD`, the 3D LJ stress oracle
+:mod:`.chain`          :class:`LJChain`, the canonical 1D chain oracle
+:mod:`.thermal`        :class:`NVEChain`, the microcanonical chain oracle
+:mod:`.engine`         :class:`LJSystem` (3D engine), :func:`fcc_lattice`,
+                       :func:`trajectory`, :func:`reference_forces`
+:mod:`.common`         state checks, tail corrections, block averages,
+                       mean squared displacement, Einstein diffusion
+:mod:`._kernels`       numba kernels (private)
+=====================  =====================================================
+"""
+
+from .chain import LJChain
+from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
+                     diffusion_coefficient, mean_squared_displacement, parse_state, tail_corrections)
+from .engine import LJSystem, fcc_lattice, reference_forces, trajectory
+from .stress import LennardJonesMD
 from .thermal import CHAIN_OBSERVABLES, NVEChain, bond_energy
 
-__all__ = [*_stress_all, "NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
+__all__ = ["LennardJonesMD", "LJChain", "NVEChain", "LJSystem", "fcc_lattice", "trajectory", "reference_forces",
+           "block_average", "mean_squared_displacement", "diffusion_coefficient", "tail_corrections",
+           "parse_state", "OBSERVABLES", "CHAIN_OBSERVABLES", "bond_energy", "DEFAULT_EQUILIBRATION_STEPS",
+           "DEFAULT_SAMPLING_STEPS"]

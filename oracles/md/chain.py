@@ -1,7 +1,7 @@
 """1D nearest-neighbour chain oracle (harmonic or Lennard-Jones bonds), canonical ensemble.
 
 Reduced units (sigma, epsilon, m, k_B = 1). Re-exported by :mod:`oracles.md`; the
-microcanonical variant is :class:`oracles.md_thermal.NVEChain`.
+microcanonical variant is :class:`oracles.md.NVEChain`.
 """
 
 from __future__ import annotations

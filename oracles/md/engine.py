@@ -3,7 +3,7 @@ lists, fused velocity Verlet / Langevin BAOAB, simple shear), trajectories and t
 all-pairs NumPy reference.
 
 Reduced LJ units (sigma, epsilon, m, k_B = 1); physics and conventions in
-:mod:`oracles.md` and :mod:`oracles._md_kernels`. Re-exported by :mod:`oracles.md`.
+:mod:`oracles.md.stress` and :mod:`oracles.md._kernels`. Exported by :mod:`oracles.md`.
 """
 
 from __future__ import annotations

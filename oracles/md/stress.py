@@ -29,19 +29,7 @@ sec. 2.8) are added to energy, pressure and the stress diagonal when
 ``tail_correction=True``: u_tail = (8/3) pi rho (r_c^-9 / 3 - r_c^-3),
 p_tail = (16/3) pi rho^2 (2 r_c^-9 / 3 - r_c^-3).
 
-Public names: :class:`LennardJonesMD` (the oracle, 3D orthorhombic box),
-:class:`LJChain` (1D nearest-neighbour harmonic/LJ chain oracle),
-:class:`LJSystem` (the engine: cell-sorted half Verlet lists, fused velocity
-Verlet / Langevin BAOAB), :func:`fcc_lattice`, :func:`block_average`,
-:func:`mean_squared_displacement`, :func:`diffusion_coefficient` (Einstein),
-:func:`trajectory`, :func:`tail_corrections`, :func:`reference_forces` (slow
-NumPy check). Simple shear (a triclinic cell, ``LennardJonesMD(deformation="shear")``,
-``LJSystem(shear=gamma)``) is supported; not yet: heat flux.
-
-Layout: this module holds :class:`LennardJonesMD` and re-exports the rest, so
-every name above imports from ``oracles.md`` as before: the engine is in
-:mod:`oracles.md_engine`, the chain in :mod:`oracles.md_chain`, the shared
-helpers in :mod:`oracles.md_common`, the kernels in :mod:`oracles._md_kernels`.
+Simple shear (a triclinic cell, ``deformation="shear"``) is supported; not yet: heat flux.
 """
 
 from __future__ import annotations
@@ -54,15 +42,11 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate
 
-from . import _kernels as K  # noqa: F401  (oracles.md.K as before the split)
-from .chain import LJChain
 from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
-                        diffusion_coefficient, mean_squared_displacement, parse_state, tail_corrections)
-from .engine import LJSystem, fcc_lattice, reference_forces, trajectory
+                     parse_state, tail_corrections)
+from .engine import LJSystem, fcc_lattice
 
-__all__ = ["LennardJonesMD", "LJChain", "LJSystem", "fcc_lattice", "block_average", "mean_squared_displacement",
-           "diffusion_coefficient", "trajectory", "tail_corrections", "reference_forces", "parse_state",
-           "OBSERVABLES", "DEFAULT_EQUILIBRATION_STEPS", "DEFAULT_SAMPLING_STEPS"]
+__all__ = ["LennardJonesMD"]
 
 
 @dataclass(frozen=True)
