@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 
 def _emt():
@@ -66,6 +67,11 @@ class ASEOracle:
 
     inputs = ("strain",)
     outputs = ("stress", "energy")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({"strain": "1", "stress": "eV/Angstrom^3",
+                                                           "energy": "eV"})
+    default_budget: ClassVar[Budget] = Budget()
+    supports: ClassVar[frozenset[str]] = frozenset()  # a static calculation
+    deterministic = True
 
     def __post_init__(self) -> None:
         if isinstance(self.calculator, str) and self.calculator not in CALCULATORS:
@@ -89,6 +95,7 @@ class ASEOracle:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         strain = float(state[0])
         if not strain > -1.0:
             raise ValueError(f"ASEOracle: strain must be > -1 (the cell would invert), got {strain}")

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class CarreauFluid:
 
     inputs = ("shear_rate",)
     outputs = ("shear_stress",)
+    units: ClassVar[Mapping[str, str]] = {"shear_rate": "1", "shear_stress": "1"}  # those of the parameters
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
 
     @property
     def deterministic(self) -> bool:
@@ -89,8 +93,8 @@ class CarreauFluid:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
         tau = float(self.stress(state[0]))
-        n = max(1, budget.sampling_steps)
         se = self.noise / math.sqrt(n)
         if se > 0:
             tau += se * np.random.default_rng(seed).standard_normal()
@@ -100,6 +104,7 @@ class CarreauFluid:
     def run_batch(self, states: np.ndarray, *, seeds: np.ndarray, budget: Budget) -> EstimateArrays:
         """All rows at once (same bits as :meth:`run` row by row: the stress is
         evaluated element by element, as vectorised powers may round differently)."""
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
         mean = [float(self.stress(g)) for g in np.asarray(states, float)[:, 0]]
         return _noisy_batch(np.array(mean), seeds, self.noise, budget)
 
@@ -120,6 +125,9 @@ class NonlinearElastic:
 
     inputs = ("strain",)
     outputs = ("stress",)
+    units: ClassVar[Mapping[str, str]] = {"strain": "1", "stress": "1"}  # stress in the units of `modulus`
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
 
     @property
     def deterministic(self) -> bool:
@@ -136,8 +144,8 @@ class NonlinearElastic:
         return self.modulus * e + self.beta * e**2
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
         sigma = float(self.stress(state[0]))
-        n = max(1, budget.sampling_steps)
         se = self.noise / math.sqrt(n)
         if se > 0:
             sigma += se * np.random.default_rng(seed).standard_normal()
@@ -146,6 +154,7 @@ class NonlinearElastic:
     def run_batch(self, states: np.ndarray, *, seeds: np.ndarray, budget: Budget) -> EstimateArrays:
         """All rows at once (same bits as :meth:`run` row by row: the stress is
         evaluated element by element, as vectorised powers may round differently)."""
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
         mean = [float(self.stress(g)) for g in np.asarray(states, float)[:, 0]]
         return _noisy_batch(np.array(mean), seeds, self.noise, budget)
 

@@ -15,10 +15,12 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from .md import block_average
 
@@ -75,6 +77,11 @@ class LammpsOracle:
 
     inputs = ("strain", "temperature")
     outputs = ("stress", "pressure")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({  # of the `units` style in `setup`
+        "strain": "1", "temperature": "LAMMPS temperature", "stress": "LAMMPS pressure",
+        "pressure": "LAMMPS pressure"})
+    default_budget: ClassVar[Budget] = Budget(2000, 10000)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.setup, str) or "pair_style" not in self.setup:
@@ -88,13 +95,13 @@ class LammpsOracle:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         strain, temperature = float(state[0]), float(state[1])
         if not strain > -1.0:
             raise ValueError(f"LammpsOracle: strain must be > -1 (the box would invert), got {strain}")
         if not temperature > 0.0:
             raise ValueError(f"LammpsOracle: temperature must be > 0, got {temperature}")
-        n_eq = budget.equilibration_steps or 2000
-        n_samp = budget.sampling_steps or 10000
+        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
         n_rec = n_samp // self.sample_every
         if n_rec < 2 * self.blocks:
             raise ValueError(f"LammpsOracle: budget.sampling_steps = {n_samp} gives fewer than "

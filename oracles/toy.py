@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,17 @@ class TrivialOracle:
 
     outputs = ("value",)
 
+    @property
+    def units(self) -> Mapping[str, str]:
+        """Dimensionless: ``"1"`` for every input and output."""
+        return dict.fromkeys((*self.inputs, *self.outputs), "1")
+
+    default_budget: ClassVar[Budget] = Budget()
+    supports: ClassVar[frozenset[str]] = frozenset()
+    deterministic = True
+
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         return Estimate(np.array([state.sum()]), np.zeros(1), np.inf, 0.0)
 
 
@@ -55,13 +66,21 @@ class GaussianNoiseOracle:
 
     outputs = ("value",)
 
+    @property
+    def units(self) -> Mapping[str, str]:
+        """Dimensionless: ``"1"`` for every input and output."""
+        return dict.fromkeys((*self.inputs, *self.outputs), "1")
+
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
+
     def exact(self, state: np.ndarray) -> np.ndarray:
         state = np.asarray(state, dtype=float)
         return state @ np.asarray(self.slope) + self.curvature * np.sum(state**2, axis=-1)
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
-        n = max(1, budget.sampling_steps)
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
         samples = self.exact(state) + self.noise * np.random.default_rng(seed).standard_normal(n)
         if self.cost_per_sample_s > 0:
             while time.perf_counter() - start < n * self.cost_per_sample_s:

@@ -29,11 +29,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
 
 from .problem import CellProblemOracle
 
@@ -70,6 +70,10 @@ class NoisyCellProblem:
     cost_per_sample_s: float = 1e-3
     busy_wait: bool = False
 
+    units: ClassVar[Mapping[str, str]] = CellProblemOracle.units  # nondimensional, as the cell problem
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
+
     def __post_init__(self) -> None:
         for name in ("noise", "cost_per_sample_s"):
             value = getattr(self, name)
@@ -103,8 +107,8 @@ class NoisyCellProblem:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
-        n = max(1, budget.sampling_steps)
-        exact = self.cell_problem.run(state, seed=seed, budget=budget).mean
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        exact = self.cell_problem.run(state, seed=seed, budget=Budget()).mean
         sigma = self.noise / math.sqrt(n)
         mean = exact + sigma * np.random.default_rng(seed).standard_normal(exact.size)
         n_eff = float(n) if self.noise > 0 else math.inf
@@ -116,8 +120,8 @@ class NoisyCellProblem:
         """All rows at once; row ``i`` has the bits of ``run(states[i], seed=seeds[i])``
         except for ``cost_s`` (the block's mean wall time plus the modelled term)."""
         start = time.perf_counter()
-        n = max(1, budget.sampling_steps)
-        exact = self.cell_problem.run_batch(states, seeds=seeds, budget=budget).mean
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()").sampling_steps
+        exact = self.cell_problem.run_batch(states, seeds=seeds, budget=Budget()).mean
         sigma = self.noise / math.sqrt(n)
         xi = np.array([np.random.default_rng(int(s)).standard_normal(exact.shape[1]) for s in seeds])
         k = exact.shape[0]

@@ -29,13 +29,13 @@ import time
 from collections import OrderedDict
 from functools import lru_cache
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hmm.contract import Budget, Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
 
 _MAX_STORED_NONZEROS = 20_000_000  # LU entries kept per process (about 240 MB)
 _MAX_POINTS = 200_000  # remembered macro points (a 16-byte key each)
@@ -137,6 +137,10 @@ class CellProblemOracle:
     reuse_factorisation: bool = True
 
     deterministic = True  # the seed is never used
+    units: ClassVar[Mapping[str, str]] = dict.fromkeys(  # nondimensional (q has a's units times G's)
+        ("x", "y", "grad_x", "grad_y", "flux", "flux_x", "flux_y"), "1")
+    default_budget: ClassVar[Budget] = Budget()
+    supports: ClassVar[frozenset[str]] = frozenset()  # a direct solve: no budget field changes the answer
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2):
@@ -209,6 +213,7 @@ class CellProblemOracle:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         state = np.asarray(state, dtype=float)
         flux = self._flux(*self._operator(state[:self.dim].copy()), state[self.dim:])
         return Estimate(flux, np.zeros(flux.size), n_eff=math.inf, cost_s=time.perf_counter() - start,
@@ -218,6 +223,7 @@ class CellProblemOracle:
         """All rows of ``states`` at once (same bits as :meth:`run` row by row);
         each row is charged the block's mean wall time."""
         start = time.perf_counter()
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
         states = np.asarray(states, dtype=float)
         k, d = states.shape[0], self.dim
         flux = np.empty((k, d))

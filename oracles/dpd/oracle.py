@@ -41,10 +41,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from .._sampling import block_estimate, pooled_blocks  # noqa: F401  (public in oracles.dpd)
 from .engine import DPDSystem, observables
@@ -160,6 +162,12 @@ class DPD:
 
     inputs = ("shear_rate",)
     outputs = ("shear_stress", "N1", "N2", "pressure", "temperature")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "shear_rate": "1/tau", "shear_stress": "kT/rc^3", "N1": "kT/rc^3", "N2": "kT/rc^3",
+        "pressure": "kT/rc^3", "temperature": "kT"})
+    default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
+                                                    "target_stderr", "max_wall_s"})
 
     def __post_init__(self) -> None:
         for name in ("density", "rc", "dt", "kT"):
@@ -248,12 +256,12 @@ class DPD:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (1,):
             raise ValueError(f"DPD.run(): `state` must be (shear_rate,), got shape {state.shape}")
         shear_rate = self.check_shear_rate(float(state[0]))
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION
-        n_max = budget.sampling_steps or (10**6 if budget.target_stderr else DEFAULT_SAMPLING)
+        n_eq, n_max = budget.equilibration_steps, budget.sampling_steps  # with target_stderr: the cap
         datasets, steps = [], 0
         for replica in range(budget.replicas):
             rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0])

@@ -39,10 +39,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from .._sampling import block_estimate
 from .oracle import DPD, _positive
@@ -98,6 +100,11 @@ class DPDWallSlip:
 
     inputs = ("shear_rate",)
     outputs = ("slip_length", "bulk_shear_rate", "shear_stress", "temperature")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "shear_rate": "1/tau", "slip_length": "rc", "bulk_shear_rate": "1/tau", "shear_stress": "kT/rc^3",
+        "temperature": "kT"})
+    default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas"})
 
     def __post_init__(self) -> None:
         self.channel(0.0)  # validates fluid, sizes and wall parameters
@@ -153,6 +160,7 @@ class DPDWallSlip:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (1,):
             raise ValueError(f"DPDWallSlip.run(): `state` must be (shear_rate,), got shape {state.shape}")
@@ -160,8 +168,7 @@ class DPDWallSlip:
         if rate == 0.0:
             raise ValueError("DPDWallSlip.run(): the slip length at `shear_rate` 0 is 0/0; query a nonzero rate")
         self.channel(rate)  # validates the wall speed before any work
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION
-        n_sample = budget.sampling_steps or DEFAULT_SAMPLING
+        n_eq, n_sample = budget.equilibration_steps, budget.sampling_steps
         datasets = []
         for replica in range(budget.replicas):
             rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0]) >> 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,7 @@ class ZGB:
     y: float = 0.5
     k_reaction: float = 1.0e3
     species = ("CO", "O")
+    units = MappingProxyType({"y": "1"})  # CO mole fraction of the gas (per sweep also its adsorption rate)
 
     def __post_init__(self) -> None:
         _check_rates(self, ("y", "k_reaction"))

@@ -40,11 +40,11 @@ from __future__ import annotations
 import math
 import time as _time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from .lattice import KMCSimulation, compile_model, initialise, simulate
 from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
@@ -110,6 +110,9 @@ class LatticeKMC:
     equilibration_sweeps: float | None = None
     sampling_sweeps: float | None = None
 
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
+                                                    "max_wall_s"})
+
     def __post_init__(self) -> None:
         species = getattr(self.model, "species", None)
         if species is None or not hasattr(self.model, "processes"):
@@ -151,6 +154,32 @@ class LatticeKMC:
         return (tuple(f"coverage_{s}" for s in sp) + tuple(f"flux_{p.name}" for p in procs)
                 + tuple(f"dcoverage_{s}_dt" for s in sp))
 
+    @property
+    def units(self) -> dict[str, str]:
+        """Unit of every input and output; ``t0`` is the model's time unit (one sweep for ZGB)."""
+        declared = getattr(self.model, "units", {})
+        out = {name: declared.get(name, "1/t0") for name in self.parameter_inputs}
+        for s in self.model.species:
+            out[f"coverage_{s}"], out[f"dcoverage_{s}_dt"] = "1", "1/t0"
+        for p in self.model.processes:
+            out[f"flux_{p.name}"] = "1/(site t0)"
+        return out
+
+    @property
+    def n_sites(self) -> int:
+        """Simulated (interior) sites of the lattice."""
+        return self.shape[0] * (self.shape[1] - (2 if self.boundary else 0))
+
+    @property
+    def default_budget(self) -> Budget:
+        """Events per replica that a zero budget field means: ``equilibration_sweeps`` and
+        ``sampling_sweeps`` times the number of sites (None: 100 and 100 sweeps at a fixed
+        parameter, 0 and 0.1 sweep when lifting to coverages)."""
+        burst = bool(self.coverage_inputs)
+        eq = self.equilibration_sweeps if self.equilibration_sweeps is not None else (0.0 if burst else 100.0)
+        sa = self.sampling_sweeps if self.sampling_sweeps is not None else (0.1 if burst else 100.0)
+        return Budget(int(round(eq * self.n_sites)), int(round(sa * self.n_sites)))
+
     def _split(self, state: Any) -> tuple[Any, tuple[float, ...]]:
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (len(self.inputs),):
@@ -188,13 +217,11 @@ class LatticeKMC:
     # -- the oracle ----------------------------------------------------------------------
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = _time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         model, cov = self._split(state)
-        n_sites = self.shape[0] * (self.shape[1] - (2 if self.boundary else 0))
-        burst = bool(self.coverage_inputs)
-        eq_sweeps = self.equilibration_sweeps if self.equilibration_sweeps is not None else (0.0 if burst else 100.0)
-        sa_sweeps = self.sampling_sweeps if self.sampling_sweeps is not None else (0.1 if burst else 100.0)
-        n_eq = budget.equilibration_steps or int(round(eq_sweeps * n_sites))
-        n_block = max(1, (budget.sampling_steps or int(round(sa_sweeps * n_sites))) // self.n_blocks)
+        n_sites = self.n_sites
+        n_eq = budget.equilibration_steps
+        n_block = max(1, budget.sampling_steps // self.n_blocks)
         S, P = len(model.species), len(model.processes)
         replica_means, block_means = [], []
         events, physical_time, absorbed, truncated = 0, 0.0, 0, False

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from . import _kernels as K
 from .common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average, parse_state
@@ -45,6 +47,10 @@ class LJChain:
 
     inputs = ("strain", "temperature")
     outputs = ("stress",)
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "strain": "1", "temperature": "epsilon/k_B", "stress": "epsilon/sigma"})
+    default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas"})
 
     def __post_init__(self) -> None:
         if self.bond not in ("harmonic", "lj"):
@@ -70,6 +76,7 @@ class LJChain:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         strain, temperature = parse_state(type(self).__name__, state)
         a = self.spacing * (1.0 + strain)
         n, length = self.n_atoms, self.n_atoms * a
@@ -81,19 +88,28 @@ class LJChain:
         u, w = K.chain_forces(x, f, *args)
         if temperature == 0.0:
             return Estimate(np.array([w / length]), np.zeros(1), math.inf, time.perf_counter() - start)
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION_STEPS
-        n_samp = budget.sampling_steps or DEFAULT_SAMPLING_STEPS
-        rng = np.random.default_rng(np.random.SeedSequence(seed))
-        v[:] = rng.standard_normal(n) * math.sqrt(temperature / self.mass)
-        K.seed_numba_rng(int(rng.integers(2**31)))
-        status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_eq, harmonic, self.spring, self.spacing,
-                               1.0, self.friction, temperature, n_eq + 1, np.empty((0, 3)))
-        samples = np.zeros((n_samp // self.sample_every, 3))
-        if status == K.OK:
-            status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_samp, harmonic, self.spring,
-                                   self.spacing, 1.0, self.friction, temperature, self.sample_every, samples)
-        if status != K.OK:
-            raise RuntimeError(f"LJChain: run at strain={strain}, temperature={temperature} (seed {seed}) "
-                               f"became non-finite; dt={self.dt} is likely too large")
-        m, se, n_eff = block_average((samples[:, 2] - samples[:, 1]) / length, self.blocks)
-        return Estimate(m, se, float(n_eff[0]), time.perf_counter() - start, {"blocks": self.blocks})
+        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
+        seeds = ([np.random.SeedSequence(seed)] if budget.replicas == 1
+                 else np.random.SeedSequence(seed).spawn(budget.replicas))
+        means, errors, n_effs = [], [], []
+        for child in seeds:
+            rng = np.random.default_rng(child)
+            x = np.arange(n) * a
+            K.chain_forces(x, f, *args)
+            v[:] = rng.standard_normal(n) * math.sqrt(temperature / self.mass)
+            K.seed_numba_rng(int(rng.integers(2**31)))
+            status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_eq, harmonic, self.spring, self.spacing,
+                                   1.0, self.friction, temperature, n_eq + 1, np.empty((0, 3)))
+            samples = np.zeros((n_samp // self.sample_every, 3))
+            if status == K.OK:
+                status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_samp, harmonic, self.spring,
+                                       self.spacing, 1.0, self.friction, temperature, self.sample_every, samples)
+            if status != K.OK:
+                raise RuntimeError(f"LJChain: run at strain={strain}, temperature={temperature} (seed {seed}) "
+                                   f"became non-finite; dt={self.dt} is likely too large")
+            m, se, n_eff = block_average((samples[:, 2] - samples[:, 1]) / length, self.blocks)
+            means.append(m), errors.append(se), n_effs.append(float(n_eff[0]))
+        mean = np.mean(means, axis=0)
+        stderr = np.sqrt(np.sum(np.square(errors), axis=0)) / len(means)
+        return Estimate(mean, stderr, float(np.sum(n_effs)), time.perf_counter() - start,
+                        {"blocks": self.blocks, "replicas": budget.replicas})

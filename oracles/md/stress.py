@@ -37,16 +37,26 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
                      parse_state, tail_corrections)
 from .engine import LJSystem, fcc_lattice
 
-__all__ = ["LennardJonesMD"]
+__all__ = ["LennardJonesMD", "LJ_UNITS"]
+
+LJ_UNITS: Mapping[str, str] = MappingProxyType({
+    "strain": "1", "shear_strain": "1", "temperature": "epsilon/k_B",
+    "stress": "epsilon/sigma^3", "stress_yy": "epsilon/sigma^3", "stress_zz": "epsilon/sigma^3",
+    "stress_xy": "epsilon/sigma^3", "pressure": "epsilon/sigma^3", "energy": "epsilon",
+    "total_energy": "epsilon"})
+"""Unit of every input and observable of :class:`LennardJonesMD` (reduced LJ units;
+energies per atom)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,11 @@ class LennardJonesMD:
     blocks: int = 20
     observables: tuple[str, ...] = ("stress", "pressure", "energy")
     deformation: str = "uniaxial"
+
+    units: ClassVar[Mapping[str, str]] = LJ_UNITS
+    default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
+                                                    "max_wall_s"})
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -227,14 +242,14 @@ class LennardJonesMD:
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         """One micro simulation at ``state = [strain, temperature]``; see the class doc."""
         start = time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         strain, shear, temperature = self._check_state(state)
         if temperature == 0.0:
             sysm = self.system(strain, 0.0, seed, shear)
             values = self._reduce(sysm.static()[None, :], sysm.volume, sysm.n_atoms, 3 * sysm.n_atoms)[0]
             return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
                             {"n_atoms": sysm.n_atoms, "static": True})
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION_STEPS
-        n_samp = budget.sampling_steps or DEFAULT_SAMPLING_STEPS
+        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
         if n_samp // self.sample_every < 2 * self.blocks:
             raise ValueError(f"{type(self).__name__}.run(): budget.sampling_steps = {n_samp} gives fewer than "
                              f"2 * blocks = {2 * self.blocks} samples at sample_every = {self.sample_every}")

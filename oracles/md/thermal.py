@@ -51,14 +51,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, resolve_budget
 
 from . import _kernels as K
 from .chain import LJChain
-from .common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average
+from .common import block_average
 
 __all__ = ["NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
 
@@ -94,6 +96,8 @@ class NVEChain(LJChain):
     observables: tuple[str, ...] = ("stress", "temperature")
 
     inputs = ("strain", "internal_energy")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "strain": "1", "internal_energy": "epsilon/m", "stress": "epsilon/sigma", "temperature": "epsilon/k_B"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -138,6 +142,7 @@ class NVEChain(LJChain):
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         """One microcanonical run at ``state = [strain, internal_energy]``."""
         start = time.perf_counter()
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         strain, energy = self._check_state(state)
         n, m = self.n_atoms, self.mass
         a = self.spacing * (1.0 + strain)
@@ -153,8 +158,7 @@ class NVEChain(LJChain):
             values = self._columns(row, length, u_static)[0]
             return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
                             {"static": True})
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION_STEPS
-        n_samp = budget.sampling_steps or DEFAULT_SAMPLING_STEPS
+        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
         if n_samp // self.sample_every < 2 * self.blocks:
             raise ValueError(f"NVEChain.run(): budget.sampling_steps = {n_samp} gives fewer than "
                              f"2 * blocks = {2 * self.blocks} samples at sample_every = {self.sample_every}")
