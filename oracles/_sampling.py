@@ -65,7 +65,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -292,6 +292,15 @@ def sample_replicas(run_replica: Callable[[np.random.Generator], ReplicaResult],
     return Sampled(stats, tuple(len(x) for x in series), clock() - start, stopped, truncated)
 
 
+def chunk_sizes(total: int, size: int) -> Iterator[int]:
+    """Sizes of consecutive chunks of at most ``size`` covering ``total`` (the last may be shorter)."""
+    done = 0
+    while done < total:
+        step = min(size, total - done)
+        yield step
+        done += step
+
+
 def _join(ws: list[np.ndarray | None], xs: list[np.ndarray]) -> np.ndarray | None:
     """Concatenated weights of one replica's chunks (None when no chunk was weighted)."""
     if all(w is None for w in ws):
@@ -352,7 +361,7 @@ class SampledOracle:
         checked = self.check_state(state)
         static = self.static_estimate(checked)
         if static is not None:
-            return static
+            return static if not math.isnan(static.cost_s) else replace(static, cost_s=time.perf_counter() - start)
         n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
         sampled = sample_replicas(lambda rng: self.sample_replica(checked, rng, n_eq, n_samp), budget, seed,
                                   blocks=getattr(self, "blocks", DEFAULT_BLOCKS), start=start, name=name)
@@ -360,4 +369,4 @@ class SampledOracle:
 
 
 __all__ = ["Weighted", "BlockStats", "Sampled", "SampledOracle", "replica_rngs", "block_stats", "block_estimate",
-           "pooled_blocks", "sample_replicas", "TARGET_MIN_BLOCK", "DEFAULT_BLOCKS"]
+           "pooled_blocks", "sample_replicas", "chunk_sizes", "TARGET_MIN_BLOCK", "DEFAULT_BLOCKS"]

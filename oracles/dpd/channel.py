@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _kernels as K
 from . import _wall_kernels as W
-from .._sampling import block_estimate, pooled_blocks
+from .._sampling import block_estimate, pooled_blocks, replica_rngs
 from .engine import DPDSystem
 from .oracle import DPD, _positive
 
@@ -366,9 +366,8 @@ def startup_profiles(channel: WalledChannel, times, *, window: float = 2.0, repl
         raise ValueError(f"startup_profiles(): every time must be >= window / 2 = {half * dt} and window >= 2 dt")
     out = np.zeros((replicas, len(times), bins))
     steps = 0
-    for r in range(replicas):
-        rseed = int(np.random.SeedSequence([seed, r]).generate_state(1, np.uint64)[0]) >> 1
-        system = channel.system(seed=rseed)
+    for r, rng in enumerate(replica_rngs(seed, replicas)):
+        system = channel.system(seed=int(rng.integers(2**63)))
         system.body_force = 0.0
         system.advance(int(round(time_eq / dt)))
         system.body_force = channel.body_force
@@ -399,27 +398,23 @@ def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
     effective no-slip planes sit at y = -delta and H + delta) and
     ``slip_length`` (the Navier slip length u / (du/dn) of the parabola at the
     wall planes, mean of both walls; for the Newtonian profile with Navier
-    slip l, delta (H + delta) = l H). The stderr is
-    the spread of the block fits, the larger of those with ``blocks`` and
-    ``blocks // 2`` blocks (as :func:`oracles.dpd.block_estimate`)."""
+    slip l, delta (H + delta) = l H). The stderr is the spread of the fits
+    to the ``blocks`` block means (the block rule of
+    :func:`oracles._sampling.block_stats` applied to the fitted numbers)."""
     y = profile["y"].values
     h = float(profile.attrs["width"])
     keep = (y > exclude) & (y < h - exclude)
     design = np.column_stack([np.ones(keep.sum()), y[keep], y[keep] ** 2])
     chunks = profile["chunk_u"].values[:, keep]
     blocks = int(profile.attrs["blocks"])
-    results = []
-    for nb in (blocks, max(blocks // 2, 2)):
-        per = len(chunks) // nb
-        means = chunks[len(chunks) - nb * per:].reshape(nb, per, -1).mean(axis=1)
-        c0, c1, c2 = np.linalg.lstsq(design, means.T, rcond=None)[0]
-        disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
-        lo, hi = (-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)  # c2 < 0: lo < hi
-        # Navier slip length: u(wall) / (du/dn)(wall) of the bulk parabola, mean of both walls
-        navier = 0.5 * (c0 / c1 + (c0 + c1 * h + c2 * h * h) / -(c1 + 2 * c2 * h))
-        results.append(pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h), navier])))
-    (mean, se_fine), (_, se_coarse) = results
-    se = np.maximum(se_fine, se_coarse)
+    per = len(chunks) // blocks
+    means = chunks[len(chunks) - blocks * per:].reshape(blocks, per, -1).mean(axis=1)
+    c0, c1, c2 = np.linalg.lstsq(design, means.T, rcond=None)[0]
+    disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
+    lo, hi = (-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)  # c2 < 0: lo < hi
+    # Navier slip length: u(wall) / (du/dn)(wall) of the bulk parabola, mean of both walls
+    navier = 0.5 * (c0 / c1 + (c0 + c1 * h + c2 * h * h) / -(c1 + 2 * c2 * h))
+    mean, se = pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h), navier]))
     return {"eta": (float(mean[0]), float(se[0])), "delta": (float(mean[1]), float(se[1])),
             "slip_length": (float(mean[2]), float(se[2]))}
 

@@ -46,9 +46,9 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleSetupError, resolve_budget
 
-from .._sampling import block_estimate, pooled_blocks  # noqa: F401  (public in oracles.dpd)
+from .._sampling import chunk_sizes, sample_replicas
 from .engine import DPDSystem, observables
 
 MAX_PARTICLES = 4_000_000  # about 170 bytes per bead of state and sort buffers: ~0.7 GB
@@ -115,10 +115,10 @@ class DPD:
 
     Inputs ``("shear_rate",)`` (1/time, |shear_rate| dt <= 0.04); outputs
     ``("shear_stress", "N1", "N2", "pressure", "temperature")``. Budget: 0
-    equilibration/sampling steps mean 500/4000; ``replicas`` independent runs
-    (different seeds) are pooled block by block (see :func:`block_estimate`); ``target_stderr`` stops
-    sampling (at chunks of 250 steps) once every output's stderr is below it;
-    ``max_wall_s`` stops early (the only non-reproducible option).
+    equilibration/sampling steps mean 500/4000 (``default_budget``); replicas,
+    block averaging, ``target_stderr`` (``sampling_steps`` is then the cap)
+    and ``max_wall_s`` (the only non-reproducible option) as in
+    :mod:`oracles._sampling`, checked every ``chunk_steps`` (250) steps.
 
     Temperature: the discrete dynamics samples a kinetic temperature above
     the set kT, the more so the larger dt. Measured at rho = 3, a = 25,
@@ -254,42 +254,32 @@ class DPD:
         """A fresh random configuration of this fluid (see :class:`DPDSystem`)."""
         return DPDSystem(self, self.check_shear_rate(shear_rate), seed=seed, body_force=body_force)
 
+    @property
+    def chunk_steps(self) -> int:
+        """Steps per sampling chunk (``max_wall_s`` / ``target_stderr`` are checked between chunks)."""
+        return max(1, CHUNK // self.sample_every) * self.sample_every
+
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        """One sheared run at ``state = [shear_rate]``: every replica equilibrates and samples
+        (see the class doc); statistics by :func:`oracles._sampling.sample_replicas`."""
         start = time.perf_counter()
-        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (1,):
-            raise ValueError(f"DPD.run(): `state` must be (shear_rate,), got shape {state.shape}")
+            raise OracleSetupError(f"DPD.run(): `state` must be (shear_rate,), got shape {state.shape}")
         shear_rate = self.check_shear_rate(float(state[0]))
         n_eq, n_max = budget.equilibration_steps, budget.sampling_steps  # with target_stderr: the cap
-        datasets, steps = [], 0
-        for replica in range(budget.replicas):
-            rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0])
-            sys_ = self.system(shear_rate, seed=rseed)
-            sys_.advance(n_eq)
-            series, taken = [], 0
-            while taken * self.sample_every < n_max:
-                chunk = min(CHUNK, n_max - taken * self.sample_every)
-                series.append(observables(sys_.advance(chunk, sample_every=self.sample_every)[0], sys_))
-                taken += len(series[-1])
-                if _should_stop(datasets + [np.concatenate(series)], self.blocks, budget, start):
-                    break
-            datasets.append(np.concatenate(series))
-            if len(datasets[-1]) < self.blocks:
-                raise RuntimeError(f"DPD at shear_rate={shear_rate}: {len(datasets[-1])} samples cannot make "
-                                   f"{self.blocks} blocks; raise budget.sampling_steps")
-            steps += n_eq + len(datasets[-1]) * self.sample_every
-        mean, stderr, n_eff = block_estimate(datasets, self.blocks)
-        if not (np.isfinite(mean).all() and np.isfinite(stderr).all()):
-            raise RuntimeError(f"DPD at shear_rate={shear_rate}: non-finite estimate {mean}")
-        return Estimate(mean, stderr, n_eff=n_eff, cost_s=time.perf_counter() - start,
-                        provenance={"n_particles": self.n_particles, "steps": steps})
+        if n_max // self.sample_every < self.blocks:
+            raise OracleSetupError(f"{name}: budget.sampling_steps = {n_max} gives {n_max // self.sample_every} "
+                                   f"samples, fewer than blocks = {self.blocks}; raise budget.sampling_steps")
 
+        def replica(rng: np.random.Generator):
+            system = self.system(shear_rate, seed=int(rng.integers(2**63)))
+            system.advance(n_eq)
+            for steps in chunk_sizes(n_max, self.chunk_steps):
+                yield observables(system.advance(steps, sample_every=self.sample_every)[0], system)
 
-def _should_stop(datasets, blocks, budget, start) -> bool:
-    if (budget.max_wall_s is not None and time.perf_counter() - start > budget.max_wall_s
-            and len(datasets[-1]) >= blocks):
-        return True
-    if budget.target_stderr is None or len(datasets[-1]) < 4 * blocks:
-        return False
-    return bool((block_estimate(datasets, blocks)[1] < budget.target_stderr).all())
+        sampled = sample_replicas(replica, budget, seed, blocks=self.blocks, start=start, name=name)
+        steps = budget.replicas * n_eq + sum(sampled.samples) * self.sample_every
+        return sampled.estimate({"n_particles": self.n_particles, "steps": steps})

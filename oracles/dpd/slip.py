@@ -38,20 +38,21 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
-from .._sampling import block_estimate
+from .._sampling import chunk_sizes, sample_replicas
 from .oracle import DPD, _positive
 from .channel import WalledChannel, sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
 DEFAULT_SAMPLING = 10000
+CHUNKS_PER_YIELD = 10  # profile chunks between two max_wall_s checks
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,10 @@ class DPDWallSlip:
     Inputs ``("shear_rate",)``: the nominal shear rate U / H (1/tau), U the
     relative wall speed, |U| dt <= 0.5 rc. Outputs ``("slip_length",
     "bulk_shear_rate", "shear_stress", "temperature")``. Budget: 0
-    equilibration / sampling steps mean 2500 / 10000; ``replicas`` pooled.
+    equilibration / sampling steps mean 2500 / 10000 (``default_budget``);
+    replicas, block averaging and ``max_wall_s`` as in :mod:`oracles._sampling`
+    (the samples are the chunks; ``target_stderr`` is not supported: the
+    slip length is derived after sampling).
     At shear_rate 0 the slip length is undefined (0/0): the oracle raises.
     """
 
@@ -104,7 +108,8 @@ class DPDWallSlip:
         "shear_rate": "1/tau", "slip_length": "rc", "bulk_shear_rate": "1/tau", "shear_stress": "kT/rc^3",
         "temperature": "kT"})
     default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING)
-    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas"})
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
+                                                    "max_wall_s"})
 
     def __post_init__(self) -> None:
         self.channel(0.0)  # validates fluid, sizes and wall parameters
@@ -143,45 +148,58 @@ class DPDWallSlip:
                              wall_thickness=self.wall_thickness, wall_type=self.wall_type,
                              wall_speed=shear_rate * self.height)
 
-    def chunk_series(self, shear_rate: float, *, seed: int, equilibration_steps: int,
-                     sampling_steps: int) -> np.ndarray:
-        """One replica: per-chunk (bulk_shear_rate, shear_stress, temperature), shape (n_chunks, 3)."""
-        system = self.channel(shear_rate).system(seed=seed)
-        system.advance(int(equilibration_steps))
-        n_chunks = max(int(sampling_steps) // self.chunk_steps, self.blocks)
-        series, wall = sample_chunks(system, self.chunk_steps, n_chunks, self.bins)
+    def _fit(self, series: np.ndarray, wall: np.ndarray) -> np.ndarray:
+        """Per-chunk (bulk_shear_rate, shear_stress, temperature) from binned fields and wall stresses."""
         bulk = self.bulk_bins
         y = self.bin_centres[bulk]
         design = np.column_stack([np.ones_like(y), y])
         u, kt, count = series[:, bulk, 0], series[:, bulk, 1], series[:, bulk, 2]
-        slope = [np.linalg.lstsq(design, row, rcond=None)[0][1] for row in u]  # one fit per chunk
-        kt_bulk = [np.sum(k * c) / max(c.sum(), 1.0) for k, c in zip(kt, count)]  # count-weighted per chunk
+        slope = np.linalg.lstsq(design, u.T, rcond=None)[0][1]  # one fit per chunk
+        kt_bulk = np.sum(kt * count, axis=1) / np.maximum(count.sum(axis=1), 1.0)  # count-weighted per chunk
         return np.column_stack([slope, 0.5 * (wall[:, 0] + wall[:, 1]), kt_bulk])
 
+    def replica_chunks(self, shear_rate: float, *, seed: int, equilibration_steps: int, sampling_steps: int):
+        """One replica as a generator of per-chunk (bulk_shear_rate, shear_stress, temperature) rows,
+        :data:`CHUNKS_PER_YIELD` chunks at a time (at least ``blocks`` chunks in all)."""
+        system = self.channel(shear_rate).system(seed=seed)
+        system.advance(int(equilibration_steps))
+        n_chunks = max(int(sampling_steps) // self.chunk_steps, self.blocks)
+        for group in chunk_sizes(n_chunks, CHUNKS_PER_YIELD):
+            yield self._fit(*sample_chunks(system, self.chunk_steps, group, self.bins))
+
+    def chunk_series(self, shear_rate: float, *, seed: int, equilibration_steps: int,
+                     sampling_steps: int) -> np.ndarray:
+        """One replica: per-chunk (bulk_shear_rate, shear_stress, temperature), shape (n_chunks, 3)."""
+        return np.concatenate(list(self.replica_chunks(shear_rate, seed=seed, equilibration_steps=equilibration_steps,
+                                                       sampling_steps=sampling_steps)))
+
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        """One Couette cell per replica at ``state = [shear_rate]``; the slip length from the
+        pooled bulk shear rate (delta method for its stderr)."""
         start = time.perf_counter()
-        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (1,):
-            raise ValueError(f"DPDWallSlip.run(): `state` must be (shear_rate,), got shape {state.shape}")
+            raise OracleSetupError(f"DPDWallSlip.run(): `state` must be (shear_rate,), got shape {state.shape}")
         rate = float(state[0])
         if rate == 0.0:
-            raise ValueError("DPDWallSlip.run(): the slip length at `shear_rate` 0 is 0/0; query a nonzero rate")
+            raise OracleSetupError("DPDWallSlip.run(): the slip length at `shear_rate` 0 is 0/0; query a nonzero rate")
         self.channel(rate)  # validates the wall speed before any work
         n_eq, n_sample = budget.equilibration_steps, budget.sampling_steps
-        datasets = []
-        for replica in range(budget.replicas):
-            rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0]) >> 1
-            datasets.append(self.chunk_series(rate, seed=rseed, equilibration_steps=n_eq, sampling_steps=n_sample))
-        (bulk_rate, stress, kt), (rate_se, stress_se, kt_se), n_eff = block_estimate(datasets, self.blocks)
+        sampled = sample_replicas(
+            lambda rng: self.replica_chunks(rate, seed=int(rng.integers(2**63)), equilibration_steps=n_eq,
+                                            sampling_steps=n_sample), budget, seed, blocks=self.blocks, start=start,
+            name=name)
+        (bulk_rate, stress, kt), (rate_se, stress_se, kt_se) = sampled.stats.mean, sampled.stats.stderr
         if not np.isfinite([bulk_rate, stress, kt, rate_se]).all() or bulk_rate * rate <= 0:
-            raise RuntimeError(f"DPDWallSlip at shear_rate={rate}: bulk shear rate {bulk_rate} has the wrong sign "
-                               "or is not finite (budget too small or the flow not developed)")
+            raise OracleRunError(f"DPDWallSlip at shear_rate={rate}: bulk shear rate {bulk_rate} has the wrong sign "
+                                 "or is not finite (budget too small or the flow not developed)")
         wall_speed = rate * self.height
         slip = 0.5 * (wall_speed / bulk_rate - self.height)
         slip_se = 0.5 * abs(wall_speed) / bulk_rate**2 * rate_se
-        steps = budget.replicas * n_eq + sum(len(d) for d in datasets) * self.chunk_steps
-        return Estimate(np.array([slip, bulk_rate, stress, kt]), np.array([slip_se, rate_se, stress_se, kt_se]),
-                        n_eff=n_eff, cost_s=time.perf_counter() - start,
-                        provenance={"n_beads": round(self.fluid.density * self.length * self.depth
-                                                     * (self.height + 2 * self.wall_thickness)), "steps": steps})
+        steps = budget.replicas * n_eq + sum(sampled.samples) * self.chunk_steps
+        est = sampled.estimate({"n_beads": round(self.fluid.density * self.length * self.depth
+                                                 * (self.height + 2 * self.wall_thickness)), "steps": steps})
+        return replace(est, mean=np.array([slip, bulk_rate, stress, kt]),
+                       stderr=np.array([slip_se, rate_se, stress_se, kt_se]))

@@ -46,6 +46,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate, resolve_budget
 
+from .._sampling import SampledOracle, Weighted, sample_replicas
+
 from .lattice import KMCSimulation, compile_model, initialise, simulate
 from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
 
@@ -72,17 +74,18 @@ class LatticeKMC:
     state (total rate 0, e.g. poisoned ZGB) holds it for ever: its blocks
     report the absorbing coverages and zero fluxes.
 
-    Errors: ``budget.replicas`` >= 2 gives the stderr from the spread of
-    independent replicas; with one replica it is the batch-means stderr over
-    the ``n_blocks`` blocks (blocks must be longer than the correlation time).
-    Budget: ``equilibration_steps``/``sampling_steps`` count KMC events per
+    Errors: each block is one sample, weighted by its duration (a time
+    average); the block rule of :mod:`oracles._sampling` pools the
+    ``n_blocks`` blocks of every replica (blocks must be longer than the
+    correlation time), so replicas that disagree (one absorbed, one not)
+    widen the stderr. Budget: ``equilibration_steps``/``sampling_steps`` count KMC events per
     replica; 0 means the defaults ``equilibration_sweeps``/``sampling_sweeps``
     times the number of sites (None: 100 and 100 sweeps at a fixed
     parameter, 0 and 0.1 sweep when lifting to coverages: a short burst at
     the lifted state, whose coarse derivative for a random lift is, in
-    expectation, the mean-field right-hand side). ``max_wall_s`` ends sampling after the block that reaches
-    it (fewer blocks, honest stderr; then not bitwise reproducible).
-    ``target_stderr`` is not used.
+    expectation, the mean-field right-hand side). ``max_wall_s`` and
+    ``target_stderr`` are checked after every block (see
+    :mod:`oracles._sampling`; ``max_wall_s`` is not bitwise reproducible).
 
     Parameters
     ----------
@@ -110,8 +113,7 @@ class LatticeKMC:
     equilibration_sweeps: float | None = None
     sampling_sweeps: float | None = None
 
-    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
-                                                    "max_wall_s"})
+    supports: ClassVar[frozenset[str]] = SampledOracle.supports
 
     def __post_init__(self) -> None:
         species = getattr(self.model, "species", None)
@@ -215,68 +217,49 @@ class LatticeKMC:
         return np.array([values[n] for n in self.inputs], dtype=float)
 
     # -- the oracle ----------------------------------------------------------------------
-    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
-        start = _time.perf_counter()
-        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
-        model, cov = self._split(state)
-        n_sites = self.n_sites
-        n_eq = budget.equilibration_steps
-        n_block = max(1, budget.sampling_steps // self.n_blocks)
+    def replica_blocks(self, model: Any, coverages: tuple[float, ...], rng: np.random.Generator,
+                       n_equilibration: int, n_block: int, tally: dict[str, int]):
+        """One replica: lift, equilibrate, then ``n_blocks`` blocks of ``n_block`` events, each
+        yielded as one :class:`~oracles._sampling.Weighted` sample (block coverages, fluxes and
+        coverage rate, weighted by the block's duration). A lattice that falls into an absorbing
+        state returns ``n_blocks`` rows of that state (its long-time average)."""
         S, P = len(model.species), len(model.processes)
-        replica_means, block_means = [], []
-        events, physical_time, absorbed, truncated = 0, 0.0, 0, False
-        for child in np.random.SeedSequence(seed).spawn(budget.replicas):
-            rng = np.random.default_rng(child)
-            sim = KMCSimulation(initialise(self.shape, cov, rng, boundary=self.boundary), model, self.boundary)
-            seeds = rng.integers(2**63, size=self.n_blocks + 1)
-            done = sim.total_rate == 0
-            if n_eq and not done:
-                run = sim.advance(n_events=n_eq, seed=int(seeds[0]))
-                done, events = run.absorbed, events + sum(run.counts.values())
-            blocks, t_sum, integral, counts = [], 0.0, np.zeros(S), np.zeros(P)
-            first = sim.coverages.copy()
-            for k in range(self.n_blocks):
-                before = sim.coverages.copy()
-                if done:
-                    blocks.append(np.concatenate([before, np.zeros(P + S)]))
-                    continue
-                run = sim.advance(n_events=n_block, seed=int(seeds[k + 1]))
-                block_counts = np.array(list(run.counts.values()), dtype=float)
-                events += int(block_counts.sum())
-                if run.absorbed or run.time <= 0:
-                    done = True
-                    blocks.append(np.concatenate([sim.coverages, np.zeros(P + S)]))
-                else:
-                    t_sum += run.time
-                    integral += run.mean_coverages * run.time
-                    counts += block_counts
-                    blocks.append(np.concatenate([run.mean_coverages, block_counts / (n_sites * run.time),
-                                                  (sim.coverages - before) / run.time]))
-                if budget.max_wall_s is not None and _time.perf_counter() - start > budget.max_wall_s:
-                    truncated = True
-                    break
-            absorbed += int(done)
-            physical_time += t_sum
-            block_means.append(np.array(blocks))
-            # the replica's answer: ratios of totals over the whole window (block ratios
-            # are only for the batch-means stderr; their mean is biased for short blocks)
-            if done:
-                replica_means.append(np.concatenate([sim.coverages, np.zeros(P + S)]))
-            else:
-                replica_means.append(np.concatenate([integral / t_sum, counts / (n_sites * t_sum),
-                                                     (sim.coverages - first) / t_sum]))
-            if truncated:
-                break
-        values = np.array(replica_means)
-        if len(values) >= 2:
-            mean, stderr, n_eff = values.mean(axis=0), values.std(axis=0, ddof=1) / math.sqrt(len(values)), len(values)
-        else:
-            b = block_means[0]
-            mean = values[0]
-            stderr = b.std(axis=0, ddof=1) / math.sqrt(len(b)) if len(b) >= 2 else np.full(mean.shape, np.inf)
-            n_eff = len(b)
-        if not np.all(np.isfinite(mean)):
-            raise RuntimeError(f"LatticeKMC: non-finite result at state {dict(zip(self.inputs, np.ravel(state)))}")
-        return Estimate(mean, stderr, n_eff=float(n_eff), cost_s=_time.perf_counter() - start,
-                        provenance={"events": events, "physical_time": physical_time, "n_sites": n_sites,
-                                    "absorbed_replicas": absorbed, "truncated": truncated})
+        sim = KMCSimulation(initialise(self.shape, coverages, rng, boundary=self.boundary), model, self.boundary)
+        seeds = rng.integers(2**63, size=self.n_blocks + 1)
+        absorbed = np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.n_blocks, 1))
+        if sim.total_rate == 0:
+            tally["absorbed"] += 1
+            return absorbed
+        if n_equilibration:
+            run = sim.advance(n_events=n_equilibration, seed=int(seeds[0]))
+            tally["events"] += sum(run.counts.values())
+            if run.absorbed:
+                tally["absorbed"] += 1
+                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.n_blocks, 1))
+        for k in range(self.n_blocks):
+            before = sim.coverages.copy()
+            run = sim.advance(n_events=n_block, seed=int(seeds[k + 1]))
+            counts = np.array(list(run.counts.values()), dtype=float)
+            tally["events"] += int(counts.sum())
+            if run.absorbed or run.time <= 0:
+                tally["absorbed"] += 1
+                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.n_blocks, 1))
+            tally["time"] += run.time
+            row = np.concatenate([run.mean_coverages, counts / (self.n_sites * run.time),
+                                  (sim.coverages - before) / run.time])
+            yield Weighted(row[None, :], np.array([run.time]))
+
+    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        """One KMC estimate at ``state``: ``budget.replicas`` replicas of :meth:`replica_blocks`,
+        reduced by :func:`oracles._sampling.sample_replicas` (time-weighted blocks)."""
+        start = _time.perf_counter()
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
+        model, cov = self._split(state)
+        n_block = max(1, budget.sampling_steps // self.n_blocks)
+        tally = {"events": 0, "absorbed": 0, "time": 0.0}
+        sampled = sample_replicas(
+            lambda rng: self.replica_blocks(model, cov, rng, budget.equilibration_steps, n_block, tally), budget,
+            seed, blocks=self.n_blocks, start=start, name=name)
+        return sampled.estimate({"events": tally["events"], "physical_time": tally["time"], "n_sites": self.n_sites,
+                                 "absorbed_replicas": tally["absorbed"]})

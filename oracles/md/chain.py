@@ -7,21 +7,21 @@ microcanonical variant is :class:`oracles.md.NVEChain`.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleRunError
 
-from . import _kernels as K
-from .common import DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, block_average, parse_state
+from .._sampling import SampledOracle, chunk_sizes
+from .chain_engine import ChainSystem
+from .common import CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, check_samples, parse_state
 
 
 @dataclass(frozen=True)
-class LJChain:
+class LJChain(SampledOracle):
     r"""Tension of a periodic 1D chain with nearest-neighbour bonds at strain e and temperature T.
 
     Bond energy phi(r) = k/2 (r - a0)^2 (``bond="harmonic"``) or
@@ -32,7 +32,9 @@ class LJChain:
     sigma = [sum_bonds r phi'(r) - sum_i m v_i^2] / L. Reference (Lagrangian)
     density m / a0; at T = 0 the modulus d sigma / d e is a0 phi''(a0 (1 + e))
     and the long-wave speed a0 sqrt(phi'' / m) = sqrt(modulus / density).
-    Langevin BAOAB thermostat; same budget rules as :class:`LennardJonesMD`.
+    Langevin BAOAB thermostat (the engine is :class:`~oracles.md.ChainSystem`);
+    sampling, replicas and every :class:`~hmm.contract.Budget` field as in
+    :mod:`oracles._sampling` (``blocks`` blocks per replica).
     """
 
     bond: str = "harmonic"
@@ -50,7 +52,6 @@ class LJChain:
     units: ClassVar[Mapping[str, str]] = MappingProxyType({
         "strain": "1", "temperature": "epsilon/k_B", "stress": "epsilon/sigma"})
     default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
-    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas"})
 
     def __post_init__(self) -> None:
         if self.bond not in ("harmonic", "lj"):
@@ -74,42 +75,41 @@ class LJChain:
         """Reference mass per length m / a0."""
         return self.mass / self.spacing
 
-    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
-        start = time.perf_counter()
-        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
-        strain, temperature = parse_state(type(self).__name__, state)
-        a = self.spacing * (1.0 + strain)
-        n, length = self.n_atoms, self.n_atoms * a
-        x = np.arange(n) * a
-        v = np.zeros(n)
-        f = np.zeros(n)
-        harmonic = self.bond == "harmonic"
-        args = (length, harmonic, self.spring, self.spacing, 1.0)
-        u, w = K.chain_forces(x, f, *args)
-        if temperature == 0.0:
-            return Estimate(np.array([w / length]), np.zeros(1), math.inf, time.perf_counter() - start)
-        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
-        seeds = ([np.random.SeedSequence(seed)] if budget.replicas == 1
-                 else np.random.SeedSequence(seed).spawn(budget.replicas))
-        means, errors, n_effs = [], [], []
-        for child in seeds:
-            rng = np.random.default_rng(child)
-            x = np.arange(n) * a
-            K.chain_forces(x, f, *args)
-            v[:] = rng.standard_normal(n) * math.sqrt(temperature / self.mass)
-            K.seed_numba_rng(int(rng.integers(2**31)))
-            status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_eq, harmonic, self.spring, self.spacing,
-                                   1.0, self.friction, temperature, n_eq + 1, np.empty((0, 3)))
-            samples = np.zeros((n_samp // self.sample_every, 3))
-            if status == K.OK:
-                status = K.chain_steps(x, v, f, length, self.mass, self.dt, n_samp, harmonic, self.spring,
-                                       self.spacing, 1.0, self.friction, temperature, self.sample_every, samples)
-            if status != K.OK:
-                raise RuntimeError(f"LJChain: run at strain={strain}, temperature={temperature} (seed {seed}) "
-                                   f"became non-finite; dt={self.dt} is likely too large")
-            m, se, n_eff = block_average((samples[:, 2] - samples[:, 1]) / length, self.blocks)
-            means.append(m), errors.append(se), n_effs.append(float(n_eff[0]))
-        mean = np.mean(means, axis=0)
-        stderr = np.sqrt(np.sum(np.square(errors), axis=0)) / len(means)
-        return Estimate(mean, stderr, float(np.sum(n_effs)), time.perf_counter() - start,
-                        {"blocks": self.blocks, "replicas": budget.replicas})
+    @property
+    def chunk_steps(self) -> int:
+        """Steps per sampling chunk (``max_wall_s`` / ``target_stderr`` are checked between chunks)."""
+        return max(1, CHUNK_STEPS // self.sample_every) * self.sample_every
+
+    def system(self, strain: float = 0.0) -> ChainSystem:
+        """The chain at rest with uniform spacing a0 (1 + strain)."""
+        return ChainSystem.uniform(self.n_atoms, self.spacing * (1.0 + strain), bond=self.bond, spring=self.spring,
+                                   a0=self.spacing, mass=self.mass, dt=self.dt)
+
+    def check_state(self, state: Any) -> tuple[float, float]:
+        return parse_state(type(self).__name__, state)
+
+    def static_estimate(self, state: tuple[float, float]) -> Estimate | None:
+        """At T = 0 the uniform chain is a static equilibrium: its virial tension, exactly."""
+        strain, temperature = state
+        if temperature != 0.0:
+            return None
+        chain = self.system(strain)
+        return Estimate(np.array([chain.forces()[1] / chain.length]), np.zeros(1), math.inf)
+
+    def sample_replica(self, state: tuple[float, float], rng: np.random.Generator, n_equilibration: int,
+                       n_sampling: int):
+        """Langevin BAOAB at T from Maxwell velocities: equilibrate, then tension samples."""
+        strain, temperature = state
+        check_samples(type(self).__name__, n_sampling, self.sample_every, self.blocks)
+        chain = self.system(strain)
+        chain.v[:] = rng.standard_normal(self.n_atoms) * math.sqrt(temperature / self.mass)
+        chain.seed_noise(int(rng.integers(2**31)))
+        try:
+            chain.run(n_equilibration, friction=self.friction, temperature=temperature)
+            for steps in chunk_sizes(n_sampling, self.chunk_steps):
+                rows = chain.run(steps, friction=self.friction, temperature=temperature,
+                                 sample_every=self.sample_every)
+                yield (rows[:, 2] - rows[:, 1]) / chain.length
+        except FloatingPointError:
+            raise OracleRunError(f"{type(self).__name__}: run at strain={strain}, temperature={temperature} "
+                                 f"became non-finite; dt={self.dt} is likely too large") from None

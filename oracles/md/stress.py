@@ -42,9 +42,10 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleRunError, resolve_budget
 
-from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
+from .._sampling import SampledOracle, chunk_sizes, sample_replicas
+from .common import (CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, check_samples,
                      parse_state, tail_corrections)
 from .engine import LJSystem, fcc_lattice
 
@@ -95,9 +96,9 @@ class LennardJonesMD:
     sample_every : int
         Steps between recorded samples.
     blocks : int
-        Number of blocks for the block-averaged stderr (fixed-count rule:
-        the stderr has ``blocks - 1`` degrees of freedom; choose the sampling
-        run at least ~20 correlation times per block).
+        Blocks per replica for the block-averaged stderr (fixed-count rule of
+        :func:`oracles._sampling.block_stats`; choose the sampling run at
+        least ~20 correlation times per block).
     observables : tuple of str
         Outputs, any of ``OBSERVABLES``: ``stress`` (sigma_xx), ``stress_yy``,
         ``stress_zz``, ``stress_xy``, ``pressure``, ``energy`` (potential
@@ -106,10 +107,10 @@ class LennardJonesMD:
 
     Notes
     -----
-    Budget: ``equilibration_steps``/``sampling_steps`` default to 2000/10000
-    when 0; ``replicas`` independent runs are pooled (stderr combined from
-    their block stderrs); ``max_wall_s`` stops sampling early (the result
-    then depends on the machine's speed); ``target_stderr`` is not used.
+    Budget: ``default_budget`` is 2000 equilibration / 10000 sampling steps;
+    replicas, block averaging (``blocks - 1`` degrees of freedom per
+    replica), ``max_wall_s`` and ``target_stderr`` (checked every
+    ``chunk_steps``) as in :mod:`oracles._sampling`.
     ``deformation="shear"``: inputs ``("shear_strain", "temperature")``; the
     reference lattice is mapped by the simple shear F = I + gamma e_x e_y
     (a triclinic periodic cell, tilt xy = gamma L; |gamma| <= 1), and
@@ -134,8 +135,7 @@ class LennardJonesMD:
 
     units: ClassVar[Mapping[str, str]] = LJ_UNITS
     default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
-    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
-                                                    "max_wall_s"})
+    supports: ClassVar[frozenset[str]] = SampledOracle.supports
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -239,10 +239,16 @@ class LennardJonesMD:
                    "temperature": kin[:, :3].sum(axis=1) / dof}
         return np.column_stack([columns[o] for o in self.observables])
 
+    @property
+    def chunk_steps(self) -> int:
+        """Steps per sampling chunk (``max_wall_s`` / ``target_stderr`` are checked between chunks)."""
+        return max(1, CHUNK_STEPS // self.sample_every) * self.sample_every
+
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         """One micro simulation at ``state = [strain, temperature]``; see the class doc."""
         start = time.perf_counter()
-        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
         strain, shear, temperature = self._check_state(state)
         if temperature == 0.0:
             sysm = self.system(strain, 0.0, seed, shear)
@@ -250,28 +256,23 @@ class LennardJonesMD:
             return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
                             {"n_atoms": sysm.n_atoms, "static": True})
         n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
-        if n_samp // self.sample_every < 2 * self.blocks:
-            raise ValueError(f"{type(self).__name__}.run(): budget.sampling_steps = {n_samp} gives fewer than "
-                             f"2 * blocks = {2 * self.blocks} samples at sample_every = {self.sample_every}")
+        check_samples(type(self).__name__, n_samp, self.sample_every, self.blocks)
         friction = self.friction if self.thermostat == "langevin" else 0.0
-        means, errors, n_effs, rebuilds = [], [], [], 0
-        for r, child in enumerate(np.random.SeedSequence(seed).spawn(budget.replicas)):
-            sysm = self.system(strain, temperature, int(child.generate_state(1)[0]), shear)
+        rebuilds = [0]
+
+        def replica(rng: np.random.Generator):
+            sysm = self.system(strain, temperature, int(rng.integers(2**63)), shear)
             dof = 3 * sysm.n_atoms - (3 if friction == 0.0 else 0)
-            deadline = None if budget.max_wall_s is None else start + budget.max_wall_s * (r + 1) / budget.replicas
             try:
                 sysm.run(n_eq, friction=friction, temperature=temperature, sample_every=0)
-                samples = sysm.run(n_samp, friction=friction, temperature=temperature,
-                                   sample_every=self.sample_every, deadline=deadline)
+                for steps in chunk_sizes(n_samp, self.chunk_steps):
+                    rows = sysm.run(steps, friction=friction, temperature=temperature, sample_every=self.sample_every)
+                    yield self._reduce(rows, sysm.volume, sysm.n_atoms, dof)
             except FloatingPointError as exc:
-                raise RuntimeError(f"{type(self).__name__}: run at strain={strain}, temperature={temperature} "
-                                   f"(seed {seed}) became non-finite: {exc}; dt={self.dt} is likely too large") from None
-            rebuilds += sysm.rebuilds
-            values = self._reduce(samples, sysm.volume, sysm.n_atoms, dof)
-            m, se, n_eff = block_average(values, min(self.blocks, len(values) // 2))
-            means.append(m), errors.append(se), n_effs.append(n_eff)
-        mean = np.mean(means, axis=0)
-        stderr = np.sqrt(np.sum(np.square(errors), axis=0)) / len(means)
-        return Estimate(mean, stderr, float(np.sum(np.min(n_effs, axis=1))), time.perf_counter() - start,
-                        {"n_atoms": self.n_atoms, "blocks": self.blocks, "replicas": budget.replicas,
-                         "rebuilds": rebuilds, "dof": len(means) * (self.blocks - 1)})
+                raise OracleRunError(f"{type(self).__name__}: run at strain={strain}, temperature={temperature} "
+                                     f"became non-finite: {exc}; dt={self.dt} is likely too large") from None
+            finally:
+                rebuilds[0] += sysm.rebuilds
+
+        sampled = sample_replicas(replica, budget, seed, blocks=self.blocks, start=start, name=name)
+        return sampled.estimate({"n_atoms": self.n_atoms, "rebuilds": rebuilds[0]})

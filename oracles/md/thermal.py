@@ -38,8 +38,8 @@ Outputs (reduced LJ units, epsilon = sigma = m = k_B = 1):
 * ``internal_energy``: measured, u_0 + (U + K - U_static) / ((N - 1) m)
   (checks steps 0-2 and the NVE integration; equals the input to O(dt^2)).
 
-Errors are block-averaged (:func:`oracles.md.block_average`), replicas pooled
-as in :class:`oracles.md.LennardJonesMD`. A harmonic chain is integrable, so
+Errors by the block rule of :mod:`oracles._sampling` (``blocks`` blocks per
+replica, replicas pooled). A harmonic chain is integrable, so
 its NVE time averages depend on the initial mode energies: the estimate is
 then an average over the replicas' thermal initial conditions, and only
 mode-independent relations (virial: time-averaged potential = kinetic energy
@@ -49,32 +49,23 @@ per mode) hold per run.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Estimate, OracleRunError, OracleSetupError
 
-from . import _kernels as K
+from .._sampling import chunk_sizes
 from .chain import LJChain
-from .common import block_average
+from .chain_engine import ChainSystem, bond_energy
+from .common import check_samples
 
 __all__ = ["NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
 
 CHAIN_OBSERVABLES = ("stress", "temperature", "internal_energy")
 MAX_RETHERMALISE = 10
-
-
-def bond_energy(r, bond: str, spring: float, a0: float):
-    """Bond energy phi(r) (epsilon): k/2 (r - a0)^2 or 4 (r^-12 - r^-6)."""
-    r = np.asarray(r, dtype=float)
-    if bond == "harmonic":
-        return 0.5 * spring * (r - a0) ** 2
-    inv6 = r**-6.0
-    return 4.0 * inv6 * (inv6 - 1.0)
 
 
 @dataclass(frozen=True)
@@ -117,19 +108,21 @@ class NVEChain(LJChain):
         a = self.spacing * (1.0 + np.asarray(strain, dtype=float))
         return bond_energy(a, self.bond, self.spring, self.spacing) / self.mass
 
-    def _check_state(self, state) -> tuple[float, float]:
+    def check_state(self, state: Any) -> tuple[float, float]:
+        """Validated (strain, internal_energy); below the ground state is refused."""
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (2,):
-            raise ValueError(f"NVEChain.run(): `state` must be [strain, internal_energy], got shape {state.shape}")
+            raise OracleSetupError(f"NVEChain.run(): `state` must be [strain, internal_energy], got shape "
+                                   f"{state.shape}")
         strain, energy = float(state[0]), float(state[1])
         if not math.isfinite(strain) or strain <= -1.0:
-            raise ValueError(f"NVEChain.run(): `strain` must be > -1, got {strain}")
+            raise OracleSetupError(f"NVEChain.run(): `strain` must be > -1, got {strain}")
         if not math.isfinite(energy):
-            raise ValueError(f"NVEChain.run(): `internal_energy` must be finite, got {energy}")
+            raise OracleSetupError(f"NVEChain.run(): `internal_energy` must be finite, got {energy}")
         u0 = float(self.ground_state_energy(strain))
         if energy < u0 - 1e-12 * max(1.0, abs(u0)):
-            raise ValueError(f"NVEChain.run(): `internal_energy` {energy} is below the ground state "
-                             f"u_0 = {u0} at strain {strain}")
+            raise OracleSetupError(f"NVEChain.run(): `internal_energy` {energy} is below the ground state "
+                                   f"u_0 = {u0} at strain {strain}")
         return strain, energy
 
     def _columns(self, samples: np.ndarray, length: float, u_static: float) -> np.ndarray:
@@ -139,68 +132,50 @@ class NVEChain(LJChain):
                 "internal_energy": (u + 0.5 * kin2 - u_static) / ((n - 1) * self.mass) + u_static / (n * self.mass)}
         return np.column_stack([cols[o] for o in self.observables])
 
-    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
-        """One microcanonical run at ``state = [strain, internal_energy]``."""
-        start = time.perf_counter()
-        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
-        strain, energy = self._check_state(state)
+    def _energies(self, strain: float, energy: float) -> tuple[ChainSystem, float, float, float]:
+        """(static chain, U_static, W_static, thermal energy (N - 1) m (u - u_0) of step 0)."""
+        chain = self.system(strain)
+        u_static, w_static = chain.forces()
+        thermal = (self.n_atoms - 1) * (self.mass * energy - u_static / self.n_atoms)
+        return chain, u_static, w_static, thermal
+
+    def static_estimate(self, state: tuple[float, float]) -> Estimate | None:
+        """At the ground state (no thermal energy) the static stress and T = 0, exactly."""
+        chain, u_static, w_static, thermal = self._energies(*state)
+        if thermal > 1e-12 * max(1.0, abs(u_static)):
+            return None
+        values = self._columns(np.array([[u_static, 0.0, w_static]]), chain.length, u_static)[0]
+        return Estimate(values, np.zeros_like(values), math.inf, provenance={"static": True})
+
+    def sample_replica(self, state: tuple[float, float], rng: np.random.Generator, n_equilibration: int,
+                       n_sampling: int):
+        """Steps 1-3 of the module docstring for one replica, then NVE samples."""
+        strain, energy = state
+        check_samples(type(self).__name__, n_sampling, self.sample_every, self.blocks)
+        chain, u_static, _, thermal = self._energies(strain, energy)
         n, m = self.n_atoms, self.mass
-        a = self.spacing * (1.0 + strain)
-        length = n * a
-        harmonic = self.bond == "harmonic"
-        pot = (harmonic, self.spring, self.spacing, 1.0)
-        x = np.arange(n) * a
-        f = np.zeros(n)
-        u_static, w_static = K.chain_forces(x, f, length, *pot)
-        thermal = (n - 1) * (m * energy - u_static / n)  # energy above the ground state, step 0
-        if thermal <= 1e-12 * max(1.0, abs(u_static)):
-            row = np.array([[u_static, 0.0, w_static]])
-            values = self._columns(row, length, u_static)[0]
-            return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
-                            {"static": True})
-        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
-        if n_samp // self.sample_every < 2 * self.blocks:
-            raise ValueError(f"NVEChain.run(): budget.sampling_steps = {n_samp} gives fewer than "
-                             f"2 * blocks = {2 * self.blocks} samples at sample_every = {self.sample_every}")
         t_guess = thermal / (n - 1)  # equipartition, harmonic: kinetic T/2 + potential T/2 per mode
-        means, errors, n_effs = [], [], []
-        for child in np.random.SeedSequence(seed).spawn(budget.replicas):
-            rng = np.random.default_rng(child)
-            x = np.arange(n) * a
-            v = rng.standard_normal(n) * math.sqrt(t_guess / m)
-            K.chain_forces(x, f, length, *pot)
-            K.seed_numba_rng(int(rng.integers(2**31)))
-            half = n_eq // 2
-            status = K.chain_steps(x, v, f, length, m, self.dt, half, *pot, self.friction, t_guess,
-                                   half + 1, np.empty((0, 3)))
-            samples = np.zeros((n_samp // self.sample_every, 3))
-            for _ in range(MAX_RETHERMALISE):  # a thermal fluctuation may leave too little kinetic energy
-                if status != K.OK:
-                    break
-                v -= v.mean()
-                u_now, _ = K.chain_forces(x, f, length, *pot)
-                kin = 0.5 * m * float(np.dot(v, v))
-                target = u_static + thermal - u_now
-                if target > 0.25 * thermal and kin > 0.0:
-                    v *= math.sqrt(target / kin)
-                    break
-                status = K.chain_steps(x, v, f, length, m, self.dt, max(1, half // 2), *pot, self.friction,
-                                       t_guess, half + 1, np.empty((0, 3)))
-            else:
-                raise RuntimeError(f"NVEChain: at strain={strain}, internal_energy={energy} (seed {seed}) the "
-                                   f"thermalised potential energy {u_now / n:.6g} per atom leaves less than a quarter "
-                                   f"of the thermal energy as kinetic energy {MAX_RETHERMALISE} times")
-                status = K.chain_steps(x, v, f, length, m, self.dt, n_eq - half, *pot, 0.0, 0.0,
-                                       n_eq + 1, np.empty((0, 3)))
-            if status == K.OK:
-                status = K.chain_steps(x, v, f, length, m, self.dt, n_samp, *pot, 0.0, 0.0,
-                                       self.sample_every, samples)
-            if status != K.OK:
-                raise RuntimeError(f"NVEChain: run at strain={strain}, internal_energy={energy} (seed {seed}) "
-                                   f"became non-finite; dt={self.dt} is likely too large")
-            mean, se, n_eff = block_average(self._columns(samples, length, u_static), self.blocks)
-            means.append(mean), errors.append(se), n_effs.append(n_eff)
-        mean = np.mean(means, axis=0)
-        stderr = np.sqrt(np.sum(np.square(errors), axis=0)) / len(means)
-        return Estimate(mean, stderr, float(np.sum(np.min(n_effs, axis=1))), time.perf_counter() - start,
-                        {"blocks": self.blocks, "replicas": budget.replicas, "ensemble": "NVE"})
+        chain.v[:] = rng.standard_normal(n) * math.sqrt(t_guess / m)
+        chain.seed_noise(int(rng.integers(2**31)))
+        half = n_equilibration // 2
+        chain.run(half, friction=self.friction, temperature=t_guess)
+        for _ in range(MAX_RETHERMALISE):  # a thermal fluctuation may leave too little kinetic energy
+            chain.v -= chain.v.mean()
+            u_now, _ = chain.forces()
+            kin = chain.kinetic_energy
+            target = u_static + thermal - u_now
+            if target > 0.25 * thermal and kin > 0.0:
+                chain.v *= math.sqrt(target / kin)
+                break
+            chain.run(max(1, half // 2), friction=self.friction, temperature=t_guess)
+        else:
+            raise OracleRunError(f"NVEChain: at strain={strain}, internal_energy={energy} the thermalised potential "
+                                 f"energy {u_now / n:.6g} per atom leaves less than a quarter of the thermal energy "
+                                 f"as kinetic energy {MAX_RETHERMALISE} times")
+        try:
+            for steps in chunk_sizes(n_sampling, self.chunk_steps):
+                rows = chain.run(steps, sample_every=self.sample_every)
+                yield self._columns(rows, chain.length, u_static)
+        except FloatingPointError:
+            raise OracleRunError(f"NVEChain: run at strain={strain}, internal_energy={energy} became non-finite; "
+                                 f"dt={self.dt} is likely too large") from None

@@ -116,7 +116,9 @@ def test_pressure_at_rho3_matches_published_value_within_dt_bias():
 
 
 def test_temperature_control_at_dt_004():
-    mean, se, _ = V.state_point(DPD(**SMALL, vv_lambda=0.65), time_sample=60.0)
+    # 100 tau: long enough that the stderr meets the 0.005 precision asked below (at 60 tau it is ~0.004
+    # with a spread of ~20 % between seeds, so some seeds miss it)
+    mean, se, _ = V.state_point(DPD(**SMALL, vv_lambda=0.65), time_sample=100.0)
     assert abs(mean["temperature"] - 1.0) < 0.02 and se["temperature"] < 0.005  # GW97, lambda = 0.65
     assert abs(mean["shear_stress"]) < 4 * se["shear_stress"]  # no shear, no mean shear stress
 
