@@ -147,19 +147,22 @@ class NVEChain(LJChain):
         values = self._columns(np.array([[u_static, 0.0, w_static]]), chain.length, u_static)[0]
         return Estimate(values, np.zeros_like(values), math.inf, provenance={"static": True})
 
-    def sample_replica(self, state: tuple[float, float], rng: np.random.Generator, n_equilibration: int,
-                       n_sampling: int):
-        """Steps 1-3 of the module docstring for one replica, then NVE samples."""
+    def equilibrated(self, state: tuple[float, float], rng: np.random.Generator,
+                     n_equilibration: int) -> tuple[ChainSystem, float, int]:
+        """Steps 0-3 of the module docstring for one replica: the chain at energy N m u after
+        ``n_equilibration`` steps (half Langevin, half NVE), the static energy U_static and
+        the extra Langevin steps of step 2's rethermalisations (``chain.steps`` is
+        ``n_equilibration`` plus those)."""
         strain, energy = state
-        check_samples(type(self).__name__, n_sampling, self.sample_every, self.blocks)
         chain, u_static, _, thermal = self._energies(strain, energy)
         n, m = self.n_atoms, self.mass
         t_guess = thermal / (n - 1)  # equipartition, harmonic: kinetic T/2 + potential T/2 per mode
         chain.v[:] = rng.standard_normal(n) * math.sqrt(t_guess / m)
         chain.seed_noise(int(rng.integers(2**31)))
         half = n_equilibration // 2
-        chain.run(half, friction=self.friction, temperature=t_guess)
-        for _ in range(MAX_RETHERMALISE):  # a thermal fluctuation may leave too little kinetic energy
+        chain.run(half, friction=self.friction, temperature=t_guess)  # step 1
+        extra = 0
+        for _ in range(MAX_RETHERMALISE):  # step 2; a thermal fluctuation may leave too little kinetic energy
             chain.v -= chain.v.mean()
             u_now, _ = chain.forces()
             kin = chain.kinetic_energy
@@ -168,14 +171,23 @@ class NVEChain(LJChain):
                 chain.v *= math.sqrt(target / kin)
                 break
             chain.run(max(1, half // 2), friction=self.friction, temperature=t_guess)
+            extra += max(1, half // 2)
         else:
             raise OracleRunError(f"NVEChain: at strain={strain}, internal_energy={energy} the thermalised potential "
                                  f"energy {u_now / n:.6g} per atom leaves less than a quarter of the thermal energy "
                                  f"as kinetic energy {MAX_RETHERMALISE} times")
+        chain.run(n_equilibration - half)  # step 3: the NVE half of the equilibration
+        return chain, u_static, extra
+
+    def sample_replica(self, state: tuple[float, float], rng: np.random.Generator, n_equilibration: int,
+                       n_sampling: int):
+        """One replica: :meth:`equilibrated`, then NVE samples."""
+        check_samples(type(self).__name__, n_sampling, self.sample_every, self.blocks)
+        chain, u_static, _ = self.equilibrated(state, rng, n_equilibration)
         try:
             for steps in chunk_sizes(n_sampling, self.chunk_steps):
                 rows = chain.run(steps, sample_every=self.sample_every)
                 yield self._columns(rows, chain.length, u_static)
         except FloatingPointError:
-            raise OracleRunError(f"NVEChain: run at strain={strain}, internal_energy={energy} became non-finite; "
-                                 f"dt={self.dt} is likely too large") from None
+            raise OracleRunError(f"NVEChain: run at strain={state[0]}, internal_energy={state[1]} became "
+                                 f"non-finite; dt={self.dt} is likely too large") from None

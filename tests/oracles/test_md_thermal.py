@@ -69,3 +69,17 @@ def test_contract_pickle_and_determinism():
     state, budget = np.array([0.0, -0.97]), Budget(200, 1000)
     a, b = chain.run(state, seed=5, budget=budget), clone.run(state, seed=5, budget=budget)
     assert np.array_equal(a.mean, b.mean) and not np.array_equal(a.mean, chain.run(state, seed=6, budget=budget).mean)
+
+
+def test_equilibration_runs_its_nve_half_before_sampling():
+    # module docstring, steps 1-3: n_eq / 2 Langevin steps, the rescale to U + K = E (plus any
+    # rethermalisation steps), then the other n_eq / 2 steps NVE; sampling starts after all of them
+    chain = NVEChain(bond="lj", n_atoms=16)
+    u = float(chain.ground_state_energy(0.01)) + 0.05
+    for seed in range(4):
+        system, u_static, extra = chain.equilibrated((0.01, u), np.random.default_rng(seed), 2000)
+        assert system.steps == 2000 + extra
+        # the NVE half kept the energy set by the rescale: E = U_static + (N - 1) m (u - u_0), to O(dt^2)
+        energy = system.forces()[0] + system.kinetic_energy
+        thermal = (16 - 1) * (u - u_static / 16)
+        assert abs(energy - (u_static + thermal)) < 1e-3 * thermal
