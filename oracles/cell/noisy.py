@@ -82,7 +82,7 @@ class NoisyCellProblem:
                 raise ValueError(f"NoisyCellProblem: `{name}` must be a finite number >= 0, got {value!r}")
         if not isinstance(self.busy_wait, bool):
             raise TypeError(f"NoisyCellProblem: `busy_wait` must be a bool, got {self.busy_wait!r}")
-        self.cell_problem  # validates coefficient, dim and cells
+        _ = self.cell_problem  # validates coefficient, dim and cells
 
     @property
     def cell_problem(self) -> CellProblemOracle:

@@ -12,6 +12,9 @@ module                 contents
 :mod:`.thermal`        :class:`NVEChain`, the microcanonical chain oracle
 :mod:`.engine`         :class:`LJSystem` (3D engine), :func:`fcc_lattice`,
                        :func:`trajectory`, :func:`reference_forces`
+:mod:`.chain_engine`   :class:`ChainSystem` (1D chain engine), :func:`bond_energy`
+:mod:`.chain_wave`     direct MD of a whole chain carrying a wave (the
+                       reference of HMM elastodynamics), :func:`coarse_grain`
 :mod:`.common`         state checks, tail corrections, block averages,
                        mean squared displacement, Einstein diffusion
 :mod:`._kernels`       numba kernels (private)
@@ -19,13 +22,16 @@ module                 contents
 """
 
 from .chain import LJChain
+from .chain_engine import ChainSystem
 from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
                      diffusion_coefficient, mean_squared_displacement, parse_state, tail_corrections)
 from .engine import LJSystem, fcc_lattice, reference_forces, trajectory
 from .stress import LennardJonesMD
 from .thermal import CHAIN_OBSERVABLES, NVEChain, bond_energy
+from .chain_wave import coarse_grain, direct_wave, thermal_wave_ensemble
 
-__all__ = ["LennardJonesMD", "LJChain", "NVEChain", "LJSystem", "fcc_lattice", "trajectory", "reference_forces",
+__all__ = ["LennardJonesMD", "LJChain", "NVEChain", "LJSystem", "ChainSystem", "coarse_grain", "direct_wave",
+           "thermal_wave_ensemble", "fcc_lattice", "trajectory", "reference_forces",
            "block_average", "mean_squared_displacement", "diffusion_coefficient", "tail_corrections",
            "parse_state", "OBSERVABLES", "CHAIN_OBSERVABLES", "bond_energy", "DEFAULT_EQUILIBRATION_STEPS",
            "DEFAULT_SAMPLING_STEPS"]
