@@ -72,6 +72,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
+from ._validate import check_state
+
 TARGET_MIN_BLOCK = 4  # samples per block before target_stderr may stop a replica
 DEFAULT_BLOCKS = 20  # blocks per replica of SampledOracle subclasses without a `blocks` field
 
@@ -336,14 +338,7 @@ class SampledOracle:
 
     def check_state(self, state: Any) -> Any:
         """The validated state (default: a finite float vector of ``len(inputs)`` values)."""
-        name = type(self).__name__
-        arr = np.asarray(state, dtype=float).reshape(-1)
-        if arr.shape != (len(self.inputs),):
-            raise OracleSetupError(f"{name}.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
-                                   f"got shape {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise OracleSetupError(f"{name}.run(): `state` must be finite, got {arr}")
-        return arr
+        return check_state(state, self.inputs, f"{type(self).__name__}.run()")
 
     def static_estimate(self, state: Any) -> Estimate | None:
         """An exact answer without sampling, or ``None`` (default)."""

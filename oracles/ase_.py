@@ -18,7 +18,9 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
+
+from ._validate import check_int, check_state
 
 
 def _emt():
@@ -75,11 +77,10 @@ class ASEOracle:
 
     def __post_init__(self) -> None:
         if isinstance(self.calculator, str) and self.calculator not in CALCULATORS:
-            raise ValueError(f"ASEOracle: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
+            raise OracleSetupError(f"ASEOracle: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
         if not isinstance(self.calculator, str) and not callable(self.calculator):
             raise TypeError("ASEOracle: `calculator` must be a name or a zero-argument factory")
-        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
-            raise ValueError(f"ASEOracle: `repeat` must be an int >= 1, got {self.repeat!r}")
+        check_int(self.repeat, "repeat", "ASEOracle", minimum=1)
 
     def atoms(self, strain: float = 0.0):
         """The strained crystal with its calculator attached."""
@@ -96,12 +97,12 @@ class ASEOracle:
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
         resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
-        strain = float(state[0])
+        strain = float(check_state(state, self.inputs, f"{type(self).__name__}.run()")[0])
         if not strain > -1.0:
-            raise ValueError(f"ASEOracle: strain must be > -1 (the cell would invert), got {strain}")
+            raise OracleSetupError(f"ASEOracle: strain must be > -1 (the cell would invert), got {strain}")
         atoms = self.atoms(strain)
         stress = float(atoms.get_stress(voigt=True)[0])
         energy = float(atoms.get_potential_energy()) / len(atoms)
         if not (math.isfinite(stress) and math.isfinite(energy)):
-            raise RuntimeError(f"ASEOracle: non-finite stress/energy at strain={strain}")
+            raise OracleRunError(f"ASEOracle: non-finite stress/energy at strain={strain}")
         return Estimate(np.array([stress, energy]), np.zeros(2), math.inf, time.perf_counter() - start)

@@ -24,7 +24,9 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
+from hmm.contract import Budget, Estimate, EstimateArrays, OracleSetupError, resolve_budget
+
+from ._validate import check_real, check_state, check_states
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,17 @@ class CarreauFluid:
         return self.noise == 0.0
 
     def __post_init__(self) -> None:
+        for name in ("eta0", "eta_inf", "relaxation_time", "power_index", "noise"):
+            check_real(getattr(self, name), name, "CarreauFluid")
         if not (self.eta0 > 0 and 0 <= self.eta_inf <= self.eta0):
-            raise ValueError(f"CarreauFluid: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
+            raise OracleSetupError(f"CarreauFluid: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
                              f"eta0={self.eta0}, eta_inf={self.eta_inf}")
         if not self.relaxation_time >= 0:
-            raise ValueError(f"CarreauFluid: `relaxation_time` must be >= 0, got {self.relaxation_time}")
+            raise OracleSetupError(f"CarreauFluid: `relaxation_time` must be >= 0, got {self.relaxation_time}")
         if not 0 < self.power_index <= 1:
-            raise ValueError(f"CarreauFluid: `power_index` must be in (0, 1], got {self.power_index}")
+            raise OracleSetupError(f"CarreauFluid: `power_index` must be in (0, 1], got {self.power_index}")
         if not self.noise >= 0:
-            raise ValueError(f"CarreauFluid: `noise` must be >= 0, got {self.noise}")
+            raise OracleSetupError(f"CarreauFluid: `noise` must be >= 0, got {self.noise}")
 
     def viscosity(self, shear_rate) -> np.ndarray:
         g = np.asarray(shear_rate, dtype=float)
@@ -94,6 +98,7 @@ class CarreauFluid:
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
         n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         tau = float(self.stress(state[0]))
         se = self.noise / math.sqrt(n)
         if se > 0:
@@ -105,7 +110,8 @@ class CarreauFluid:
         """All rows at once (same bits as :meth:`run` row by row: the stress is
         evaluated element by element, as vectorised powers may round differently)."""
         budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
-        mean = [float(self.stress(g)) for g in np.asarray(states, float)[:, 0]]
+        states = check_states(states, self.inputs, f"{type(self).__name__}.run_batch()")
+        mean = [float(self.stress(g)) for g in states[:, 0]]
         return _noisy_batch(np.array(mean), seeds, self.noise, budget)
 
 
@@ -134,10 +140,12 @@ class NonlinearElastic:
         return self.noise == 0.0
 
     def __post_init__(self) -> None:
+        for name in ("modulus", "beta", "noise"):
+            check_real(getattr(self, name), name, "NonlinearElastic")
         if not self.modulus > 0:
-            raise ValueError(f"NonlinearElastic: `modulus` must be > 0, got {self.modulus}")
+            raise OracleSetupError(f"NonlinearElastic: `modulus` must be > 0, got {self.modulus}")
         if not self.noise >= 0:
-            raise ValueError(f"NonlinearElastic: `noise` must be >= 0, got {self.noise}")
+            raise OracleSetupError(f"NonlinearElastic: `noise` must be >= 0, got {self.noise}")
 
     def stress(self, strain) -> np.ndarray:
         e = np.asarray(strain, dtype=float)
@@ -145,6 +153,7 @@ class NonlinearElastic:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         sigma = float(self.stress(state[0]))
         se = self.noise / math.sqrt(n)
         if se > 0:
@@ -155,7 +164,8 @@ class NonlinearElastic:
         """All rows at once (same bits as :meth:`run` row by row: the stress is
         evaluated element by element, as vectorised powers may round differently)."""
         budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
-        mean = [float(self.stress(g)) for g in np.asarray(states, float)[:, 0]]
+        states = check_states(states, self.inputs, f"{type(self).__name__}.run_batch()")
+        mean = [float(self.stress(g)) for g in states[:, 0]]
         return _noisy_batch(np.array(mean), seeds, self.noise, budget)
 
 

@@ -20,8 +20,9 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
+from ._validate import check_int, check_positive, check_state
 from .md import block_average
 
 
@@ -85,26 +86,28 @@ class LammpsOracle:
 
     def __post_init__(self) -> None:
         if not isinstance(self.setup, str) or "pair_style" not in self.setup:
-            raise ValueError("LammpsOracle: `setup` must be LAMMPS commands including a pair_style")
+            raise OracleSetupError("LammpsOracle: `setup` must be LAMMPS commands including a pair_style")
         for name in ("run ", "velocity ", "fix "):
             if any(line.strip().startswith(name) for line in self.setup.splitlines()):
-                raise ValueError(f"LammpsOracle: `setup` must not contain `{name.strip()}` commands "
+                raise OracleSetupError(f"LammpsOracle: `setup` must not contain `{name.strip()}` commands "
                                  "(the oracle adds its own)")
-        if not (self.dt > 0 and self.friction > 0):
-            raise ValueError(f"LammpsOracle: `dt` and `friction` must be > 0, got {self.dt}, {self.friction}")
+        check_positive(self.dt, "dt", "LammpsOracle")
+        check_positive(self.friction, "friction", "LammpsOracle")
+        check_int(self.sample_every, "sample_every", "LammpsOracle", minimum=1)
+        check_int(self.blocks, "blocks", "LammpsOracle", minimum=2)
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
         budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
-        strain, temperature = float(state[0]), float(state[1])
+        strain, temperature = (float(v) for v in check_state(state, self.inputs, f"{type(self).__name__}.run()"))
         if not strain > -1.0:
-            raise ValueError(f"LammpsOracle: strain must be > -1 (the box would invert), got {strain}")
+            raise OracleSetupError(f"LammpsOracle: strain must be > -1 (the box would invert), got {strain}")
         if not temperature > 0.0:
-            raise ValueError(f"LammpsOracle: temperature must be > 0, got {temperature}")
+            raise OracleSetupError(f"LammpsOracle: temperature must be > 0, got {temperature}")
         n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
         n_rec = n_samp // self.sample_every
         if n_rec < 2 * self.blocks:
-            raise ValueError(f"LammpsOracle: budget.sampling_steps = {n_samp} gives fewer than "
+            raise OracleSetupError(f"LammpsOracle: budget.sampling_steps = {n_samp} gives fewer than "
                              f"{2 * self.blocks} samples")
         seeds = np.random.SeedSequence(seed).generate_state(2) % 900_000_000 + 1
         lmp = _load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
@@ -126,7 +129,7 @@ class LammpsOracle:
         finally:
             lmp.close()
         if not np.all(np.isfinite(values)):
-            raise RuntimeError(f"LammpsOracle: non-finite pressure at strain={strain}, T={temperature}")
+            raise OracleRunError(f"LammpsOracle: non-finite pressure at strain={strain}, T={temperature}")
         mean, se, n_eff = block_average(values, self.blocks)
         return Estimate(mean, se, float(np.min(n_eff)), time.perf_counter() - start)
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate, resolve_budget
 
+from ._validate import check_state
+
 
 @dataclass(frozen=True)
 class TrivialOracle:
@@ -41,6 +43,7 @@ class TrivialOracle:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         return Estimate(np.array([state.sum()]), np.zeros(1), np.inf, 0.0)
 
 
@@ -81,6 +84,7 @@ class GaussianNoiseOracle:
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
         n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         samples = self.exact(state) + self.noise * np.random.default_rng(seed).standard_normal(n)
         if self.cost_per_sample_s > 0:
             while time.perf_counter() - start < n * self.cost_per_sample_s:

@@ -35,6 +35,7 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
 
+from .._validate import check_positive
 from .problem import CellProblemOracle
 
 
@@ -76,10 +77,7 @@ class NoisyCellProblem:
 
     def __post_init__(self) -> None:
         for name in ("noise", "cost_per_sample_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and value >= 0):
-                raise ValueError(f"NoisyCellProblem: `{name}` must be a finite number >= 0, got {value!r}")
+            check_positive(getattr(self, name), name, "NoisyCellProblem", allow_zero=True)
         if not isinstance(self.busy_wait, bool):
             raise TypeError(f"NoisyCellProblem: `busy_wait` must be a bool, got {self.busy_wait!r}")
         _ = self.cell_problem  # validates coefficient, dim and cells

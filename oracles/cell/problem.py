@@ -35,7 +35,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
+from hmm.contract import Budget, Estimate, EstimateArrays, OracleSetupError, resolve_budget
+
+from .._validate import check_int, check_state, check_states
 
 _MAX_STORED_NONZEROS = 20_000_000  # LU entries kept per process (about 240 MB)
 _MAX_POINTS = 200_000  # remembered macro points (a 16-byte key each)
@@ -144,9 +146,8 @@ class CellProblemOracle:
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2):
-            raise ValueError(f"CellProblemOracle: `dim` must be 1 or 2, got {self.dim}")
-        if isinstance(self.cells, bool) or not isinstance(self.cells, int) or self.cells < 2:
-            raise ValueError(f"CellProblemOracle: `cells` must be an int >= 2, got {self.cells!r}")
+            raise OracleSetupError(f"CellProblemOracle: `dim` must be 1 or 2, got {self.dim}")
+        check_int(self.cells, "cells", type(self).__name__, minimum=2)
         if not callable(self.coefficient):
             raise TypeError("CellProblemOracle: `coefficient` must be callable a(x, y)")
 
@@ -174,7 +175,7 @@ class CellProblemOracle:
         assemble, indices, indptr, m, _, _, pos = _structure(self.cells, self.dim)
         a = np.asarray(self.coefficient(np.broadcast_to(position, pos.shape), pos), dtype=float)
         if a.shape != (pos.shape[0],) or not (a.min() > 0 and np.isfinite(a.max())):
-            raise ValueError(f"coefficient must be positive and finite on the unit cell at x={position}")
+            raise OracleSetupError(f"coefficient must be positive and finite on the unit cell at x={position}")
         n = self.cells**self.dim
         per_axis = [a[k * n:(k + 1) * n] for k in range(self.dim)]
         key = (self.cells, self.dim, hashlib.blake2b(a.tobytes(), digest_size=16).digest())
@@ -214,7 +215,7 @@ class CellProblemOracle:
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
         resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
-        state = np.asarray(state, dtype=float)
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         flux = self._flux(*self._operator(state[:self.dim].copy()), state[self.dim:])
         return Estimate(flux, np.zeros(flux.size), n_eff=math.inf, cost_s=time.perf_counter() - start,
                         provenance={"cells": self.cells})
@@ -224,7 +225,7 @@ class CellProblemOracle:
         each row is charged the block's mean wall time."""
         start = time.perf_counter()
         resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
-        states = np.asarray(states, dtype=float)
+        states = check_states(states, self.inputs, f"{type(self).__name__}.run_batch()")
         k, d = states.shape[0], self.dim
         flux = np.empty((k, d))
         for i in range(k):

@@ -38,11 +38,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hmm.contract import OracleRunError, OracleSetupError
+
 from . import _kernels as K
 from . import _wall_kernels as W
 from .._sampling import block_estimate, pooled_blocks, replica_rngs
 from .engine import DPDSystem
-from .oracle import DPD, _positive
+from .._validate import check_int, check_positive
+from .oracle import DPD
 
 PROFILE_CHUNK = 1.0  # DPD time units of each profile sample of the block-averaged series
 
@@ -91,23 +94,24 @@ class WalledChannel:
             raise TypeError(f"WalledChannel: `fluid` must be an oracles.DPD, got {type(self.fluid).__name__}")
         rc = self.fluid.rc
         for name in ("width", "length", "depth"):
-            value = _positive(name, getattr(self, name))
+            value = check_positive(getattr(self, name), name, "WalledChannel")
             if value < 4 * rc:
-                raise ValueError(f"WalledChannel: `{name}` must be >= 4 rc = {4 * rc} (cell list), got {value}")
-        if _positive("wall_thickness", self.wall_thickness) < rc:
-            raise ValueError(f"WalledChannel: `wall_thickness` must be >= rc = {rc} (a fluid bead must see a "
+                raise OracleSetupError(f"WalledChannel: `{name}` must be >= 4 rc = {4 * rc} (cell list), got {value}")
+        if check_positive(self.wall_thickness, "wall_thickness", "WalledChannel") < rc:
+            raise OracleSetupError(f"WalledChannel: `wall_thickness` must be >= rc = {rc} (a fluid bead must see a "
                              f"whole wall), got {self.wall_thickness}")
-        _positive("body_force", self.body_force, allow_zero=True)
+        check_positive(self.body_force, "body_force", "WalledChannel", allow_zero=True)
+        check_int(self.wall_type, "wall_type", "WalledChannel")
         if not math.isfinite(self.wall_speed) or abs(self.wall_speed) * self.fluid.dt > 0.5 * rc:
-            raise ValueError(f"WalledChannel: |`wall_speed`| must be finite and at most 0.5 rc / dt = "
+            raise OracleSetupError(f"WalledChannel: |`wall_speed`| must be finite and at most 0.5 rc / dt = "
                              f"{0.5 * rc / self.fluid.dt:g} (a wall may not move half a cutoff per step), "
                              f"got {self.wall_speed}")
         if not 0 <= self.wall_type < self.fluid.a_ij.shape[0]:
-            raise ValueError(f"WalledChannel: `wall_type` must be a bead type in [0, {self.fluid.a_ij.shape[0]}), "
+            raise OracleSetupError(f"WalledChannel: `wall_type` must be a bead type in [0, {self.fluid.a_ij.shape[0]}), "
                              f"got {self.wall_type}")
         n = self.fluid.density * self.length * self.depth * (self.width + 2 * self.wall_thickness)
         if n > 4_000_000:
-            raise ValueError(f"WalledChannel: {n:.0f} beads exceed the cell-list memory limit of 4e6")
+            raise OracleSetupError(f"WalledChannel: {n:.0f} beads exceed the cell-list memory limit of 4e6")
 
     @property
     def wall_gap(self) -> float:
@@ -257,7 +261,7 @@ class ChannelSystem:
             *self._dpd_vv, *self._scratch)
         if status != K.OK:
             what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
-            raise RuntimeError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "
+            raise OracleRunError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "
                                f"body_force={self.body_force} too strong or bad parameters)")
         return obs[:self.istate[W.I_SAMPLES]], profile
 
@@ -363,7 +367,7 @@ def startup_profiles(channel: WalledChannel, times, *, window: float = 2.0, repl
     dt = channel.fluid.dt
     half = int(round(0.5 * window / dt))
     if half < 1 or times[0] < half * dt:
-        raise ValueError(f"startup_profiles(): every time must be >= window / 2 = {half * dt} and window >= 2 dt")
+        raise OracleSetupError(f"startup_profiles(): every time must be >= window / 2 = {half * dt} and window >= 2 dt")
     out = np.zeros((replicas, len(times), bins))
     steps = 0
     for r, rng in enumerate(replica_rngs(seed, replicas)):

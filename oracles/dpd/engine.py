@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hmm.contract import OracleRunError
+
 from . import _kernels as K
 
 if TYPE_CHECKING:
@@ -161,6 +163,6 @@ class DPDSystem:
                              int(sample_every), obs, profile, *self._scratch, self._dforce)
         if status != K.OK:
             what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
-            raise RuntimeError(f"DPD at shear_rate={self.shear_rate}: {what} at step {self.step} "
+            raise OracleRunError(f"DPD at shear_rate={self.shear_rate}: {what} at step {self.step} "
                                f"(dt={self.config.dt} too large or bad parameters)")
         return obs[:self.istate[1]], profile

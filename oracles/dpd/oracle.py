@@ -49,6 +49,7 @@ import numpy as np
 from hmm.contract import Budget, Estimate, OracleSetupError, resolve_budget
 
 from .._sampling import chunk_sizes, sample_replicas
+from .._validate import check_choice, check_int, check_positive
 from .engine import DPDSystem, observables
 
 MAX_PARTICLES = 4_000_000  # about 170 bytes per bead of state and sort buffers: ~0.7 GB
@@ -57,14 +58,6 @@ MAX_STRAIN_PER_STEP = 0.04  # |shear_rate| dt: pair velocity change over a step 
 DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING = 500, 4000  # steps when the budget says 0
 CHUNK = 250  # steps between wall-time / target-stderr checks
 INTEGRATORS = ("gw", "dpd-vv")  # Groot-Warren modified velocity Verlet; DPD-VV (Besold et al. 2000)
-
-
-def _positive(name: str, value, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"DPD: `{name}` must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"DPD: `{name}` must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -171,51 +164,47 @@ class DPD:
 
     def __post_init__(self) -> None:
         for name in ("density", "rc", "dt", "kT"):
-            _positive(name, getattr(self, name))
+            check_positive(getattr(self, name), name, "DPD")
         for name in ("gamma", "a", "bond_k", "bond_r0", "polymer_fraction"):
-            _positive(name, getattr(self, name), allow_zero=True)
+            check_positive(getattr(self, name), name, "DPD", allow_zero=True)
         if len(self.box) != 3:
-            raise ValueError(f"DPD: `box` must be 3 edge lengths, got {self.box!r}")
-        object.__setattr__(self, "box", tuple(_positive("box", float(b)) for b in self.box))
+            raise OracleSetupError(f"DPD: `box` must be 3 edge lengths, got {self.box!r}")
+        object.__setattr__(self, "box", tuple(check_positive(b, "box", "DPD") for b in self.box))
         if min(self.box) < 4 * self.rc:
-            raise ValueError(f"DPD: every `box` edge must be >= 4 rc = {4 * self.rc} (cell list), got {self.box}")
+            raise OracleSetupError(f"DPD: every `box` edge must be >= 4 rc = {4 * self.rc} (cell list), got {self.box}")
         if self.density * self.rc**3 > MAX_DENSITY:
-            raise ValueError(f"DPD: `density` rho rc^3 = {self.density * self.rc**3} exceeds {MAX_DENSITY}, "
+            raise OracleSetupError(f"DPD: `density` rho rc^3 = {self.density * self.rc**3} exceeds {MAX_DENSITY}, "
                              "the most the cell list allows (cost per bead grows as rho)")
         if self.n_particles > MAX_PARTICLES:
-            raise ValueError(f"DPD: `density` x `box` volume gives {self.n_particles} beads, more than the "
+            raise OracleSetupError(f"DPD: `density` x `box` volume gives {self.n_particles} beads, more than the "
                              f"{MAX_PARTICLES} the cell-list memory allows")
         if self.n_particles < 2:
-            raise ValueError("DPD: `density` x `box` volume must give at least 2 beads")
+            raise OracleSetupError("DPD: `density` x `box` volume must give at least 2 beads")
         if not 0.0 < self.vv_lambda <= 1.0:
-            raise ValueError(f"DPD: `vv_lambda` must be in (0, 1], got {self.vv_lambda}")
-        if self.integrator not in INTEGRATORS:
-            raise ValueError(f"DPD: `integrator` must be one of {INTEGRATORS}, got {self.integrator!r}")
+            raise OracleSetupError(f"DPD: `vv_lambda` must be in (0, 1], got {self.vv_lambda}")
+        check_choice(self.integrator, "integrator", "DPD", INTEGRATORS)
         if self.integrator == "dpd-vv" and self.vv_lambda != 0.5:
-            raise ValueError(f"DPD: `integrator` 'dpd-vv' is velocity Verlet and needs `vv_lambda` = 0.5, "
+            raise OracleSetupError(f"DPD: `integrator` 'dpd-vv' is velocity Verlet and needs `vv_lambda` = 0.5, "
                              f"got {self.vv_lambda}")
         amat = self.a_ij
         if amat.ndim != 2 or amat.shape[0] != amat.shape[1] or not np.allclose(amat, amat.T):
-            raise ValueError("DPD: `a_matrix` must be a symmetric square matrix")
+            raise OracleSetupError("DPD: `a_matrix` must be a symmetric square matrix")
         if (amat < 0).any():
-            raise ValueError("DPD: `a_matrix` entries must be >= 0")
+            raise OracleSetupError("DPD: `a_matrix` entries must be >= 0")
         comp = np.asarray(self.composition, dtype=float)
         if comp.shape != (amat.shape[0],) or (comp < 0).any() or abs(comp.sum() - 1) > 1e-12:
-            raise ValueError(f"DPD: `composition` must give {amat.shape[0]} fractions >= 0 summing to 1, "
+            raise OracleSetupError(f"DPD: `composition` must give {amat.shape[0]} fractions >= 0 summing to 1, "
                              f"got {self.composition}")
         if self.polymer_fraction > 1:
-            raise ValueError(f"DPD: `polymer_fraction` must be in [0, 1], got {self.polymer_fraction}")
-        if isinstance(self.chain_length, bool) or not isinstance(self.chain_length, int) or self.chain_length < 1:
-            raise ValueError(f"DPD: `chain_length` must be an int >= 1, got {self.chain_length!r}")
+            raise OracleSetupError(f"DPD: `polymer_fraction` must be in [0, 1], got {self.polymer_fraction}")
+        check_int(self.chain_length, "chain_length", "DPD", minimum=1)
+        check_int(self.chain_type, "chain_type", "DPD")
         if not 0 <= self.chain_type < amat.shape[0]:
-            raise ValueError(f"DPD: `chain_type` must be a bead type in [0, {amat.shape[0]}), got {self.chain_type}")
-        if self.bond not in ("harmonic", "fene"):
-            raise ValueError(f"DPD: `bond` must be 'harmonic' or 'fene', got {self.bond!r}")
-        _positive("fene_rmax", self.fene_rmax)
-        for name in ("sample_every", "blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "blocks" else 1):
-                raise ValueError(f"DPD: `{name}` must be an int >= {2 if name == 'blocks' else 1}, got {value!r}")
+            raise OracleSetupError(f"DPD: `chain_type` must be a bead type in [0, {amat.shape[0]}), got {self.chain_type}")
+        check_choice(self.bond, "bond", "DPD", ("harmonic", "fene"))
+        check_positive(self.fene_rmax, "fene_rmax", "DPD")
+        check_int(self.sample_every, "sample_every", "DPD", minimum=1)
+        check_int(self.blocks, "blocks", "DPD", minimum=2)
 
     @property
     def a_ij(self) -> np.ndarray:
@@ -244,9 +233,9 @@ class DPD:
 
     def check_shear_rate(self, shear_rate: float) -> float:
         if not math.isfinite(shear_rate):
-            raise ValueError(f"DPD: `shear_rate` must be finite, got {shear_rate}")
+            raise OracleSetupError(f"DPD: `shear_rate` must be finite, got {shear_rate}")
         if abs(shear_rate) > self.max_shear_rate:
-            raise ValueError(f"DPD: |`shear_rate`| = {abs(shear_rate)} exceeds the Lees-Edwards limit "
+            raise OracleSetupError(f"DPD: |`shear_rate`| = {abs(shear_rate)} exceeds the Lees-Edwards limit "
                              f"{self.max_shear_rate:g} = {MAX_STRAIN_PER_STEP} / dt supported here")
         return float(shear_rate)
 

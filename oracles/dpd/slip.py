@@ -47,7 +47,8 @@ import numpy as np
 from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
 from .._sampling import chunk_sizes, sample_replicas
-from .oracle import DPD, _positive
+from .._validate import check_int, check_positive
+from .oracle import DPD
 from .channel import WalledChannel, sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
@@ -113,14 +114,12 @@ class DPDWallSlip:
 
     def __post_init__(self) -> None:
         self.channel(0.0)  # validates fluid, sizes and wall parameters
-        _positive("exclude", self.exclude, allow_zero=True)
-        _positive("chunk_time", self.chunk_time)
-        for name in ("bins", "blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(f"DPDWallSlip: `{name}` must be an int >= 2, got {value!r}")
+        check_positive(self.exclude, "exclude", "DPDWallSlip", allow_zero=True)
+        check_positive(self.chunk_time, "chunk_time", "DPDWallSlip")
+        check_int(self.bins, "bins", "DPDWallSlip", minimum=2)
+        check_int(self.blocks, "blocks", "DPDWallSlip", minimum=2)
         if self.bulk_bins.sum() < 3:
-            raise ValueError(f"DPDWallSlip: the bulk region [exclude, height - exclude] = [{self.exclude}, "
+            raise OracleSetupError(f"DPDWallSlip: the bulk region [exclude, height - exclude] = [{self.exclude}, "
                              f"{self.height - self.exclude}] holds {self.bulk_bins.sum()} of {self.bins} bins; "
                              "at least 3 are needed for the bulk fit (lower `exclude` or raise `height`/`bins`)")
 
@@ -143,7 +142,7 @@ class DPDWallSlip:
     def channel(self, shear_rate: float) -> WalledChannel:
         """The Couette cell at nominal rate ``shear_rate``."""
         if not math.isfinite(shear_rate):
-            raise ValueError(f"DPDWallSlip: `shear_rate` must be finite, got {shear_rate}")
+            raise OracleSetupError(f"DPDWallSlip: `shear_rate` must be finite, got {shear_rate}")
         return WalledChannel(self.fluid, width=self.height, length=self.length, depth=self.depth,
                              wall_thickness=self.wall_thickness, wall_type=self.wall_type,
                              wall_speed=shear_rate * self.height)

@@ -29,6 +29,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
+from hmm.contract import OracleRunError, OracleSetupError
+
 from .models import mean_field_rhs, model_parameters
 
 
@@ -49,7 +51,7 @@ class MeanFieldFlow:
         allowed = model_parameters(self.model)
         for name in self.params:
             if name not in allowed:
-                raise ValueError(f"MeanFieldFlow: parameter {name!r} is not one of {allowed}")
+                raise OracleSetupError(f"MeanFieldFlow: parameter {name!r} is not one of {allowed}")
 
     def _model(self, p: Any) -> Any:
         values = dict(zip(self.params, np.atleast_1d(np.asarray(p, dtype=float)).tolist()))
@@ -63,7 +65,7 @@ class MeanFieldFlow:
         sol = solve_ivp(lambda t, y: mean_field_rhs(model, y), (0.0, float(duration)), U, rtol=1e-10,
                         atol=1e-12)
         if not sol.success:
-            raise RuntimeError(f"MeanFieldFlow: ODE solver failed: {sol.message}")
+            raise OracleRunError(f"MeanFieldFlow: ODE solver failed: {sol.message}")
         return sol.y[:, -1]
 
     @staticmethod
@@ -126,7 +128,7 @@ def lattice_gas_profile(model: Any, theta0: Any, t_end: float, *, left: float, r
     sol = solve_ivp(lambda t, y: A @ y + b, (0.0, float(t_end)), np.asarray(theta0(x), dtype=float),
                     method="BDF", jac=A, rtol=1e-8, atol=1e-10)
     if not sol.success:
-        raise RuntimeError(f"lattice_gas_profile(): {sol.message}")
+        raise OracleRunError(f"lattice_gas_profile(): {sol.message}")
     x_out = np.arange(1, int(round(length))) if x_out is None else np.asarray(x_out, dtype=float)
     xs = np.concatenate([[0.0], x, [length]])
     return np.interp(x_out, xs, np.concatenate([[left], sol.y[:, -1], [right]]))

@@ -37,16 +37,16 @@ the other modules of :mod:`oracles.kmc`.
 
 from __future__ import annotations
 
-import math
 import time as _time
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, resolve_budget
+from hmm.contract import Budget, Estimate, OracleSetupError, resolve_budget
 
 from .._sampling import SampledOracle, Weighted, sample_replicas
+from .._validate import check_int, check_positive
 
 from .lattice import KMCSimulation, compile_model, initialise, simulate
 from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
@@ -125,21 +125,19 @@ class LatticeKMC:
         allowed = params + tuple(f"coverage_{sp}" for sp in species)
         for name in self.inputs:
             if name not in allowed:
-                raise ValueError(f"LatticeKMC: input {name!r} is neither a parameter of "
+                raise OracleSetupError(f"LatticeKMC: input {name!r} is neither a parameter of "
                                  f"{type(self.model).__name__} {params} nor a coverage {allowed[len(params):]}")
         if len(set(self.inputs)) != len(self.inputs):
-            raise ValueError(f"LatticeKMC: `inputs` has duplicates: {self.inputs}")
+            raise OracleSetupError(f"LatticeKMC: `inputs` has duplicates: {self.inputs}")
         if len(self.shape) != 2 or self.shape[0] < 2 or self.shape[1] < (5 if self.boundary else 2):
-            raise ValueError(f"LatticeKMC: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
+            raise OracleSetupError(f"LatticeKMC: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
                              f"got {self.shape}")
         if self.boundary is not None:
             compile_model(self.model, self.boundary)  # checks the reservoir coverages
-        if isinstance(self.n_blocks, bool) or not isinstance(self.n_blocks, int) or self.n_blocks < 2:
-            raise ValueError(f"LatticeKMC: `n_blocks` must be an int >= 2, got {self.n_blocks!r}")
+        check_int(self.n_blocks, "n_blocks", "LatticeKMC", minimum=2)
         for name in ("equilibration_sweeps", "sampling_sweeps"):
-            v = getattr(self, name)
-            if v is not None and not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"LatticeKMC: `{name}` must be None or a number >= 0, got {v!r}")
+            if getattr(self, name) is not None:
+                check_positive(getattr(self, name), name, "LatticeKMC", allow_zero=True)
 
     # -- names -------------------------------------------------------------------------
     @property
@@ -185,7 +183,7 @@ class LatticeKMC:
     def _split(self, state: Any) -> tuple[Any, tuple[float, ...]]:
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (len(self.inputs),):
-            raise ValueError(f"LatticeKMC.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
+            raise OracleSetupError(f"LatticeKMC.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
                              f"got shape {state.shape}")
         values = dict(zip(self.inputs, state.tolist()))
         model = replace(self.model, **{n: values[n] for n in self.parameter_inputs}) \

@@ -16,7 +16,8 @@ import numpy as np
 from hmm.contract import Budget, Estimate, OracleRunError
 
 from .._sampling import SampledOracle, chunk_sizes
-from .chain_engine import ChainSystem
+from .._validate import check_choice, check_int, check_positive
+from .chain_engine import BONDS, ChainSystem
 from .common import CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, check_samples, parse_state
 
 
@@ -54,16 +55,15 @@ class LJChain(SampledOracle):
     default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
 
     def __post_init__(self) -> None:
-        if self.bond not in ("harmonic", "lj"):
-            raise ValueError(f"LJChain: `bond` must be 'harmonic' or 'lj', got {self.bond!r}")
-        if isinstance(self.n_atoms, bool) or not isinstance(self.n_atoms, int) or self.n_atoms < 2:
-            raise ValueError(f"LJChain: `n_atoms` must be an int >= 2, got {self.n_atoms!r}")
+        name = type(self).__name__
+        check_choice(self.bond, "bond", name, BONDS)
+        check_int(self.n_atoms, "n_atoms", name, minimum=2)
         for field in ("spring", "mass", "dt", "friction"):
-            value = getattr(self, field)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"LJChain: `{field}` must be a positive number, got {value!r}")
-        if self.a0 is not None and not (math.isfinite(self.a0) and self.a0 > 0):
-            raise ValueError(f"LJChain: `a0` must be positive or None, got {self.a0!r}")
+            check_positive(getattr(self, field), field, name)
+        if self.a0 is not None:
+            check_positive(self.a0, "a0", name)
+        check_int(self.sample_every, "sample_every", name, minimum=1)
+        check_int(self.blocks, "blocks", name, minimum=2)
 
     @property
     def spacing(self) -> float:

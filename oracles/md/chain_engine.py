@@ -15,11 +15,13 @@ tension is (W - sum m v^2) / L.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
+from hmm.contract import OracleSetupError
+
 from . import _kernels as K
+from .._validate import check_choice, check_positive
 
 BONDS = ("harmonic", "lj")
 
@@ -69,14 +71,12 @@ class ChainSystem:
         x = np.array(positions, dtype=np.float64).reshape(-1)
         v = np.array(velocities, dtype=np.float64).reshape(-1)
         if x.shape != v.shape or x.size < 2:
-            raise ValueError(f"ChainSystem: `positions` and `velocities` must be (n,) arrays with n >= 2, got "
+            raise OracleSetupError(f"ChainSystem: `positions` and `velocities` must be (n,) arrays with n >= 2, got "
                              f"{np.shape(positions)} and {np.shape(velocities)}")
-        if bond not in BONDS:
-            raise ValueError(f"ChainSystem: `bond` must be one of {BONDS}, got {bond!r}")
+        check_choice(bond, "bond", "ChainSystem", BONDS)
         for name, value in (("length", length), ("spring", spring), ("a0", a0), ("mass", mass), ("dt", dt),
                             ("eps", eps)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"ChainSystem: `{name}` must be a positive number, got {value!r}")
+            check_positive(value, name, "ChainSystem")
         self.x, self.v, self.f = x, v, np.zeros_like(x)
         self.length = float(length)
         self.bond, self.harmonic = bond, bond == "harmonic"
@@ -111,7 +111,7 @@ class ChainSystem:
         """Move the atoms (and optionally change the period), keeping the velocities; forces follow."""
         x = np.asarray(positions, dtype=np.float64).reshape(-1)
         if x.shape != self.x.shape:
-            raise ValueError(f"ChainSystem.set_positions(): `positions` must have shape {self.x.shape}, got {x.shape}")
+            raise OracleSetupError(f"ChainSystem.set_positions(): `positions` must have shape {self.x.shape}, got {x.shape}")
         self.x[:] = x
         if length is not None:
             self.length = float(length)

@@ -41,13 +41,13 @@ def parse_state(name: str, state) -> tuple[float, float]:
     """Validated (strain, temperature) from a state row; errors name the field."""
     state = np.asarray(state, dtype=float).reshape(-1)
     if state.shape != (2,):
-        raise ValueError(f"{name}.run(): `state` must be [strain, temperature], got shape {state.shape}")
+        raise OracleSetupError(f"{name}.run(): `state` must be [strain, temperature], got shape {state.shape}")
     strain, temperature = float(state[0]), float(state[1])
     if not math.isfinite(strain) or strain <= -1.0:
-        raise ValueError(f"{name}.run(): `strain` must be > -1 (1 + strain is the stretch; "
+        raise OracleSetupError(f"{name}.run(): `strain` must be > -1 (1 + strain is the stretch; "
                          f"<= -1 inverts the box), got {strain}")
     if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"{name}.run(): `temperature` must be >= 0, got {temperature}")
+        raise OracleSetupError(f"{name}.run(): `temperature` must be >= 0, got {temperature}")
     return strain, temperature
 
 

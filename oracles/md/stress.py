@@ -42,9 +42,10 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, OracleRunError, resolve_budget
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
 from .._sampling import SampledOracle, chunk_sizes, sample_replicas
+from .._validate import check_choice, check_int, check_positive
 from .common import (CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, check_samples,
                      parse_state, tail_corrections)
 from .engine import LJSystem, fcc_lattice
@@ -143,32 +144,25 @@ class LennardJonesMD:
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        if self.deformation not in ("uniaxial", "shear"):
-            raise ValueError(f"{name}: `deformation` must be 'uniaxial' or 'shear', got {self.deformation!r}")
-        if isinstance(self.cells, bool) or not isinstance(self.cells, int) or self.cells < 1:
-            raise ValueError(f"{name}: `cells` must be an int >= 1, got {self.cells!r}")
-        for field, value in (("density", self.density), ("cutoff", self.cutoff), ("dt", self.dt)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}: `{field}` must be a positive number, got {value!r}")
-        for field, value in (("skin", self.skin), ("friction", self.friction)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: `{field}` must be >= 0, got {value!r}")
-        if self.thermostat not in ("langevin", "nve"):
-            raise ValueError(f"{name}: `thermostat` must be 'langevin' or 'nve', got {self.thermostat!r}")
+        check_choice(self.deformation, "deformation", name, ("uniaxial", "shear"))
+        check_int(self.cells, "cells", name, minimum=1)
+        for field in ("density", "cutoff", "dt"):
+            check_positive(getattr(self, field), field, name)
+        for field in ("skin", "friction"):
+            check_positive(getattr(self, field), field, name, allow_zero=True)
+        check_choice(self.thermostat, "thermostat", name, ("langevin", "nve"))
         if self.thermostat == "langevin" and self.friction <= 0:
-            raise ValueError(f"{name}: `friction` must be > 0 with the Langevin thermostat")
-        for field in ("sample_every", "blocks"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if field == "sample_every" else 2):
-                raise ValueError(f"{name}: `{field}` must be an int >= {1 if field == 'sample_every' else 2}, got {value!r}")
+            raise OracleSetupError(f"{name}: `friction` must be > 0 with the Langevin thermostat")
+        check_int(self.sample_every, "sample_every", name, minimum=1)
+        check_int(self.blocks, "blocks", name, minimum=2)
         obs = tuple(self.observables)
         bad = [o for o in obs if o not in OBSERVABLES]
         if not obs or bad:
-            raise ValueError(f"{name}: `observables` must be a non-empty tuple from {OBSERVABLES}, got {bad or obs}")
+            raise OracleSetupError(f"{name}: `observables` must be a non-empty tuple from {OBSERVABLES}, got {bad or obs}")
         object.__setattr__(self, "observables", obs)
         side = self.reference_box_length
         if self.cutoff + self.skin > 0.5 * side:
-            raise ValueError(f"{name}: `cutoff` + `skin` = {self.cutoff + self.skin:g} exceeds half the "
+            raise OracleSetupError(f"{name}: `cutoff` + `skin` = {self.cutoff + self.skin:g} exceeds half the "
                              f"box side {0.5 * side:g}; use more `cells` or a smaller cutoff")
 
     @property
@@ -206,10 +200,10 @@ class LennardJonesMD:
         if self.deformation == "shear":
             state = np.asarray(state, dtype=float).reshape(-1)
             if state.shape != (2,):
-                raise ValueError(f"{name}.run(): `state` must be [shear_strain, temperature], got shape {state.shape}")
+                raise OracleSetupError(f"{name}.run(): `state` must be [shear_strain, temperature], got shape {state.shape}")
             shear = float(state[0])
             if not (math.isfinite(shear) and abs(shear) <= 1.0):
-                raise ValueError(f"{name}.run(): `shear_strain` must be in [-1, 1], got {shear}")
+                raise OracleSetupError(f"{name}.run(): `shear_strain` must be in [-1, 1], got {shear}")
             _, temperature = parse_state(name, [0.0, state[1]])
             strain = 0.0
         else:
@@ -218,7 +212,7 @@ class LennardJonesMD:
         g = abs(shear)
         reach = (self.cutoff + self.skin) * 0.5 * (g + math.sqrt(g * g + 4.0))
         if reach > 0.5 * box_min:
-            raise ValueError(f"{name}.run(): at strain {strain}, shear {shear} the box side {box_min:g} is less "
+            raise OracleSetupError(f"{name}.run(): at strain {strain}, shear {shear} the box side {box_min:g} is less "
                              f"than 2 (cutoff + skin) ||F^-1|| = {2 * reach:g}")
         return strain, shear, temperature
 

@@ -95,7 +95,7 @@ class NVEChain(LJChain):
         obs = tuple(self.observables)
         bad = [o for o in obs if o not in CHAIN_OBSERVABLES]
         if not obs or bad:
-            raise ValueError(f"NVEChain: `observables` must be a non-empty tuple from {CHAIN_OBSERVABLES}, "
+            raise OracleSetupError(f"NVEChain: `observables` must be a non-empty tuple from {CHAIN_OBSERVABLES}, "
                              f"got {bad or obs}")
         object.__setattr__(self, "observables", obs)
 

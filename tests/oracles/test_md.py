@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 from hmm import Budget
+from hmm.contract import OracleRunError, OracleSetupError
 from hmm.provenance import oracle_token
 from hmm.validation import md as V
 from oracles.base import Oracle
@@ -140,7 +141,7 @@ def test_contract_pickle_hash_determinism():
 def test_bad_input_raises_clear_errors():
     oracle = LennardJonesMD(cells=3, density=0.5)
     b = Budget(equilibration_steps=100, sampling_steps=400)
-    with pytest.raises(ValueError, match="`temperature` must be >= 0"):
+    with pytest.raises(OracleSetupError, match="`temperature` must be >= 0"):  # a ValueError, never retried
         oracle.run(np.array([0.0, -1.0]), seed=0, budget=b)
     with pytest.raises(ValueError, match="`strain` must be > -1"):
         oracle.run(np.array([-1.0, 1.0]), seed=0, budget=b)
@@ -154,6 +155,8 @@ def test_bad_input_raises_clear_errors():
         LennardJonesMD(thermostat="berendsen")
     with pytest.raises(ValueError, match="`bond`"):
         LJChain(bond="morse")
+    with pytest.raises(TypeError, match="`cells` must be an int"):  # a type error is a TypeError everywhere
+        LennardJonesMD(cells=3.0)
     exploding = LennardJonesMD(cells=3, density=0.8442, cutoff=2.0, dt=0.05)
-    with pytest.raises(RuntimeError, match="strain=0.0, temperature=5.0.*non-finite.*dt=0.05"):
+    with pytest.raises(OracleRunError, match="strain=0.0, temperature=5.0.*non-finite.*dt=0.05"):
         exploding.run(np.array([0.0, 5.0]), seed=0, budget=b)
