@@ -10,6 +10,7 @@ the very same module object as the new path.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.util
@@ -60,3 +61,29 @@ def install() -> None:
     """Put the finder on ``sys.meta_path`` (once)."""
     if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _MovedModuleFinder())  # before the editable-install finder
+
+
+def renamed_fields(**old_to_new: str):
+    """Class decorator for a frozen dataclass whose fields were renamed: the old keyword is
+    still accepted by the constructor (mapped to the new field) and readable as a property.
+
+    ``dataclasses.replace`` takes the new names only.
+    """
+    def decorate(cls):
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{cls.__name__}(): give `{new}` or its old name `{old}`, not both")
+                    kwargs[new] = kwargs.pop(old)
+            init(self, *args, **kwargs)
+
+        cls.__init__ = __init__
+        for old, new in old_to_new.items():
+            setattr(cls, old, property(lambda self, _new=new: getattr(self, _new),
+                                       doc=f"Old name of ``{new}``."))
+        return cls
+    return decorate

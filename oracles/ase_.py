@@ -39,7 +39,7 @@ CALCULATORS: dict[str, Any] = {"emt": _emt, "lj": _lj}
 
 
 @dataclass(frozen=True)
-class ASEOracle:
+class ASEStress:
     """Stress of a strained crystal from an ASE calculator (T = 0).
 
     Parameters
@@ -77,10 +77,10 @@ class ASEOracle:
 
     def __post_init__(self) -> None:
         if isinstance(self.calculator, str) and self.calculator not in CALCULATORS:
-            raise OracleSetupError(f"ASEOracle: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
+            raise OracleSetupError(f"ASEStress: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
         if not isinstance(self.calculator, str) and not callable(self.calculator):
-            raise TypeError("ASEOracle: `calculator` must be a name or a zero-argument factory")
-        check_int(self.repeat, "repeat", "ASEOracle", minimum=1)
+            raise TypeError("ASEStress: `calculator` must be a name or a zero-argument factory")
+        check_int(self.repeat, "repeat", "ASEStress", minimum=1)
 
     def atoms(self, strain: float = 0.0):
         """The strained crystal with its calculator attached."""
@@ -99,10 +99,13 @@ class ASEOracle:
         resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
         strain = float(check_state(state, self.inputs, f"{type(self).__name__}.run()")[0])
         if not strain > -1.0:
-            raise OracleSetupError(f"ASEOracle: strain must be > -1 (the cell would invert), got {strain}")
+            raise OracleSetupError(f"ASEStress: strain must be > -1 (the cell would invert), got {strain}")
         atoms = self.atoms(strain)
         stress = float(atoms.get_stress(voigt=True)[0])
         energy = float(atoms.get_potential_energy()) / len(atoms)
         if not (math.isfinite(stress) and math.isfinite(energy)):
-            raise OracleRunError(f"ASEOracle: non-finite stress/energy at strain={strain}")
+            raise OracleRunError(f"ASEStress: non-finite stress/energy at strain={strain}")
         return Estimate(np.array([stress, energy]), np.zeros(2), math.inf, time.perf_counter() - start)
+
+
+ASEOracle = ASEStress  # the name before the redesign

@@ -30,7 +30,7 @@ from ._validate import check_real, check_state, check_states
 
 
 @dataclass(frozen=True)
-class CarreauFluid:
+class CarreauShearStress:
     """Shear stress of a Carreau fluid at a given shear rate.
 
     Parameters
@@ -63,16 +63,16 @@ class CarreauFluid:
 
     def __post_init__(self) -> None:
         for name in ("eta0", "eta_inf", "relaxation_time", "power_index", "noise"):
-            check_real(getattr(self, name), name, "CarreauFluid")
+            check_real(getattr(self, name), name, "CarreauShearStress")
         if not (self.eta0 > 0 and 0 <= self.eta_inf <= self.eta0):
-            raise OracleSetupError(f"CarreauFluid: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
+            raise OracleSetupError(f"CarreauShearStress: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
                              f"eta0={self.eta0}, eta_inf={self.eta_inf}")
         if not self.relaxation_time >= 0:
-            raise OracleSetupError(f"CarreauFluid: `relaxation_time` must be >= 0, got {self.relaxation_time}")
+            raise OracleSetupError(f"CarreauShearStress: `relaxation_time` must be >= 0, got {self.relaxation_time}")
         if not 0 < self.power_index <= 1:
-            raise OracleSetupError(f"CarreauFluid: `power_index` must be in (0, 1], got {self.power_index}")
+            raise OracleSetupError(f"CarreauShearStress: `power_index` must be in (0, 1], got {self.power_index}")
         if not self.noise >= 0:
-            raise OracleSetupError(f"CarreauFluid: `noise` must be >= 0, got {self.noise}")
+            raise OracleSetupError(f"CarreauShearStress: `noise` must be >= 0, got {self.noise}")
 
     def viscosity(self, shear_rate) -> np.ndarray:
         g = np.asarray(shear_rate, dtype=float)
@@ -116,7 +116,7 @@ class CarreauFluid:
 
 
 @dataclass(frozen=True)
-class NonlinearElastic:
+class NonlinearElasticStress:
     """1D stress-strain law ``sigma = E eps + beta eps^2`` (+ optional noise).
 
     With ``beta = 0`` linear elasticity (sound speed sqrt(E/rho0)); with
@@ -141,11 +141,11 @@ class NonlinearElastic:
 
     def __post_init__(self) -> None:
         for name in ("modulus", "beta", "noise"):
-            check_real(getattr(self, name), name, "NonlinearElastic")
+            check_real(getattr(self, name), name, "NonlinearElasticStress")
         if not self.modulus > 0:
-            raise OracleSetupError(f"NonlinearElastic: `modulus` must be > 0, got {self.modulus}")
+            raise OracleSetupError(f"NonlinearElasticStress: `modulus` must be > 0, got {self.modulus}")
         if not self.noise >= 0:
-            raise OracleSetupError(f"NonlinearElastic: `noise` must be >= 0, got {self.noise}")
+            raise OracleSetupError(f"NonlinearElasticStress: `noise` must be >= 0, got {self.noise}")
 
     def stress(self, strain) -> np.ndarray:
         e = np.asarray(strain, dtype=float)
@@ -180,3 +180,9 @@ def _noisy_batch(mean: np.ndarray, seeds: np.ndarray, noise: float, budget: Budg
     k = mean.size
     return EstimateArrays(mean[:, None], np.full((k, 1), se), np.full(k, float(n) if se > 0 else math.inf),
                           np.full(k, math.nan))
+
+
+CarreauFluid = CarreauShearStress  # the name before the redesign
+
+
+NonlinearElastic = NonlinearElasticStress  # the name before the redesign

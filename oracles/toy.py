@@ -18,7 +18,7 @@ from ._validate import check_state
 
 
 @dataclass(frozen=True)
-class TrivialOracle:
+class TrivialSum:
     """Returns the sum of the state's components; costs next to nothing.
 
     Used to measure the framework's per-query overhead against raw Dask.
@@ -48,7 +48,7 @@ class TrivialOracle:
 
 
 @dataclass(frozen=True)
-class GaussianNoiseOracle:
+class NoisyQuadratic:
     """``value = slope . state + curvature |state|^2`` observed with Gaussian noise.
 
     Each of ``budget.sampling_steps`` (at least 1) samples adds independent
@@ -91,3 +91,9 @@ class GaussianNoiseOracle:
                 pass
         return Estimate(np.array([samples.mean()]), np.array([self.noise / np.sqrt(n)]),
                         n_eff=float(n), cost_s=time.perf_counter() - start)
+
+
+TrivialOracle = TrivialSum  # the name before the redesign
+
+
+GaussianNoiseOracle = NoisyQuadratic  # the name before the redesign

@@ -1,7 +1,7 @@
 r"""A cell-problem flux observed through Gaussian sampling noise, with a cost model.
 
 Emulates a stochastic micro model (MD, KMC) whose answer is the homogenised
-flux :math:`q = A^*(X) G` of :class:`oracles.CellProblemOracle`, estimated
+flux :math:`q = A^*(X) G` of :class:`oracles.CellProblemFlux`, estimated
 from ``n = max(1, budget.sampling_steps)`` independent samples of standard
 deviation ``noise`` each:
 
@@ -36,11 +36,11 @@ import numpy as np
 from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
 
 from .._validate import check_positive
-from .problem import CellProblemOracle
+from .problem import CellProblemFlux
 
 
 @dataclass(frozen=True)
-class NoisyCellProblem:
+class NoisyCellProblemFlux:
     """Cell-problem flux plus Gaussian noise ``noise / sqrt(n)`` (see the module doc).
 
     Parameters
@@ -59,7 +59,7 @@ class NoisyCellProblem:
         Really spend ``cost_per_sample_s * n`` seconds (busy wait) instead of
         adding the modelled time to the measured one.
 
-    Inputs and outputs are those of :class:`oracles.CellProblemOracle`.
+    Inputs and outputs are those of :class:`oracles.CellProblemFlux`.
     ``n_eff = n``; with ``noise = 0`` the answer is the exact cell-problem
     flux with zero stderr (and ``n_eff = inf``).
     """
@@ -71,21 +71,21 @@ class NoisyCellProblem:
     cost_per_sample_s: float = 1e-3
     busy_wait: bool = False
 
-    units: ClassVar[Mapping[str, str]] = CellProblemOracle.units  # nondimensional, as the cell problem
+    units: ClassVar[Mapping[str, str]] = CellProblemFlux.units  # nondimensional, as the cell problem
     default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
     supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
 
     def __post_init__(self) -> None:
         for name in ("noise", "cost_per_sample_s"):
-            check_positive(getattr(self, name), name, "NoisyCellProblem", allow_zero=True)
+            check_positive(getattr(self, name), name, "NoisyCellProblemFlux", allow_zero=True)
         if not isinstance(self.busy_wait, bool):
-            raise TypeError(f"NoisyCellProblem: `busy_wait` must be a bool, got {self.busy_wait!r}")
+            raise TypeError(f"NoisyCellProblemFlux: `busy_wait` must be a bool, got {self.busy_wait!r}")
         _ = self.cell_problem  # validates coefficient, dim and cells
 
     @property
-    def cell_problem(self) -> CellProblemOracle:
+    def cell_problem(self) -> CellProblemFlux:
         """The deterministic cell-problem oracle underneath."""
-        return CellProblemOracle(self.coefficient, dim=self.dim, cells=self.cells)
+        return CellProblemFlux(self.coefficient, dim=self.dim, cells=self.cells)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -134,3 +134,6 @@ class NoisyCellProblem:
         n_eff = float(n) if self.noise > 0 else math.inf
         return EstimateArrays(exact + sigma * xi.reshape(exact.shape), np.full(exact.shape, sigma),
                               np.full(k, n_eff), np.full(k, cost))
+
+
+NoisyCellProblem = NoisyCellProblemFlux  # the name before the redesign

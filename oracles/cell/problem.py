@@ -110,7 +110,7 @@ def _structure(cells: int, dim: int):
 
 
 @dataclass(frozen=True)
-class CellProblemOracle:
+class CellProblemFlux:
     """Effective flux of the periodic cell problem at macro position and gradient.
 
     Parameters
@@ -146,10 +146,10 @@ class CellProblemOracle:
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2):
-            raise OracleSetupError(f"CellProblemOracle: `dim` must be 1 or 2, got {self.dim}")
+            raise OracleSetupError(f"CellProblemFlux: `dim` must be 1 or 2, got {self.dim}")
         check_int(self.cells, "cells", type(self).__name__, minimum=2)
         if not callable(self.coefficient):
-            raise TypeError("CellProblemOracle: `coefficient` must be callable a(x, y)")
+            raise TypeError("CellProblemFlux: `coefficient` must be callable a(x, y)")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -232,3 +232,6 @@ class CellProblemOracle:
             flux[i] = self._flux(*self._operator(states[i, :d].copy()), states[i, d:])
         cost = (time.perf_counter() - start) / max(k, 1)
         return EstimateArrays(flux, np.zeros((k, d)), np.full(k, math.inf), np.full(k, cost))
+
+
+CellProblemOracle = CellProblemFlux  # the name before the redesign

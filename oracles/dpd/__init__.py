@@ -1,12 +1,15 @@
 """Dissipative particle dynamics (Groot-Warren): oracles, engines, walled channels (DPD units).
 
+Old name (alias): ``DPD`` = :class:`DPDShearStress`.
+
 DPD units throughout: length rc, energy kT, bead mass 1, time rc sqrt(m / kT);
 stress kT / rc^3, shear rate 1 / time.
 
 =====================  =====================================================
 module                 contents
 =====================  =====================================================
-:mod:`.oracle`         :class:`DPD`, the Lees-Edwards shear-stress oracle
+:mod:`.oracle`         :class:`DPDShearStress`, the Lees-Edwards shear-stress
+                       oracle (also the fluid of the walled models)
 :mod:`.engine`         :class:`DPDSystem` (the periodic engine),
                        :func:`observables`, :func:`pressure_tensor`
 :mod:`.forces`         :func:`reference_forces`, slow NumPy forces (tests)
@@ -24,10 +27,10 @@ from .channel import ChannelSystem, WalledChannel, fit_parabola, parabola, start
 from .engine import DPDSystem, observables, pressure_tensor
 from .forces import reference_forces
 from .oracle import (CHUNK, DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING, INTEGRATORS, MAX_DENSITY, MAX_PARTICLES,
-                     MAX_STRAIN_PER_STEP, DPD)
+                     MAX_STRAIN_PER_STEP, DPD, DPDShearStress)
 from .slip import DPDWallSlip
 
-__all__ = ["DPD", "DPDWallSlip", "DPDSystem", "ChannelSystem", "WalledChannel", "observables", "pressure_tensor",
+__all__ = ["DPDShearStress", "DPD", "DPDWallSlip", "DPDSystem", "ChannelSystem", "WalledChannel", "observables", "pressure_tensor",
            "reference_forces", "block_estimate", "pooled_blocks", "steady_profile", "startup_profiles",
            "fit_parabola", "parabola", "INTEGRATORS", "MAX_DENSITY", "MAX_PARTICLES", "MAX_STRAIN_PER_STEP",
            "CHUNK", "DEFAULT_EQUILIBRATION", "DEFAULT_SAMPLING"]

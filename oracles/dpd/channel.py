@@ -91,7 +91,8 @@ class WalledChannel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.fluid, DPD):
-            raise TypeError(f"WalledChannel: `fluid` must be an oracles.DPD, got {type(self.fluid).__name__}")
+            raise TypeError(f"WalledChannel: `fluid` must be an oracles.DPD fluid (DPDShearStress), got "
+                            f"{type(self.fluid).__name__}")
         rc = self.fluid.rc
         for name in ("width", "length", "depth"):
             value = check_positive(getattr(self, name), name, "WalledChannel")

@@ -3,7 +3,7 @@ r"""The lattice of the rejection-free KMC (:mod:`oracles.kmc`): process tables, 
 :func:`compile_model` turns a model (and an optional :class:`Reservoirs`
 boundary) into the rate tables of the class-grouped BKL kernels
 (:mod:`oracles.kmc._kernels`); :func:`initialise` lifts coverages to a random
-lattice; :class:`KMCSimulation` holds a lattice with its bucket structure and
+lattice; :class:`KMCSystem` holds a lattice with its bucket structure and
 advances it in place (exact exponential waiting times, total rate R:
 dt = -ln(u) / R); :func:`simulate` runs one burst and returns a :class:`KMCRun`.
 """
@@ -148,7 +148,7 @@ class KMCRun(NamedTuple):
     absorbed: bool               # total rate fell to zero (e.g. a poisoned ZGB lattice)
 
 
-class KMCSimulation:
+class KMCSystem:
     """A lattice and its BKL data structures, advanced in place by :meth:`advance`.
 
     Parameters
@@ -165,10 +165,10 @@ class KMCSimulation:
         tab = compile_model(model, boundary)
         lat = np.asarray(lattice)
         if lat.ndim != 2 or lat.shape[0] < 2 or lat.shape[1] < (5 if boundary else 2):
-            raise OracleSetupError(f"KMCSimulation: `lattice` must be 2-D and at least 2 x {5 if boundary else 2}, "
+            raise OracleSetupError(f"KMCSystem: `lattice` must be 2-D and at least 2 x {5 if boundary else 2}, "
                              f"got shape {lat.shape}")
         if lat.min() < 0 or lat.max() > tab.n_species:
-            raise OracleSetupError(f"KMCSimulation: `lattice` values must be species 0..{tab.n_species}")
+            raise OracleSetupError(f"KMCSystem: `lattice` values must be species 0..{tab.n_species}")
         self.model, self.boundary, self.tables = model, boundary, tab
         self.shape = lat.shape
         val = np.array(lat, dtype=np.int8)
@@ -249,5 +249,11 @@ def simulate(lattice: np.ndarray, model: Any, *, t_burst: float | None = None,
              n_records: int = 0) -> KMCRun:
     """Run BKL KMC from ``lattice`` for a physical time ``t_burst`` or ``n_events``
     events; returns a :class:`KMCRun` (the input lattice is not modified)."""
-    return KMCSimulation(lattice, model, boundary).advance(t_burst=t_burst, n_events=n_events, seed=seed,
+    return KMCSystem(lattice, model, boundary).advance(t_burst=t_burst, n_events=n_events, seed=seed,
                                                           n_records=n_records)
+
+
+KMCSimulation = KMCSystem  # the name before the redesign
+
+
+__all__ = ["KMCSystem", "KMCSimulation", "KMCRun", "Tables", "compile_model", "initialise", "simulate"]

@@ -5,7 +5,7 @@ processes at rate :math:`k\theta_a`, pair processes at :math:`4k\theta_a\theta_b
 per site; :func:`oracles.kmc.mean_field_rhs`) is what the KMC coverages obey
 when hopping mixes the lattice infinitely fast. :class:`MeanFieldFlow` offers
 it with the same ``lift``/``micro``/``restrict`` pieces as
-:class:`oracles.LatticeKMC`, so that :mod:`hmm.ef` (coarse Newton,
+:class:`oracles.KMCCoverages`, so that :mod:`hmm.ef` (coarse Newton,
 continuation) runs unchanged on the deterministic flow map and on KMC.
 
 For :class:`oracles.BistableAB` the steady states are known in closed form

@@ -30,7 +30,7 @@ Mean-field limit (fast mixing): d theta/dt from the same process list,
 single rates k theta_a, pair rates 4 k theta_a theta_b per site
 (:func:`mean_field_rhs`).
 
-The oracle :class:`LatticeKMC` (also offering ``lift``/``micro``/``restrict``
+The oracle :class:`KMCCoverages` (also offering ``lift``/``micro``/``restrict``
 for :mod:`hmm.ef`); the models, the lattice engine and the mean field are in
 the other modules of :mod:`oracles.kmc`.
 """
@@ -46,24 +46,26 @@ import numpy as np
 from hmm.contract import Budget, Estimate, OracleSetupError, resolve_budget
 
 from .._sampling import SampledOracle, Weighted, sample_replicas
+from .._moved import renamed_fields
 from .._validate import check_int, check_positive
 
-from .lattice import KMCSimulation, compile_model, initialise, simulate
+from .lattice import KMCSystem, compile_model, initialise, simulate
 from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
 
-__all__ = ["LatticeKMC"]
+__all__ = ["KMCCoverages", "LatticeKMC"]
 
 
+@renamed_fields(n_blocks="blocks")
 @dataclass(frozen=True)
-class LatticeKMC:
+class KMCCoverages:
     """Lattice KMC oracle: coverages, fluxes and coverage rates of a surface model.
 
     Each state column named in ``inputs`` is either a float parameter of
     ``model`` (e.g. ``"y"`` of :class:`ZGB`: the oracle runs at that
     parameter) or ``"coverage_<species>"`` (the lattice is lifted to that
     coverage, at random; species not listed start empty). One replica:
-    lift, discard ``equilibration`` events, then ``n_blocks`` blocks of
-    ``sampling / n_blocks`` events.
+    lift, discard ``equilibration`` events, then ``blocks`` blocks of
+    ``sampling / blocks`` events.
 
     Outputs (time unit of the model, per lattice site):
     ``coverage_<species>`` time-averaged coverages; ``flux_<process>``
@@ -76,7 +78,7 @@ class LatticeKMC:
 
     Errors: each block is one sample, weighted by its duration (a time
     average); the block rule of :mod:`oracles._sampling` pools the
-    ``n_blocks`` blocks of every replica (blocks must be longer than the
+    ``blocks`` blocks of every replica (blocks must be longer than the
     correlation time), so replicas that disagree (one absorbed, one not)
     widen the stderr. Budget: ``equilibration_steps``/``sampling_steps`` count KMC events per
     replica; 0 means the defaults ``equilibration_sweeps``/``sampling_sweeps``
@@ -99,8 +101,8 @@ class LatticeKMC:
         when ``boundary`` is given).
     boundary : Reservoirs or None
         Periodic (None) or reservoir columns.
-    n_blocks : int
-        Blocks per replica (>= 2).
+    blocks : int
+        Blocks per replica (>= 2); the old keyword ``n_blocks=`` is accepted.
     equilibration_sweeps, sampling_sweeps : float or None
         Default budgets in events per site (see above).
     """
@@ -109,7 +111,7 @@ class LatticeKMC:
     inputs: tuple[str, ...] = ("y",)
     shape: tuple[int, int] = (64, 64)
     boundary: Reservoirs | None = None
-    n_blocks: int = 8
+    blocks: int = 8
     equilibration_sweeps: float | None = None
     sampling_sweeps: float | None = None
 
@@ -118,26 +120,26 @@ class LatticeKMC:
     def __post_init__(self) -> None:
         species = getattr(self.model, "species", None)
         if species is None or not hasattr(self.model, "processes"):
-            raise TypeError("LatticeKMC: `model` must have `species` and `processes` (e.g. ZGB())")
+            raise TypeError("KMCCoverages: `model` must have `species` and `processes` (e.g. ZGB())")
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
         params = model_parameters(self.model)
         allowed = params + tuple(f"coverage_{sp}" for sp in species)
         for name in self.inputs:
             if name not in allowed:
-                raise OracleSetupError(f"LatticeKMC: input {name!r} is neither a parameter of "
+                raise OracleSetupError(f"KMCCoverages: input {name!r} is neither a parameter of "
                                  f"{type(self.model).__name__} {params} nor a coverage {allowed[len(params):]}")
         if len(set(self.inputs)) != len(self.inputs):
-            raise OracleSetupError(f"LatticeKMC: `inputs` has duplicates: {self.inputs}")
+            raise OracleSetupError(f"KMCCoverages: `inputs` has duplicates: {self.inputs}")
         if len(self.shape) != 2 or self.shape[0] < 2 or self.shape[1] < (5 if self.boundary else 2):
-            raise OracleSetupError(f"LatticeKMC: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
+            raise OracleSetupError(f"KMCCoverages: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
                              f"got {self.shape}")
         if self.boundary is not None:
             compile_model(self.model, self.boundary)  # checks the reservoir coverages
-        check_int(self.n_blocks, "n_blocks", "LatticeKMC", minimum=2)
+        check_int(self.blocks, "blocks", "KMCCoverages", minimum=2)
         for name in ("equilibration_sweeps", "sampling_sweeps"):
             if getattr(self, name) is not None:
-                check_positive(getattr(self, name), name, "LatticeKMC", allow_zero=True)
+                check_positive(getattr(self, name), name, "KMCCoverages", allow_zero=True)
 
     # -- names -------------------------------------------------------------------------
     @property
@@ -183,13 +185,13 @@ class LatticeKMC:
     def _split(self, state: Any) -> tuple[Any, tuple[float, ...]]:
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (len(self.inputs),):
-            raise OracleSetupError(f"LatticeKMC.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
+            raise OracleSetupError(f"KMCCoverages.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
                              f"got shape {state.shape}")
         values = dict(zip(self.inputs, state.tolist()))
         model = replace(self.model, **{n: values[n] for n in self.parameter_inputs}) \
             if self.parameter_inputs else self.model
         cov = tuple(values.get(f"coverage_{s}", 0.0) for s in self.model.species)
-        return model, _checked_coverages(cov, f"LatticeKMC lift ({self.coverage_inputs})")
+        return model, _checked_coverages(cov, f"KMCCoverages lift ({self.coverage_inputs})")
 
     # -- coarse time-stepper pieces (hmm.ef): coarse = coverage inputs, params = the rest
     def lift(self, coarse: Any, params: Any, rng: np.random.Generator) -> np.ndarray:
@@ -217,14 +219,14 @@ class LatticeKMC:
     # -- the oracle ----------------------------------------------------------------------
     def replica_blocks(self, model: Any, coverages: tuple[float, ...], rng: np.random.Generator,
                        n_equilibration: int, n_block: int, tally: dict[str, int]):
-        """One replica: lift, equilibrate, then ``n_blocks`` blocks of ``n_block`` events, each
+        """One replica: lift, equilibrate, then ``blocks`` blocks of ``n_block`` events, each
         yielded as one :class:`~oracles._sampling.Weighted` sample (block coverages, fluxes and
         coverage rate, weighted by the block's duration). A lattice that falls into an absorbing
-        state returns ``n_blocks`` rows of that state (its long-time average)."""
+        state returns ``blocks`` rows of that state (its long-time average)."""
         S, P = len(model.species), len(model.processes)
-        sim = KMCSimulation(initialise(self.shape, coverages, rng, boundary=self.boundary), model, self.boundary)
-        seeds = rng.integers(2**63, size=self.n_blocks + 1)
-        absorbed = np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.n_blocks, 1))
+        sim = KMCSystem(initialise(self.shape, coverages, rng, boundary=self.boundary), model, self.boundary)
+        seeds = rng.integers(2**63, size=self.blocks + 1)
+        absorbed = np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.blocks, 1))
         if sim.total_rate == 0:
             tally["absorbed"] += 1
             return absorbed
@@ -233,15 +235,15 @@ class LatticeKMC:
             tally["events"] += sum(run.counts.values())
             if run.absorbed:
                 tally["absorbed"] += 1
-                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.n_blocks, 1))
-        for k in range(self.n_blocks):
+                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.blocks, 1))
+        for k in range(self.blocks):
             before = sim.coverages.copy()
             run = sim.advance(n_events=n_block, seed=int(seeds[k + 1]))
             counts = np.array(list(run.counts.values()), dtype=float)
             tally["events"] += int(counts.sum())
             if run.absorbed or run.time <= 0:
                 tally["absorbed"] += 1
-                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.n_blocks, 1))
+                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.blocks, 1))
             tally["time"] += run.time
             row = np.concatenate([run.mean_coverages, counts / (self.n_sites * run.time),
                                   (sim.coverages - before) / run.time])
@@ -254,10 +256,13 @@ class LatticeKMC:
         name = f"{type(self).__name__}.run()"
         budget = resolve_budget(self, budget, func=name)
         model, cov = self._split(state)
-        n_block = max(1, budget.sampling_steps // self.n_blocks)
+        n_block = max(1, budget.sampling_steps // self.blocks)
         tally = {"events": 0, "absorbed": 0, "time": 0.0}
         sampled = sample_replicas(
             lambda rng: self.replica_blocks(model, cov, rng, budget.equilibration_steps, n_block, tally), budget,
-            seed, blocks=self.n_blocks, start=start, name=name)
+            seed, blocks=self.blocks, start=start, name=name)
         return sampled.estimate({"events": tally["events"], "physical_time": tally["time"], "n_sites": self.n_sites,
                                  "absorbed_replicas": tally["absorbed"]})
+
+
+LatticeKMC = KMCCoverages  # the name before the redesign

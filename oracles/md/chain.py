@@ -1,7 +1,8 @@
 """1D nearest-neighbour chain oracle (harmonic or Lennard-Jones bonds), canonical ensemble.
 
-Reduced units (sigma, epsilon, m, k_B = 1). Re-exported by :mod:`oracles.md`; the
-microcanonical variant is :class:`oracles.md.NVEChain`.
+Reduced units (sigma, epsilon, m, k_B = 1). :class:`ChainModel` holds the chain's
+parameters (shared with the microcanonical :class:`oracles.md.NVEChainStress`);
+:class:`ChainStress` is the canonical oracle.
 """
 
 from __future__ import annotations
@@ -20,22 +21,34 @@ from .._validate import check_choice, check_int, check_positive
 from .chain_engine import BONDS, ChainSystem
 from .common import CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, check_samples, parse_state
 
+__all__ = ["ChainModel", "ChainStress", "LJChain"]
+
 
 @dataclass(frozen=True)
-class LJChain(SampledOracle):
-    r"""Tension of a periodic 1D chain with nearest-neighbour bonds at strain e and temperature T.
+class ChainModel:
+    """Parameters of a periodic 1D chain with nearest-neighbour bonds (reduced LJ units).
 
-    Bond energy phi(r) = k/2 (r - a0)^2 (``bond="harmonic"``) or
-    4 eps (r^-12 - r^-6) (``bond="lj"``, eps = 1). Reference spacing ``a0``
-    (default: the potential minimum, 2^(1/6) for LJ); the strained chain has
-    spacing a0 (1 + e). The ``stress`` output is the tension (force units, the
-    1D stress; tension positive), from the 1D virial
-    sigma = [sum_bonds r phi'(r) - sum_i m v_i^2] / L. Reference (Lagrangian)
-    density m / a0; at T = 0 the modulus d sigma / d e is a0 phi''(a0 (1 + e))
-    and the long-wave speed a0 sqrt(phi'' / m) = sqrt(modulus / density).
-    Langevin BAOAB thermostat (the engine is :class:`~oracles.md.ChainSystem`);
-    sampling, replicas and every :class:`~hmm.contract.Budget` field as in
-    :mod:`oracles._sampling` (``blocks`` blocks per replica).
+    Parameters
+    ----------
+    bond : {"harmonic", "lj"}
+        Bond energy k/2 (r - a0)^2 or 4 eps (r^-12 - r^-6) (eps = 1).
+    n_atoms : int
+        Atoms (= bonds) of the periodic chain.
+    spring : float
+        k of the harmonic bond (epsilon / sigma^2).
+    a0 : float or None
+        Reference spacing (sigma; default the potential minimum: 1 harmonic,
+        2^(1/6) LJ).
+    mass : float
+        Atom mass m.
+    dt : float
+        Time step (tau).
+    friction : float
+        Langevin friction (1 / tau).
+    sample_every : int
+        Steps between samples.
+    blocks : int
+        Blocks per replica of the block-averaged stderr (:mod:`oracles._sampling`).
     """
 
     bond: str = "harmonic"
@@ -48,10 +61,6 @@ class LJChain(SampledOracle):
     sample_every: int = 10
     blocks: int = 20
 
-    inputs = ("strain", "temperature")
-    outputs = ("stress",)
-    units: ClassVar[Mapping[str, str]] = MappingProxyType({
-        "strain": "1", "temperature": "epsilon/k_B", "stress": "epsilon/sigma"})
     default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
 
     def __post_init__(self) -> None:
@@ -85,6 +94,28 @@ class LJChain(SampledOracle):
         return ChainSystem.uniform(self.n_atoms, self.spacing * (1.0 + strain), bond=self.bond, spring=self.spring,
                                    a0=self.spacing, mass=self.mass, dt=self.dt)
 
+
+@dataclass(frozen=True)
+class ChainStress(ChainModel, SampledOracle):
+    r"""Tension of a periodic 1D chain with nearest-neighbour bonds at strain e and temperature T.
+
+    Parameters: :class:`ChainModel` (``bond`` defaults to ``"harmonic"``;
+    ``bond="lj"`` for the Lennard-Jones chain). The strained chain has
+    spacing a0 (1 + e). The ``stress`` output is the tension (force units,
+    the 1D stress; tension positive), from the 1D virial
+    sigma = [sum_bonds r phi'(r) - sum_i m v_i^2] / L. Reference (Lagrangian)
+    density m / a0; at T = 0 the modulus d sigma / d e is a0 phi''(a0 (1 + e))
+    and the long-wave speed a0 sqrt(phi'' / m) = sqrt(modulus / density).
+    Langevin BAOAB thermostat (the engine is :class:`~oracles.md.ChainSystem`);
+    sampling, replicas and every :class:`~hmm.contract.Budget` field as in
+    :mod:`oracles._sampling` (``blocks`` blocks per replica).
+    """
+
+    inputs = ("strain", "temperature")
+    outputs = ("stress",)
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "strain": "1", "temperature": "epsilon/k_B", "stress": "epsilon/sigma"})
+
     def check_state(self, state: Any) -> tuple[float, float]:
         return parse_state(type(self).__name__, state)
 
@@ -113,3 +144,6 @@ class LJChain(SampledOracle):
         except FloatingPointError:
             raise OracleRunError(f"{type(self).__name__}: run at strain={strain}, temperature={temperature} "
                                  f"became non-finite; dt={self.dt} is likely too large") from None
+
+
+LJChain = ChainStress  # the name before the redesign (its default bond is harmonic)

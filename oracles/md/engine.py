@@ -67,7 +67,7 @@ class LJSystem:
     box : array (3,)
         Orthorhombic periodic box edges; r_c + skin (times ||F^-1|| when
         sheared) must not exceed half of each.
-    cutoff, skin, shift, dt : see :class:`LennardJonesMD`.
+    cutoff, skin, shift, dt : see :class:`LJStress`.
     seed : int
         Seed of the Langevin noise (numba's per-thread generator, seeded here
         and at each :meth:`run`, so runs are reproducible).

@@ -45,24 +45,26 @@ import numpy as np
 from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
 from .._sampling import SampledOracle, chunk_sizes, sample_replicas
+from .._moved import renamed_fields
 from .._validate import check_choice, check_int, check_positive
 from .common import (CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, check_samples,
                      parse_state, tail_corrections)
 from .engine import LJSystem, fcc_lattice
 
-__all__ = ["LennardJonesMD", "LJ_UNITS"]
+__all__ = ["LJStress", "LennardJonesMD", "LJ_UNITS"]
 
 LJ_UNITS: Mapping[str, str] = MappingProxyType({
     "strain": "1", "shear_strain": "1", "temperature": "epsilon/k_B",
     "stress": "epsilon/sigma^3", "stress_yy": "epsilon/sigma^3", "stress_zz": "epsilon/sigma^3",
     "stress_xy": "epsilon/sigma^3", "pressure": "epsilon/sigma^3", "energy": "epsilon",
     "total_energy": "epsilon"})
-"""Unit of every input and observable of :class:`LennardJonesMD` (reduced LJ units;
+"""Unit of every input and observable of :class:`LJStress` (reduced LJ units;
 energies per atom)."""
 
 
+@renamed_fields(cells="unit_cells")
 @dataclass(frozen=True)
-class LennardJonesMD:
+class LJStress:
     r"""Stress of an LJ crystal or fluid under homogeneous uniaxial strain at temperature T.
 
     ``run(state=[strain, temperature])`` maps the reference fcc configuration
@@ -74,8 +76,9 @@ class LennardJonesMD:
 
     Parameters
     ----------
-    cells : int
-        fcc unit cells per box side (4 cells^3 atoms).
+    unit_cells : int
+        fcc unit cells per box side (4 unit_cells^3 atoms); the old keyword
+        ``cells=`` is accepted.
     density : float
         Number density of the unstrained reference state (sigma^-3).
     cutoff : float
@@ -120,7 +123,7 @@ class LennardJonesMD:
     (a static homogeneous deformation, not a streaming shear flow).
     """
 
-    cells: int = 4
+    unit_cells: int = 4
     density: float = 0.8442
     cutoff: float = 2.5
     shift: bool = True
@@ -145,7 +148,7 @@ class LennardJonesMD:
     def __post_init__(self) -> None:
         name = type(self).__name__
         check_choice(self.deformation, "deformation", name, ("uniaxial", "shear"))
-        check_int(self.cells, "cells", name, minimum=1)
+        check_int(self.unit_cells, "unit_cells", name, minimum=1)
         for field in ("density", "cutoff", "dt"):
             check_positive(getattr(self, field), field, name)
         for field in ("skin", "friction"):
@@ -163,7 +166,7 @@ class LennardJonesMD:
         side = self.reference_box_length
         if self.cutoff + self.skin > 0.5 * side:
             raise OracleSetupError(f"{name}: `cutoff` + `skin` = {self.cutoff + self.skin:g} exceeds half the "
-                             f"box side {0.5 * side:g}; use more `cells` or a smaller cutoff")
+                             f"box side {0.5 * side:g}; use more `unit_cells` or a smaller cutoff")
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -176,17 +179,17 @@ class LennardJonesMD:
 
     @property
     def reference_box_length(self) -> float:
-        return self.cells * self.lattice_constant
+        return self.unit_cells * self.lattice_constant
 
     @property
     def n_atoms(self) -> int:
-        return 4 * self.cells**3
+        return 4 * self.unit_cells**3
 
     def system(self, strain: float = 0.0, temperature: float = 0.0, seed: int = 0, shear: float = 0.0) -> LJSystem:
         """The strained (uniaxial ``strain`` along x, then simple ``shear`` gamma)
         reference lattice as an :class:`LJSystem`, velocities drawn from
         Maxwell-Boltzmann at ``temperature`` (zero net momentum)."""
-        pos, box = fcc_lattice((self.cells,) * 3, self.lattice_constant)
+        pos, box = fcc_lattice((self.unit_cells,) * 3, self.lattice_constant)
         stretch = np.array([1.0 + strain, 1.0, 1.0])
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         vel = rng.standard_normal(pos.shape) * math.sqrt(temperature)
@@ -270,3 +273,6 @@ class LennardJonesMD:
 
         sampled = sample_replicas(replica, budget, seed, blocks=self.blocks, start=start, name=name)
         return sampled.estimate({"n_atoms": self.n_atoms, "rebuilds": rebuilds[0]})
+
+
+LennardJonesMD = LJStress  # the name before the redesign

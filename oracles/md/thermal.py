@@ -9,7 +9,7 @@ is the chain constrained to *that energy*, not to a temperature.
 
 Choice made here: a **microcanonical** chain. Periodic chain of N atoms with
 nearest-neighbour bonds phi(r) (harmonic or Lennard-Jones, as in
-:class:`oracles.md.LJChain`), spacing a = a0 (1 + e), length L = N a, zero
+:class:`oracles.md.ChainStress`), spacing a = a0 (1 + e), length L = N a, zero
 total momentum:
 
 0. the chain's energy is E = U_static + (N - 1) m (u - u_0), u_0 = phi(a) / m
@@ -57,30 +57,30 @@ import numpy as np
 
 from hmm.contract import Estimate, OracleRunError, OracleSetupError
 
-from .._sampling import chunk_sizes
-from .chain import LJChain
+from .._sampling import SampledOracle, chunk_sizes
+from .chain import ChainModel
 from .chain_engine import ChainSystem, bond_energy
 from .common import check_samples
 
-__all__ = ["NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
+__all__ = ["NVEChainStress", "NVEChain", "CHAIN_OBSERVABLES", "bond_energy"]
 
 CHAIN_OBSERVABLES = ("stress", "temperature", "internal_energy")
 MAX_RETHERMALISE = 10
 
 
 @dataclass(frozen=True)
-class NVEChain(LJChain):
+class NVEChainStress(ChainModel, SampledOracle):
     r"""Tension and temperature of a periodic 1D chain at strain e and specific internal energy u.
 
     ``run(state=[strain, internal_energy])``; see the module docstring for
-    the microcanonical protocol. Parameters as :class:`oracles.md.LJChain`
+    the microcanonical protocol. Parameters as :class:`oracles.md.ChainModel`
     (``friction`` is used for the Langevin half of the equilibration only),
     plus ``observables``, any of :data:`CHAIN_OBSERVABLES`.
 
     The ground state at strain e has u_0(e) = phi(a0 (1 + e)) / m (uniform
     spacing; the minimum for a convex bond, i.e. below the LJ inflection
     strain ~0.109). ``u == u_0`` returns the static stress and T = 0 with
-    zero stderr; ``u < u_0`` raises ``ValueError``.
+    zero stderr; ``u < u_0`` raises :class:`~hmm.contract.OracleSetupError`.
     """
 
     dt: float = 0.005
@@ -91,16 +91,16 @@ class NVEChain(LJChain):
         "strain": "1", "internal_energy": "epsilon/m", "stress": "epsilon/sigma", "temperature": "epsilon/k_B"})
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        ChainModel.__post_init__(self)
         obs = tuple(self.observables)
         bad = [o for o in obs if o not in CHAIN_OBSERVABLES]
         if not obs or bad:
-            raise OracleSetupError(f"NVEChain: `observables` must be a non-empty tuple from {CHAIN_OBSERVABLES}, "
+            raise OracleSetupError(f"NVEChainStress: `observables` must be a non-empty tuple from {CHAIN_OBSERVABLES}, "
                              f"got {bad or obs}")
         object.__setattr__(self, "observables", obs)
 
     @property
-    def outputs(self) -> tuple[str, ...]:  # type: ignore[override]
+    def outputs(self) -> tuple[str, ...]:
         return self.observables
 
     def ground_state_energy(self, strain) -> np.ndarray:
@@ -112,16 +112,16 @@ class NVEChain(LJChain):
         """Validated (strain, internal_energy); below the ground state is refused."""
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (2,):
-            raise OracleSetupError(f"NVEChain.run(): `state` must be [strain, internal_energy], got shape "
+            raise OracleSetupError(f"NVEChainStress.run(): `state` must be [strain, internal_energy], got shape "
                                    f"{state.shape}")
         strain, energy = float(state[0]), float(state[1])
         if not math.isfinite(strain) or strain <= -1.0:
-            raise OracleSetupError(f"NVEChain.run(): `strain` must be > -1, got {strain}")
+            raise OracleSetupError(f"NVEChainStress.run(): `strain` must be > -1, got {strain}")
         if not math.isfinite(energy):
-            raise OracleSetupError(f"NVEChain.run(): `internal_energy` must be finite, got {energy}")
+            raise OracleSetupError(f"NVEChainStress.run(): `internal_energy` must be finite, got {energy}")
         u0 = float(self.ground_state_energy(strain))
         if energy < u0 - 1e-12 * max(1.0, abs(u0)):
-            raise OracleSetupError(f"NVEChain.run(): `internal_energy` {energy} is below the ground state "
+            raise OracleSetupError(f"NVEChainStress.run(): `internal_energy` {energy} is below the ground state "
                                    f"u_0 = {u0} at strain {strain}")
         return strain, energy
 
@@ -173,7 +173,7 @@ class NVEChain(LJChain):
             chain.run(max(1, half // 2), friction=self.friction, temperature=t_guess)
             extra += max(1, half // 2)
         else:
-            raise OracleRunError(f"NVEChain: at strain={strain}, internal_energy={energy} the thermalised potential "
+            raise OracleRunError(f"NVEChainStress: at strain={strain}, internal_energy={energy} the thermalised potential "
                                  f"energy {u_now / n:.6g} per atom leaves less than a quarter of the thermal energy "
                                  f"as kinetic energy {MAX_RETHERMALISE} times")
         chain.run(n_equilibration - half)  # step 3: the NVE half of the equilibration
@@ -189,5 +189,8 @@ class NVEChain(LJChain):
                 rows = chain.run(steps, sample_every=self.sample_every)
                 yield self._columns(rows, chain.length, u_static)
         except FloatingPointError:
-            raise OracleRunError(f"NVEChain: run at strain={state[0]}, internal_energy={state[1]} became "
+            raise OracleRunError(f"NVEChainStress: run at strain={state[0]}, internal_energy={state[1]} became "
                                  f"non-finite; dt={self.dt} is likely too large") from None
+
+
+NVEChain = NVEChainStress  # the name before the redesign

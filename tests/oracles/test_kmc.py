@@ -211,7 +211,7 @@ def test_bad_input_is_rejected_with_the_field_named():
         LatticeKMC(inputs=("theta",))
     with pytest.raises(ValueError, match="Reservoirs.left"):
         Reservoirs((0.5, 0.7), (0.0, 0.0))
-    with pytest.raises(ValueError, match="`n_blocks`"):
+    with pytest.raises(ValueError, match="`blocks` must be an int >= 2"):  # `n_blocks=` is the old name of `blocks`
         LatticeKMC(n_blocks=1)
     with pytest.raises(TypeError, match="`model`"):
         LatticeKMC(model="ZGB")

@@ -155,8 +155,8 @@ def test_bad_input_raises_clear_errors():
         LennardJonesMD(thermostat="berendsen")
     with pytest.raises(ValueError, match="`bond`"):
         LJChain(bond="morse")
-    with pytest.raises(TypeError, match="`cells` must be an int"):  # a type error is a TypeError everywhere
-        LennardJonesMD(cells=3.0)
+    with pytest.raises(TypeError, match="`unit_cells` must be an int"):  # a type error is a TypeError everywhere
+        LennardJonesMD(cells=3.0)  # `cells=` is the old name of `unit_cells`
     exploding = LennardJonesMD(cells=3, density=0.8442, cutoff=2.0, dt=0.05)
     with pytest.raises(OracleRunError, match="strain=0.0, temperature=5.0.*non-finite.*dt=0.05"):
         exploding.run(np.array([0.0, 5.0]), seed=0, budget=b)
