@@ -128,7 +128,7 @@ def test_get_oracle_takes_names_old_names_classes_and_module_paths():
     with pytest.raises(TypeError, match="not an oracle class"):
         oracles.get_oracle("oracles.md:ChainSystem")
     assert set(oracles.EF_MODELS) == {"fast_slow_sde", "diffusion_tooth", "kmc_tooth", "mean_field_flow"}
-    assert all(callable(getattr(oracles.EF_MODELS[n], "micro")) for n in oracles.EF_MODELS)
+    assert all(callable(oracles.EF_MODELS[n].micro) for n in oracles.EF_MODELS)
 
 
 def test_old_names_and_keywords_keep_working():
