@@ -46,6 +46,7 @@ from .._sampling import block_estimate, pooled_blocks, replica_rngs
 from .engine import DPDSystem
 from .._validate import check_int, check_positive
 from .oracle import DPD
+from .reference import parabola_slip_length, poiseuille
 
 PROFILE_CHUNK = 1.0  # DPD time units of each profile sample of the block-averaged series
 
@@ -417,13 +418,10 @@ def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
     c0, c1, c2 = np.linalg.lstsq(design, means.T, rcond=None)[0]
     disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
     lo, hi = (-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)  # c2 < 0: lo < hi
-    # Navier slip length: u(wall) / (du/dn)(wall) of the bulk parabola, mean of both walls
-    navier = 0.5 * (c0 / c1 + (c0 + c1 * h + c2 * h * h) / -(c1 + 2 * c2 * h))
+    navier = parabola_slip_length(c0, c1, c2, h)  # u / (du/dn) of the bulk parabola, mean of both walls
     mean, se = pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h), navier]))
     return {"eta": (float(mean[0]), float(se[0])), "delta": (float(mean[1]), float(se[1])),
             "slip_length": (float(mean[2]), float(se[2]))}
 
 
-def parabola(y: np.ndarray, force_density: float, eta: float, width: float, delta: float = 0.0) -> np.ndarray:
-    """Newtonian Poiseuille u(y) = f (y + delta)(H + delta - y) / (2 eta), f = rho g."""
-    return force_density * (y + delta) * (width + delta - y) / (2.0 * eta)
+parabola = poiseuille  # Newtonian Poiseuille u(y) = f (y + delta)(H + delta - y) / (2 eta), f = rho g

@@ -42,7 +42,7 @@ import math
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -58,6 +58,15 @@ MAX_STRAIN_PER_STEP = 0.04  # |shear_rate| dt: pair velocity change over a step 
 DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING = 500, 4000  # steps when the budget says 0
 CHUNK = 250  # steps between wall-time / target-stderr checks
 INTEGRATORS = ("gw", "dpd-vv")  # Groot-Warren modified velocity Verlet; DPD-VV (Besold et al. 2000)
+DPD_PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    # the Groot-Warren simple fluid: rho = 3, a = 25, gamma = 4.5, kT = 1 (the field defaults)
+    "simple_fluid": MappingProxyType({}),
+    # a concentrated polymer solution: 80 % of the beads in chains of 20 beads with Groot-Warren
+    # springs k = 4, r0 = 0 (all a_ij = 25), in an 8^3 box; it shear-thins
+    "polymer_solution": MappingProxyType({"box": (8.0, 8.0, 8.0), "polymer_fraction": 0.8, "chain_length": 20,
+                                          "bond_k": 4.0}),
+})
+"""Named parameter sets of :class:`DPDShearStress` (see :meth:`DPDShearStress.preset`)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +214,19 @@ class DPDShearStress:
         check_positive(self.fene_rmax, "fene_rmax", "DPD")
         check_int(self.sample_every, "sample_every", "DPD", minimum=1)
         check_int(self.blocks, "blocks", "DPD", minimum=2)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "DPDShearStress":
+        """The fluid of :data:`DPD_PRESETS` ``name`` with ``overrides`` (any field)."""
+        if name not in DPD_PRESETS:
+            raise OracleSetupError(f"DPDShearStress.preset(): unknown preset {name!r}; presets: {sorted(DPD_PRESETS)}")
+        return cls(**{**DPD_PRESETS[name], **overrides})
+
+    @classmethod
+    def polymer_solution(cls, **overrides: Any) -> "DPDShearStress":
+        """The concentrated polymer solution of :data:`DPD_PRESETS` (80 % of the beads in chains
+        of 20 Groot-Warren springs, 8^3 box), with ``overrides``."""
+        return cls.preset("polymer_solution", **overrides)
 
     @property
     def a_ij(self) -> np.ndarray:

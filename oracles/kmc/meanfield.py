@@ -17,7 +17,9 @@ For :class:`oracles.BistableAB` the steady states are known in closed form
           \beta = \frac{\alpha\theta_0 - \gamma\theta_A}{2\theta_0^2},
 
 a curve parametrised by :math:`\theta_A`; its turning points
-(:math:`d\beta/d\theta_A = 0`) are the folds (saddle-nodes).
+(:math:`d\beta/d\theta_A = 0`) are the folds (saddle-nodes): :func:`bistable_folds`
+finds them on the closed form, :func:`fold_from_branch` on a noisy branch of
+coarse fixed points (e.g. from KMC continuation).
 """
 
 from __future__ import annotations
@@ -98,6 +100,43 @@ def bistable_folds(model: Any) -> list[tuple[float, float, float]]:
         beta, b = bistable_steady_curve(model, a)
         out.append((float(beta), float(a), float(b)))
     return out
+
+
+def fold_from_branch(params, A, *, kind: str = "max", window: float = 0.4) -> tuple[float, float, float]:
+    """Turning point of a noisy branch: (parameter, its stderr, A there).
+
+    Fits parameter = c0 + c1 A + c2 A^2 by least squares to the branch points
+    whose parameter lies within ``window`` of the extreme (``kind`` "max" or
+    "min"); the fold is the vertex. Its stderr comes from the fit's
+    covariance (residual scatter of the points, delta method), so it reflects
+    the noise of the coarse fixed points. A branch with too few points near
+    the extreme raises ValueError.
+    """
+    p, a = np.asarray(params, dtype=float), np.asarray(A, dtype=float)
+    i_ext = int(np.argmax(p) if kind == "max" else np.argmin(p))
+    if i_ext in (0, len(p) - 1):
+        raise ValueError(f"fold_from_branch(): the branch has no turning point inside it (its extreme "
+                         f"parameter {p[i_ext]:.4g} is an end point)")
+    ext = p[i_ext]
+    sel = np.abs(p - ext) <= window
+    if sel.sum() < 4:
+        raise ValueError(f"fold_from_branch(): {int(sel.sum())} points within {window} of the turning "
+                         f"point, need >= 4")
+    x, y = a[sel], p[sel]
+    X = np.column_stack([np.ones_like(x), x, x**2])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    dof = max(1, len(y) - 3)
+    s2 = float(np.sum((y - X @ coef) ** 2) / dof)
+    cov = s2 * np.linalg.pinv(X.T @ X)
+    c0, c1, c2 = coef
+    if c2 == 0 or (kind == "max") != (c2 < 0):
+        raise ValueError(f"fold_from_branch(): the fitted parabola opens the wrong way (c2 = {c2:.3g})")
+    a_f = -c1 / (2 * c2)
+    if not x.min() <= a_f <= x.max():
+        raise ValueError(f"fold_from_branch(): the fitted vertex A = {a_f:.4g} lies outside the fitted points")
+    p_f = c0 - c1**2 / (4 * c2)
+    grad = np.array([1.0, -c1 / (2 * c2), c1**2 / (4 * c2**2)])
+    return float(p_f), float(np.sqrt(max(grad @ cov @ grad, s2 / len(y)))), float(a_f)
 
 
 def lattice_gas_profile(model: Any, theta0: Any, t_end: float, *, left: float, right: float,

@@ -135,7 +135,7 @@ def test_newtonian_viscosity_lees_edwards_equals_poiseuille():
 def test_polymer_solution_shear_thins():
     # 80% of the beads in N = 20 Gaussian-spring chains (GW97 k = 4); the low rate,
     # whose stress is small against its noise, gets two independent replicas
-    polymer = DPD(**{**V.POLYMER, "box": (6.0, 6.0, 6.0)})
+    polymer = DPD.polymer_solution(box=(6.0, 6.0, 6.0))
     (_, eta_low, se_low, _), = V.le_viscosity(polymer, (0.1,), time_eq=20.0, time_sample=300.0, replicas=2)
     (_, eta_high, se_high, kt_high), = V.le_viscosity(polymer, (0.5,), time_eq=20.0, time_sample=300.0)
     # one-sided 3 sigma; viscous heating (kT ~ 1.14 at rate 0.5) raises eta, so it works against thinning

@@ -1,4 +1,4 @@
-"""Direct DPD of a walled channel (oracles.dpd_channel) and the HMM path of
+"""Direct DPD of a walled channel (oracles.dpd.channel) and the HMM path of
 examples/dpd_channel_flow.py at tiny size.
 
 References:
@@ -28,7 +28,7 @@ import pytest
 from hmm import Coupler
 from hmm.validation import dpd as V
 from oracles.dpd import DPD, block_estimate
-from oracles.dpd_channel import WalledChannel, fit_parabola, parabola, startup_profiles, steady_profile
+from oracles.dpd.channel import WalledChannel, fit_parabola, parabola, startup_profiles, steady_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 from hmm.ef import ContinuationError, coarse_fixed_point, coarse_stepper, continuation
 from hmm.validation import kmc as validation
 from oracles.kmc import BistableAB, mean_field_rhs
-from oracles.kmc_meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve
+from oracles.kmc.meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve, fold_from_branch
 
 
 def test_closed_form_curve_is_steady_and_folds_bound_the_bistable_window():
@@ -47,13 +47,13 @@ def test_fold_estimator_recovers_a_noisy_parabola_within_its_stderr():
     rng = np.random.default_rng(4)
     a = np.linspace(0.2, 0.6, 25)
     p = 2.5 + 3.0 * (a - 0.37) ** 2 + rng.normal(0.0, 0.01, a.size)
-    fold, se, a_f = validation.fold_from_branch(p, a, kind="min", window=0.2)
+    fold, se, a_f = fold_from_branch(p, a, kind="min", window=0.2)
     assert abs(fold - 2.5) < 4 * se and 0.001 < se < 0.02 and abs(a_f - 0.37) < 0.05
     with pytest.raises(ValueError, match="no turning point inside"):
-        validation.fold_from_branch(p, a, kind="max", window=1.0)
+        fold_from_branch(p, a, kind="max", window=1.0)
     with pytest.raises(ValueError, match="opens the wrong way"):
         a9 = np.linspace(0.0, 1.0, 9)  # a downward parabola with one interior outlier as its minimum
-        validation.fold_from_branch(np.where(a9 == 0.5, 0.5, 1 - (a9 - 0.5) ** 2), a9, kind="min", window=10.0)
+        fold_from_branch(np.where(a9 == 0.5, 0.5, 1 - (a9 - 0.5) ** 2), a9, kind="min", window=10.0)
 
 
 def test_kmc_continuation_that_cannot_converge_names_beta_and_residual():
@@ -80,7 +80,7 @@ def test_same_continuation_code_on_the_mean_field_flow_finds_the_lower_fold():
     beta_f = bistable_folds(BistableAB())[0][0]
     folds = branch.fold_points()
     assert len(folds) == 1 and abs(folds[0][0] - beta_f) < 1e-4, folds
-    fit, se, _ = validation.fold_from_branch(branch.params, np.asarray(branch.U)[:, 0], kind="min", window=0.1)
+    fit, se, _ = fold_from_branch(branch.params, np.asarray(branch.U)[:, 0], kind="min", window=0.1)
     assert abs(fit - beta_f) < 2e-3  # parabola model error over the window (measured 1e-4)
     stable = branch.stable
     A = np.asarray(branch.U)[:, 0]

@@ -3,7 +3,7 @@ sums and closed forms, the fluid against an equation of state, error bars by cov
 
 Sources: Thol et al., J. Phys. Chem. Ref. Data 45, 023101 (2016) and Johnson,
 Zollweg & Gubbins, Mol. Phys. 78, 591 (1993) (equations of state, implemented in
-hmm.validation.md); Born & Huang (1954) for the
+oracles.md.reference); Born & Huang (1954) for the
 lattice-sum elastic constants; the discrete Langevin (BAOAB) free-particle
 diffusion D = (kT/m)(dt/2) coth(gamma dt/2) follows from the AR(1) velocity
 process (-> kT/(m gamma) as dt -> 0, Einstein 1905).
@@ -22,6 +22,7 @@ from hmm import Budget
 from hmm.contract import OracleRunError, OracleSetupError
 from hmm.provenance import oracle_token
 from hmm.validation import md as V
+from oracles.md import reference as R
 from oracles.base import Oracle
 from oracles.md import (LennardJonesMD, LJChain, LJSystem, diffusion_coefficient, fcc_lattice,
                         reference_forces, trajectory)
@@ -49,7 +50,7 @@ def test_kernel_forces_energy_virial_match_slow_reference(cells, a):
 
 
 def test_fcc_zero_temperature_two_routes_agree():
-    lattice, md = V.lattice_sum_constants(2.5), V.md_elastic_constants(2.5)
+    lattice, md = R.lattice_sum_constants(2.5), V.md_elastic_constants(2.5)
     for key in ("a0", "cohesive_energy", "C11", "C12", "C44"):
         assert md[key] == pytest.approx(lattice[key], rel=1e-6), key
     # the oracle at T = 0 returns the static stress of the strained lattice
@@ -83,7 +84,7 @@ def test_harmonic_chain_finite_temperature_tension_exact():
 
 def test_thol_eos_reproduces_the_papers_check_values():
     # Thol et al. 2016 at tau = delta = 1, values from the paper's ljfeos.cpp (quoted in NIST teqp's tests)
-    dev = V.thol_check()
+    dev = R.thol_check()
     assert np.abs(dev).max() < 1e-13, dev
 
 
