@@ -89,13 +89,13 @@ class DPDShearStress:
     rc, dt : float
         Cutoff and time step.
     vv_lambda : float
-        lambda of the modified velocity Verlet (0.5 default, as asked; Groot &
-        Warren recommend 0.65 at dt = 0.04). Must be 0.5 with ``"dpd-vv"``.
+        lambda of the modified velocity Verlet (0.5: plain velocity Verlet;
+        Groot & Warren recommend 0.65 at dt = 0.04). Must be 0.5 with ``"dpd-vv"``.
     integrator : str
         ``"gw"`` (default): Groot & Warren's modified velocity Verlet,
         F(t + dt) = F(r(t + dt), v~) with v~ = v(t) + lambda dt F(t).
         ``"dpd-vv"``: DPD-VV of Besold et al. (2000), velocity Verlet
-        (lambda = 1/2 required: any other ``vv_lambda`` raises ValueError)
+        (lambda = 1/2 required: any other ``vv_lambda`` is refused)
         plus one more pass over the pairs per step that replaces the
         dissipative part of F(t + dt) by F_D(r(t + dt), v(t + dt)) after the
         second half-kick; the random force drawn for the step is kept. The
@@ -108,8 +108,8 @@ class DPDShearStress:
         ``chain_type`` (0 or chain_length 1: simple fluid).
     bond, bond_k, bond_r0, fene_rmax : str, float, float, float
         ``"harmonic"``: F = -k (r - r0); ``"fene"``: F = -k r / (1 - (r/r_max)^2)
-        (from a random start at a = 25, dt = 0.04, FENE needs k >~ 10 with
-        r_max = 2, or a bond breaks in the start-up transient: RuntimeError).
+        (from a random start a weak FENE spring can break in the start-up
+        transient: :class:`~hmm.contract.OracleRunError`; stiffen ``bond_k``).
     sample_every : int
         Steps between stress samples.
     blocks : int
@@ -123,22 +123,17 @@ class DPDShearStress:
     :mod:`oracles._sampling`, checked every ``chunk_steps`` (250) steps.
 
     Temperature: the discrete dynamics samples a kinetic temperature above
-    the set kT, the more so the larger dt. Measured at rho = 3, a = 25,
-    gamma = 4.5 (docs/validation.md, box 8^3): ``"gw"`` with lambda = 1/2
-    gives kT = 1.027 at dt = 0.04 and 1.012 at dt = 0.02, with lambda = 0.65
-    (Groot & Warren's recommendation) 1.002 at dt = 0.04; ``"dpd-vv"``
-    (lambda = 1/2) gives 1.010 at dt = 0.04 and 0.998 at dt = 0.02, and its
-    pressure is closer to the dt -> 0 value (23.67 against 23.84 for
-    ``"gw"`` at dt = 0.04, limit 23.63). DPD-VV costs about 2x per step:
-    its extra pass over the pairs scans the same cell stencil as the force
-    pass.
+    the set kT, the more so the larger dt; lambda = 0.65 (Groot & Warren) or
+    ``"dpd-vv"`` bring it close to kT at dt = 0.04, and DPD-VV's pressure is
+    closer to the dt -> 0 value. The measured values are tabulated in
+    docs/validation.md. DPD-VV's extra pass over the pairs scans the same
+    cell stencil as the force pass, so a step costs about twice as much.
 
     Lees-Edwards limit: |shear_rate| dt <= 0.04 (shear_rate <= 1 at dt =
-    0.04). The pairwise thermostat does not remove all viscous heat: for the
-    simple fluid kT rises by ~2% at shear rate 0.5 and ~9% at 1 (on top of the
-    time-step excess above); the ``temperature`` output reports it.
-    Cost: ~0.35 us per bead-step on one core for ``"gw"``, virial every step
-    (3000 beads, 4500 steps: ~5 s for the default budget).
+    0.04). The pairwise thermostat does not remove all viscous heat, so kT
+    rises with the shear rate (on top of the time-step excess above); the
+    ``temperature`` output reports it. Costs per bead-step are in
+    benchmarks/RESULTS.md.
     """
 
     density: float = 3.0
