@@ -3,13 +3,13 @@
 Four cases on a periodic Lennard-Jones chain (reduced units, m = epsilon = sigma = 1):
 
 1. T = 0, smooth tensile pulse: macro.ElasticWaveLaw (strain, velocity), stress
-   from oracles.md.LJChain at each cell's strain (static chain).
+   from oracles.ChainStress (bond="lj") at each cell's strain (static chain).
 2. T = 0, compressive plateau with steep edges ("a step that steepens"): the
    LJ chain stiffens in compression, so each travelling half's leading edge
    steepens into a shock, captured by the Nessyahu-Tadmor scheme.
 3. T > 0, the smooth pulse on a thermal background, 4. T > 0, the step:
    macro.ThermoElasticWaveLaw (strain, velocity, total energy; heat flux
-   q = 0), stress and temperature from oracles.NVEChain, a microcanonical
+   q = 0), stress and temperature from oracles.NVEChainStress, a microcanonical
    chain at each cell's (strain, internal energy).
 
 Micro reference: the whole chain (>= 10^4 atoms) by velocity Verlet from the
@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oracles.md.chain_wave import A0_LJ as A0, direct_wave, thermal_wave_ensemble
+from oracles.md.chain_wave import A0_LJ as A0
+from oracles.md.chain_wave import direct_wave, thermal_wave_ensemble
 
 
 def l2(a: np.ndarray, b: np.ndarray) -> float:
@@ -74,9 +75,9 @@ def speed_bound(strain_range) -> float:
 def zero_temperature_case(name, strain0, args, t_end, cells):
     from hmm import Coupler, HMMSolver
     from macro import ElasticWaveLaw, Grid1D
-    from oracles.md import LJChain
+    from oracles import ChainStress
 
-    oracle = LJChain(bond="lj", n_atoms=16)  # T = 0: the static stress of the strained chain
+    oracle = ChainStress(bond="lj", n_atoms=16)  # T = 0: the static stress of the strained chain
     L = args.atoms * A0
     grid = Grid1D(cells, (0.0, L))
     start = time.perf_counter()
@@ -102,9 +103,9 @@ def thermal_hmm(strain0_cells, energy0, args, t_end, cells, speed, *, table, bud
     """One HMM run of ThermoElasticWaveLaw with the NVE-chain closure; per-query or tabulated."""
     from hmm import Budget, Coupler, HMMSolver
     from macro import Grid1D, TabulatedClosure, ThermoElasticWaveLaw
-    from oracles import NVEChain
+    from oracles import NVEChainStress
 
-    oracle = NVEChain(bond="lj", n_atoms=args.micro_atoms)
+    oracle = NVEChainStress(bond="lj", n_atoms=args.micro_atoms)
     budget = Budget(args.micro_eq * budget_factor, args.micro_steps * budget_factor)
     grid = Grid1D(cells, (0.0, args.atoms * A0))
     law = ThermoElasticWaveLaw(oracle.density, sound_speed=speed)

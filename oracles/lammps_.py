@@ -14,9 +14,10 @@ import ctypes
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 

@@ -8,8 +8,14 @@ Units: the flux has the units of the coefficient times the macro gradient;
 positions are macro lengths, the fast variable y is dimensionless.
 """
 
-from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine, TwoPhaseLaminate,
-                           make_coefficient)
+from .coefficients import (
+                           COEFFICIENTS,
+                           ConstantCoefficient,
+                           InclusionCosine,
+                           LayeredCosine,
+                           TwoPhaseLaminate,
+                           make_coefficient,
+)
 from .noisy import NoisyCellProblem, NoisyCellProblemFlux
 from .problem import CellProblemFlux, CellProblemOracle, clear_factorisations
 

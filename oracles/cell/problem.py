@@ -27,9 +27,10 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from functools import lru_cache
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from functools import lru_cache
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp

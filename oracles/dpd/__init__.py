@@ -15,8 +15,8 @@ module                 contents
                        :func:`observables`, :func:`pressure_tensor`
 :mod:`.forces`         :func:`reference_forces`, slow NumPy forces (tests)
 :mod:`.channel`        :class:`WalledChannel` / :class:`ChannelSystem` (direct
-                       DPD between frozen-bead walls), steady and start-up
-                       profiles, parabola fits
+                       DPD between frozen-bead walls)
+:mod:`.profiles`       binned profiles: steady and start-up, parabola fits
 :mod:`.slip`           :class:`DPDWallSlip`, the near-wall slip-length oracle
 :mod:`.reference`      kinetic-theory viscosity, Poiseuille and Navier-slip
                        profiles (the one home of these formulas)
@@ -26,17 +26,35 @@ module                 contents
 """
 
 from .._sampling import block_estimate, pooled_blocks
-from .channel import ChannelSystem, WalledChannel, fit_parabola, parabola, startup_profiles, steady_profile
+from .channel import ChannelSystem, WalledChannel
 from .engine import DPDSystem, observables, pressure_tensor
 from .forces import reference_forces
-from .oracle import (CHUNK, DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING, DPD, DPD_PRESETS, INTEGRATORS, MAX_DENSITY,
-                     MAX_PARTICLES, MAX_STRAIN_PER_STEP, DPDShearStress)
-from .reference import (kinetic_theory_diffusion, kinetic_theory_viscosity, navier_poiseuille,
-                        navier_wall_velocities, parabola_slip_length, poiseuille, slip_plane_offset)
+from .oracle import (
+                     CHUNK,
+                     DEFAULT_EQUILIBRATION,
+                     DEFAULT_SAMPLING,
+                     DPD,
+                     DPD_PRESETS,
+                     INTEGRATORS,
+                     MAX_DENSITY,
+                     MAX_PARTICLES,
+                     MAX_STRAIN_PER_STEP,
+                     DPDShearStress,
+)
+from .profiles import fit_parabola, parabola, sample_chunks, startup_profiles, steady_profile
+from .reference import (
+                     kinetic_theory_diffusion,
+                     kinetic_theory_viscosity,
+                     navier_poiseuille,
+                     navier_wall_velocities,
+                     parabola_slip_length,
+                     poiseuille,
+                     slip_plane_offset,
+)
 from .slip import DPDWallSlip
 
 __all__ = ["DPDShearStress", "DPD", "DPDWallSlip", "DPDSystem", "ChannelSystem", "WalledChannel", "observables", "pressure_tensor",
-           "reference_forces", "block_estimate", "pooled_blocks", "steady_profile", "startup_profiles",
+           "reference_forces", "block_estimate", "pooled_blocks", "steady_profile", "startup_profiles", "sample_chunks",
            "fit_parabola", "parabola", "DPD_PRESETS", "kinetic_theory_diffusion", "kinetic_theory_viscosity",
            "poiseuille", "navier_poiseuille", "slip_plane_offset", "parabola_slip_length", "navier_wall_velocities", "INTEGRATORS", "MAX_DENSITY", "MAX_PARTICLES", "MAX_STRAIN_PER_STEP",
            "CHUNK", "DEFAULT_EQUILIBRATION", "DEFAULT_SAMPLING"]

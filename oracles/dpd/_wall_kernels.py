@@ -38,8 +38,18 @@ import math
 import numpy as np
 from numba import njit
 
-from ._kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, dissipative_forces, pair_forces, sort_swap,
-                           step_key, wrap_xz)
+from ._kernels import (
+    N_OBS,
+    NOT_FINITE,
+    OK,
+    bond_forces,
+    copy_home,
+    dissipative_forces,
+    pair_forces,
+    sort_swap,
+    step_key,
+    wrap_xz,
+)
 
 N_PROFILE = 5  # count, sum vx, sum vx^2, sum vy^2, sum vz^2
 N_SAMPLE = 4  # sum vx^2, vy^2, vz^2, vx over fluid beads

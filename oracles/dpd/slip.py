@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -48,8 +49,9 @@ from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, res
 
 from .._sampling import chunk_sizes, sample_replicas
 from .._validate import check_int, check_positive
+from .channel import WalledChannel
 from .oracle import DPD
-from .channel import WalledChannel, sample_chunks
+from .profiles import sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
 DEFAULT_SAMPLING = 10000

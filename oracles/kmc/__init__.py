@@ -25,8 +25,18 @@ module                 contents
 
 from .lattice import KMCRun, KMCSimulation, KMCSystem, Tables, compile_model, initialise, simulate
 from .meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve, lattice_gas_profile
-from .models import (MAX_SPECIES, ZGB, BistableAB, Langmuir, LatticeGas, Process, Reservoirs, SurfaceModel,
-                     mean_field_rhs, model_parameters)
+from .models import (
+                     MAX_SPECIES,
+                     ZGB,
+                     BistableAB,
+                     Langmuir,
+                     LatticeGas,
+                     Process,
+                     Reservoirs,
+                     SurfaceModel,
+                     mean_field_rhs,
+                     model_parameters,
+)
 from .oracle import KMCCoverages, LatticeKMC
 from .tooth import KMCTooth, ToothState, lift_columns, strip_profile
 

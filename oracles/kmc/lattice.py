@@ -21,6 +21,7 @@ from hmm.contract import OracleSetupError
 from ._kernels import build_state, run_events
 from .models import Process, Reservoirs, _checked_coverages
 
+
 class Tables(NamedTuple):
     """Compiled process tables of one (model, boundary): see :mod:`oracles.kmc._kernels`."""
 

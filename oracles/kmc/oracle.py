@@ -45,10 +45,9 @@ import numpy as np
 
 from hmm.contract import Budget, Estimate, OracleSetupError, resolve_budget
 
-from .._sampling import SampledOracle, Weighted, sample_replicas
 from .._moved import renamed_fields
+from .._sampling import SampledOracle, Weighted, sample_replicas
 from .._validate import check_int, check_positive
-
 from .lattice import KMCSystem, compile_model, initialise, simulate
 from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
 

@@ -28,12 +28,20 @@ module                 contents
 
 from .chain import ChainModel, ChainStress, LJChain
 from .chain_engine import ChainSystem
-from .common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
-                     diffusion_coefficient, mean_squared_displacement, parse_state, tail_corrections)
+from .chain_wave import coarse_grain, direct_wave, thermal_wave_ensemble
+from .common import (
+                     DEFAULT_EQUILIBRATION_STEPS,
+                     DEFAULT_SAMPLING_STEPS,
+                     OBSERVABLES,
+                     block_average,
+                     diffusion_coefficient,
+                     mean_squared_displacement,
+                     parse_state,
+                     tail_corrections,
+)
 from .engine import LJSystem, fcc_lattice, reference_forces, trajectory
 from .stress import LJ_UNITS, LennardJonesMD, LJStress
 from .thermal import CHAIN_OBSERVABLES, NVEChain, NVEChainStress, bond_energy
-from .chain_wave import coarse_grain, direct_wave, thermal_wave_ensemble
 
 __all__ = ["LJStress", "ChainStress", "NVEChainStress", "ChainModel", "LJSystem", "ChainSystem",
            "LennardJonesMD", "LJChain", "NVEChain", "LJ_UNITS", "coarse_grain", "direct_wave",

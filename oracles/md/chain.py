@@ -8,9 +8,10 @@ parameters (shared with the microcanonical :class:`oracles.md.NVEChainStress`);
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -15,13 +15,12 @@ tension is (W - sum m v^2) / L.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from hmm.contract import OracleSetupError
 
-from . import _kernels as K
 from .._validate import check_choice, check_positive
+from . import _kernels as K
 
 BONDS = ("harmonic", "lj")
 

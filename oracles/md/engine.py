@@ -17,6 +17,7 @@ from hmm.contract import OracleSetupError
 
 from . import _kernels as K
 
+
 def fcc_lattice(cells: tuple[int, int, int], a: float, orientation: str = "100") -> tuple[np.ndarray, np.ndarray]:
     """Perfect fcc crystal of cubic lattice constant ``a`` in a periodic orthorhombic box.
 

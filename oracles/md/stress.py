@@ -36,19 +36,27 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 import numpy as np
 
 from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
-from .._sampling import SampledOracle, chunk_sizes, sample_replicas
 from .._moved import renamed_fields
+from .._sampling import SampledOracle, chunk_sizes, sample_replicas
 from .._validate import check_choice, check_int, check_positive
-from .common import (CHUNK_STEPS, DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, check_samples,
-                     parse_state, tail_corrections)
+from .common import (
+    CHUNK_STEPS,
+    DEFAULT_EQUILIBRATION_STEPS,
+    DEFAULT_SAMPLING_STEPS,
+    OBSERVABLES,
+    check_samples,
+    parse_state,
+    tail_corrections,
+)
 from .engine import LJSystem, fcc_lattice
 
 __all__ = ["LJStress", "LennardJonesMD", "LJ_UNITS"]

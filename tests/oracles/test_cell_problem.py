@@ -9,7 +9,6 @@ mean along the layers. For a(y) = 1/(a0 + amp cos 2 pi y): harmonic mean
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

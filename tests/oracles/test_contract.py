@@ -21,8 +21,16 @@ import numpy as np
 import pytest
 
 import oracles
-from hmm.contract import (BUDGET_FIELDS, Budget, BudgetError, Estimate, Oracle, OracleSetupError, oracle_units,
-                          resolve_budget)
+from hmm.contract import (
+    BUDGET_FIELDS,
+    Budget,
+    BudgetError,
+    Estimate,
+    Oracle,
+    OracleSetupError,
+    oracle_units,
+    resolve_budget,
+)
 from hmm.provenance import oracle_token
 from oracles.registry import example
 

@@ -28,8 +28,8 @@ from hmm import Budget
 from hmm.provenance import oracle_token
 from hmm.validation import dpd as V
 from oracles import Oracle
-from oracles.dpd import _kernels as K
 from oracles.dpd import DPD, reference_forces
+from oracles.dpd import _kernels as K
 
 SMALL = dict(box=(6.0, 6.0, 6.0))
 # REGRESSION PIN (a number this code produced, not a published one): the kinetic temperature of DPD-VV at

@@ -21,9 +21,21 @@ from hmm import Budget
 from hmm.provenance import oracle_token
 from hmm.validation import kmc as validation
 from oracles.base import Oracle
+from oracles.kmc import (
+    ZGB,
+    BistableAB,
+    KMCSimulation,
+    Langmuir,
+    LatticeGas,
+    LatticeKMC,
+    Process,
+    Reservoirs,
+    SurfaceModel,
+    initialise,
+    mean_field_rhs,
+    simulate,
+)
 from oracles.kmc._kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
-from oracles.kmc import (ZGB, BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process,
-                         Reservoirs, SurfaceModel, initialise, mean_field_rhs, simulate)
 
 CASES = [
     (LatticeGas(0.7, 0.3, 1.0), None, (4, 6)),

@@ -22,10 +22,17 @@ from hmm import Budget
 from hmm.contract import OracleRunError, OracleSetupError
 from hmm.provenance import oracle_token
 from hmm.validation import md as V
-from oracles.md import reference as R
 from oracles.base import Oracle
-from oracles.md import (LennardJonesMD, LJChain, LJSystem, diffusion_coefficient, fcc_lattice,
-                        reference_forces, trajectory)
+from oracles.md import (
+    LennardJonesMD,
+    LJChain,
+    LJSystem,
+    diffusion_coefficient,
+    fcc_lattice,
+    reference_forces,
+    trajectory,
+)
+from oracles.md import reference as R
 
 
 def jittered_fcc(cells, a, seed=0, amp=0.08):

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from hmm import Budget
-from oracles.md import reference as R
 from oracles.md import LennardJonesMD, LJSystem, fcc_lattice
+from oracles.md import reference as R
 
 
 def sheared_reference(X, box, gamma, cutoff, shift=True):

@@ -30,7 +30,7 @@ from scipy import signal, stats
 
 from hmm import Budget
 from hmm.contract import Estimate, OracleSetupError, resolve_budget
-from oracles._sampling import (SampledOracle, Weighted, block_stats, replica_rngs, sample_replicas)
+from oracles._sampling import SampledOracle, Weighted, block_stats, replica_rngs, sample_replicas
 
 PHI, BLOCKS, LENGTH = 0.9, 20, 400  # tau_int = 19 samples; blocks of ~21 tau
 
