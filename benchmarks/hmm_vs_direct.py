@@ -111,7 +111,7 @@ def hmm_run(dim: int, H_cells: int, client, sync: bool = False):
     from hmm import Coupler, HMMSolver
     from macro import Grid1D, Grid2D
     from oracles import CellProblemOracle
-    from oracles.cell_problem import clear_factorisations
+    from oracles.cell import clear_factorisations
 
     grid = Grid1D(H_cells) if dim == 1 else Grid2D((H_cells, H_cells))
     oracle = CellProblemOracle(case.coefficient(dim), dim=dim, cells=64 if dim == 1 else 16)

@@ -29,7 +29,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
-from oracles._kmc_kernels import reference_bkl  # noqa: E402
+from oracles.kmc._kernels import reference_bkl  # noqa: E402
 from oracles.kmc import KMCSimulation, LatticeGas, initialise  # noqa: E402
 
 MODEL = LatticeGas(k_ads=0.5, k_des=0.5, k_hop=1.0)

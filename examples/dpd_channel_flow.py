@@ -12,7 +12,7 @@ shear rate, sent out through hmm.Coupler on the embedded Dask cluster. No
 constitutive law is assumed; the coupler cache answers repeated identical
 states for free.
 
-Direct: the whole channel simulated bead by bead (oracles.dpd_channel:
+Direct: the whole channel simulated bead by bead (oracles.dpd.channel:
 frozen-bead walls + bounce-back, Revenga et al. 1999, Pivkin & Karniadakis
 2005) with the same fluid (rho = 3, a = 25, gamma = 4.5, kT = 1, dt = 0.04)
 and the same body force f = rho g: the steady profile (time and block
@@ -126,7 +126,7 @@ def fluid(s: Settings):
 
 
 def direct_steady(s: Settings, width: float):
-    from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
+    from oracles.dpd.channel import WalledChannel, fit_parabola, steady_profile
 
     ch = WalledChannel(fluid(s), width=width, length=s.lateral, depth=s.lateral,
                        body_force=s.body_force * s.width / width)
@@ -483,7 +483,7 @@ def startup_bins(s: Settings, ds, k: int, slip: float, force_density: float, y: 
 def compare_startup(s: Settings, client, res: dict, channel) -> dict:
     """Start-up from rest: direct replicas and HMM (Crank-Nicolson); dataset variables."""
     from hmm import Coupler
-    from oracles.dpd_channel import startup_profiles
+    from oracles.dpd.channel import startup_profiles
 
     slip = res["slip_length"][0]
     start = startup_profiles(channel, s.startup_times, replicas=s.startup_replicas, bins=s.bins, seed=s.seed)

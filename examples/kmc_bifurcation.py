@@ -22,7 +22,7 @@ O(1/T); ``--lift-bias`` adds runs at T = 1 and removes it by Richardson
 extrapolation. Each KMC fold is the mean over five seeds, its stderr the
 spread between them (a single branch's fit stderr undercounts: consecutive
 points inherit the predictor's excursions). The same continuation code runs on the
-deterministic mean-field flow map (oracles.kmc_meanfield.MeanFieldFlow); the
+deterministic mean-field flow map (oracles.kmc.meanfield.MeanFieldFlow); the
 closed-form curve checks it. Folds are located by a parabola fitted to the
 noisy branch points near the turning point (stderr from the fit). The lower
 fold (low-A branch meets the unstable branch) is well conditioned and is
@@ -52,9 +52,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the validation studies (not installed)
 from hmm.ef import ContinuationError, coarse_stepper, continuation  # noqa: E402
-from validation.kmc import NOISY_CONTINUATION, bistable_kmc_stepper, fold_from_branch  # noqa: E402
+from validation.kmc import NOISY_CONTINUATION, bistable_kmc_stepper  # noqa: E402
+from oracles.kmc.meanfield import fold_from_branch  # noqa: E402
 from oracles.kmc import BistableAB  # noqa: E402
-from oracles.kmc_meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve  # noqa: E402
+from oracles.kmc.meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve  # noqa: E402
 
 
 def mean_field_branch(horizon: float):

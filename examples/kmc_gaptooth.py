@@ -10,7 +10,7 @@ The expected coverage obeys exactly (symmetric exclusion hopping is linear)
 with Dirichlet values at the reservoir columns x = 0 and x = L + 1.
 
 Three solutions at time T from theta_0(x) = 0.5 + 0.3 sin(2 pi x / (L + 1)):
-1. gap-tooth (hmm.ef.GapTooth) with KMC teeth (oracles.kmc_tooth.KMCTooth):
+1. gap-tooth (hmm.ef.GapTooth) with KMC teeth (oracles.kmc.tooth.KMCTooth):
    n teeth of ``inner`` columns plus buffers at spacing H; each step lifts every
    tooth from the local quadratic interpolant of the tooth averages, sets its
    reservoir columns to the interpolant there, runs KMC for dt and restricts
@@ -41,8 +41,8 @@ import numpy as np  # noqa: E402
 from hmm import Coupler  # noqa: E402
 from hmm.ef import GapTooth, ToothBurst  # noqa: E402
 from oracles.kmc import LatticeGas  # noqa: E402
-from oracles.kmc_meanfield import lattice_gas_profile  # noqa: E402
-from oracles.kmc_tooth import KMCTooth, strip_profile  # noqa: E402
+from oracles.kmc.meanfield import lattice_gas_profile  # noqa: E402
+from oracles.kmc.tooth import KMCTooth, strip_profile  # noqa: E402
 
 
 def initial_profile(length: float):

@@ -3,23 +3,20 @@
 Four cases on a periodic Lennard-Jones chain (reduced units, m = epsilon = sigma = 1):
 
 1. T = 0, smooth tensile pulse: macro.ElasticWaveLaw (strain, velocity), stress
-   from oracles.md.LJChain at each cell's strain (static chain).
+   from oracles.ChainStress (bond="lj") at each cell's strain (static chain).
 2. T = 0, compressive plateau with steep edges ("a step that steepens"): the
    LJ chain stiffens in compression, so each travelling half's leading edge
    steepens into a shock, captured by the Nessyahu-Tadmor scheme.
 3. T > 0, the smooth pulse on a thermal background, 4. T > 0, the step:
    macro.ThermoElasticWaveLaw (strain, velocity, total energy; heat flux
-   q = 0), stress and temperature from oracles.NVEChain, a microcanonical
+   q = 0), stress and temperature from oracles.NVEChainStress, a microcanonical
    chain at each cell's (strain, internal energy).
 
 Micro reference: the whole chain (>= 10^4 atoms) by velocity Verlet from the
-same macro initial condition, coarse-grained onto the macro cells. At T > 0:
-each replica is a chain thermalised by Langevin BAOAB at T0 at zero strain,
-mapped by the macro deformation x -> x + int_0^x eps0 (velocities kept),
-then NVE; fields are averaged over the replicas and over a short time window
-(+-1 tau; a wave moves ~9 sigma, a tenth of a cell). The HMM initial energy
-per cell is the ensemble expectation of that mapped state (pooled bond
-statistics). Reported: relative L2 errors of the strain and velocity fields,
+same macro initial condition, coarse-grained onto the macro cells
+(oracles.md.chain_wave: at T > 0 an ensemble of thermalised, strain-mapped
+chains run NVE, averaged over +-1 tau; the HMM initial energy per cell is
+that ensemble's expectation). Reported: relative L2 errors of the strain and velocity fields,
 the MD ensemble's own noise level for comparison, wall-time ratios, total
 energy conservation, and for case 3 the reuse of micro runs by a
 macro.TabulatedClosure (lattice in (strain, internal energy)) against
@@ -32,115 +29,13 @@ Writes results/md_elastic_wave.png and results/md_elastic_wave.nc.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 
-A0 = 2.0 ** (1 / 6)  # LJ bond length at the potential minimum
-
-
-def direct_md(n_atoms: int, a0: float, strain0, t_end: float, dt: float, cells: int):
-    """NVE velocity Verlet of the whole chain at T = 0; coarse-grained strain and velocity per cell."""
-    from oracles import _md_kernels as K
-
-    X = np.arange(n_atoms) * a0
-    eps = strain0(X + 0.5 * a0)  # bond strains
-    x = np.concatenate([[0.0], np.cumsum(a0 * (1 + eps))[:-1]])
-    length = float(np.sum(a0 * (1 + eps)))
-    v = np.zeros(n_atoms)
-    f = np.zeros(n_atoms)
-    K.chain_forces(x, f, length, False, 1.0, a0, 1.0)
-    n_steps = int(round(t_end / dt))
-    status = K.chain_steps(x, v, f, length, 1.0, dt, n_steps, False, 1.0, a0, 1.0, 0.0, 0.0,
-                           n_steps + 1, np.empty((0, 3)))
-    if status != K.OK:
-        raise RuntimeError("direct MD became non-finite")
-    return _cell_fields(x, v, length, cells)[:2]
-
-
-def _cell_fields(x: np.ndarray, v: np.ndarray, length: float, cells: int, a0: float = A0):
-    """Coarse-grained strain, velocity, total energy per mass and temperature per cell
-    (cell = ``n / cells`` consecutive atoms; a bond belongs to the cell of its left atom)."""
-    from oracles.md_thermal import bond_energy
-
-    n = len(x)
-    per = n // cells
-    ends = np.append(x, x[0] + length)
-    strain = np.diff(ends[::per]) / (per * a0) - 1.0
-    vc = v.reshape(cells, per)
-    velocity = vc.mean(axis=1)
-    bonds = bond_energy(np.diff(ends), "lj", 1.0, a0).reshape(cells, per).sum(axis=1)
-    energy = (0.5 * (vc**2).sum(axis=1) + bonds) / per
-    temperature = ((vc - velocity[:, None]) ** 2).sum(axis=1) / (per - 1)
-    return strain, velocity, energy, temperature
-
-
-def _displacement(strain0, length: float, n_table: int = 1 << 16):
-    """D(X) = int_0^X eps0 for any X (periodic extension), by a fine trapezoid table."""
-    grid = np.linspace(0.0, length, n_table + 1)
-    table = np.concatenate([[0.0], np.cumsum(0.5 * (strain0(grid[1:]) + strain0(grid[:-1])) * np.diff(grid))])
-
-    def D(X):
-        k = np.floor(X / length)
-        return k * table[-1] + np.interp(X - k * length, grid, table)
-
-    return D, float(table[-1])
-
-
-def thermal_direct_md(n_atoms: int, strain0, temperature: float, t_end: float, cells: int, *, replicas: int,
-                      seed: int = 0, dt: float = 0.005, equilibration: int = 4000, window: float = 2.0,
-                      snapshots: int = 21) -> dict:
-    """Ensemble of direct NVE runs of the whole LJ chain from thermal, then strain-mapped, states.
-
-    Returns the replica- and window-averaged cell fields at ``t_end``, their
-    standard errors over replicas, and the expected initial energy per mass per
-    cell (the HMM's initial condition)."""
-    from oracles import _md_kernels as K
-    from oracles.md_thermal import bond_energy
-
-    L = n_atoms * A0
-    D, stretch = _displacement(strain0, L)
-    per = n_atoms // cells
-    stride = max(1, int(round(window / (snapshots - 1) / dt)))
-    n_first = int(round(t_end / dt)) - stride * (snapshots // 2)
-    finals, pooled_r, pooled_k = [], [], []
-    pot = (False, 1.0, A0, 1.0)
-    for child in np.random.SeedSequence(seed).spawn(replicas):
-        rng = np.random.default_rng(child)
-        x = np.arange(n_atoms) * A0
-        v = rng.standard_normal(n_atoms) * math.sqrt(temperature)
-        f = np.zeros(n_atoms)
-        K.chain_forces(x, f, L, *pot)
-        K.seed_numba_rng(int(rng.integers(2**31)))
-        K.chain_steps(x, v, f, L, 1.0, dt, equilibration, *pot, 1.0, temperature, equilibration + 1,
-                      np.empty((0, 3)))
-        v -= v.mean()
-        pooled_r.append(np.diff(np.append(x, x[0] + L)))
-        pooled_k.append(0.5 * float(np.mean(v**2)))
-        x = x + D(x)  # the macro deformation applied to the thermal configuration
-        length = L + stretch
-        K.chain_forces(x, f, length, *pot)
-        acc = np.zeros((4, cells))
-        status = K.chain_steps(x, v, f, length, 1.0, dt, n_first, *pot, 0.0, 0.0, n_first + 1, np.empty((0, 3)))
-        for _ in range(snapshots):
-            acc += np.array(_cell_fields(x, v, length, cells))
-            status |= K.chain_steps(x, v, f, length, 1.0, dt, stride, *pot, 0.0, 0.0, stride + 1, np.empty((0, 3)))
-        if status != K.OK:
-            raise RuntimeError("thermal direct MD became non-finite")
-        finals.append(acc / snapshots)
-    finals = np.array(finals)  # (replicas, 4, cells)
-    # expected initial energy per mass per cell: pooled thermal bonds stretched by each bond's strain
-    r_pool = np.concatenate(pooled_r)[:: max(1, replicas * n_atoms // 200_000)]
-    X_bond = (np.arange(n_atoms) + 0.5) * A0
-    eps_bond = strain0(X_bond)
-    levels = np.linspace(eps_bond.min(), eps_bond.max(), 101)
-    g = np.array([bond_energy(r_pool * (1 + e), "lj", 1.0, A0).mean() for e in levels])
-    energy0 = (np.interp(eps_bond, levels, g).reshape(cells, per).mean(axis=1) + float(np.mean(pooled_k)))
-    se = finals.std(axis=0, ddof=1) / math.sqrt(replicas) if replicas > 1 else np.zeros_like(finals[0])
-    return {"strain": finals[:, 0].mean(0), "velocity": finals[:, 1].mean(0), "energy": finals[:, 2].mean(0),
-            "temperature": finals[:, 3].mean(0), "strain_se": se[0], "velocity_se": se[1], "energy0": energy0}
+from oracles.md.chain_wave import A0_LJ as A0
+from oracles.md.chain_wave import direct_wave, thermal_wave_ensemble
 
 
 def l2(a: np.ndarray, b: np.ndarray) -> float:
@@ -180,9 +75,9 @@ def speed_bound(strain_range) -> float:
 def zero_temperature_case(name, strain0, args, t_end, cells):
     from hmm import Coupler, HMMSolver
     from macro import ElasticWaveLaw, Grid1D
-    from oracles.md import LJChain
+    from oracles import ChainStress
 
-    oracle = LJChain(bond="lj", n_atoms=16)  # T = 0: the static stress of the strained chain
+    oracle = ChainStress(bond="lj", n_atoms=16)  # T = 0: the static stress of the strained chain
     L = args.atoms * A0
     grid = Grid1D(cells, (0.0, L))
     start = time.perf_counter()
@@ -192,7 +87,7 @@ def zero_temperature_case(name, strain0, args, t_end, cells):
                                                                  save_every=20)
     hmm_wall = time.perf_counter() - start
     start = time.perf_counter()
-    md_strain, md_velocity = direct_md(args.atoms, A0, strain0, float(ds.time[-1]), 0.005, cells)
+    md_strain, md_velocity = direct_wave(args.atoms, strain0, float(ds.time[-1]), cells)
     md_wall = time.perf_counter() - start
     res = {"x": grid.centres[0], "initial": strain0(grid.centres[0]), "hmm_strain": ds["strain"].values[-1],
            "hmm_velocity": ds["velocity"].values[-1], "md_strain": md_strain, "md_velocity": md_velocity,
@@ -208,9 +103,9 @@ def thermal_hmm(strain0_cells, energy0, args, t_end, cells, speed, *, table, bud
     """One HMM run of ThermoElasticWaveLaw with the NVE-chain closure; per-query or tabulated."""
     from hmm import Budget, Coupler, HMMSolver
     from macro import Grid1D, TabulatedClosure, ThermoElasticWaveLaw
-    from oracles import NVEChain
+    from oracles import NVEChainStress
 
-    oracle = NVEChain(bond="lj", n_atoms=args.micro_atoms)
+    oracle = NVEChainStress(bond="lj", n_atoms=args.micro_atoms)
     budget = Budget(args.micro_eq * budget_factor, args.micro_steps * budget_factor)
     grid = Grid1D(cells, (0.0, args.atoms * A0))
     law = ThermoElasticWaveLaw(oracle.density, sound_speed=speed)
@@ -233,7 +128,8 @@ def thermal_case(name, strain0, args, t_end, cells, speed, compare_reuse: bool):
     from macro import Grid1D
 
     start = time.perf_counter()
-    md = thermal_direct_md(args.atoms, strain0, args.temperature, t_end, cells, replicas=args.replicas, seed=args.seed)
+    md = thermal_wave_ensemble(args.atoms, strain0, args.temperature, t_end, cells, replicas=args.replicas,
+                               seed=args.seed)
     md_wall = (time.perf_counter() - start) / args.replicas  # per replica: one direct MD run
     x = Grid1D(cells, (0.0, args.atoms * A0)).centres[0]
     runs = {"table": thermal_hmm(strain0(x), md["energy0"], args, t_end, cells, speed, table=True)}

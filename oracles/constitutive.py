@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays, OracleSetupError, resolve_budget
+
+from ._validate import check_real, check_state, check_states
 
 
 @dataclass(frozen=True)
-class CarreauFluid:
+class CarreauShearStress:
     """Shear stress of a Carreau fluid at a given shear rate.
 
     Parameters
@@ -50,21 +54,26 @@ class CarreauFluid:
 
     inputs = ("shear_rate",)
     outputs = ("shear_stress",)
+    units: ClassVar[Mapping[str, str]] = {"shear_rate": "1", "shear_stress": "1"}  # those of the parameters
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
 
     @property
     def deterministic(self) -> bool:
         return self.noise == 0.0
 
     def __post_init__(self) -> None:
+        for name in ("eta0", "eta_inf", "relaxation_time", "power_index", "noise"):
+            check_real(getattr(self, name), name, "CarreauShearStress")
         if not (self.eta0 > 0 and 0 <= self.eta_inf <= self.eta0):
-            raise ValueError(f"CarreauFluid: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
+            raise OracleSetupError(f"CarreauShearStress: need eta0 > 0 and 0 <= eta_inf <= eta0, got "
                              f"eta0={self.eta0}, eta_inf={self.eta_inf}")
         if not self.relaxation_time >= 0:
-            raise ValueError(f"CarreauFluid: `relaxation_time` must be >= 0, got {self.relaxation_time}")
+            raise OracleSetupError(f"CarreauShearStress: `relaxation_time` must be >= 0, got {self.relaxation_time}")
         if not 0 < self.power_index <= 1:
-            raise ValueError(f"CarreauFluid: `power_index` must be in (0, 1], got {self.power_index}")
+            raise OracleSetupError(f"CarreauShearStress: `power_index` must be in (0, 1], got {self.power_index}")
         if not self.noise >= 0:
-            raise ValueError(f"CarreauFluid: `noise` must be >= 0, got {self.noise}")
+            raise OracleSetupError(f"CarreauShearStress: `noise` must be >= 0, got {self.noise}")
 
     def viscosity(self, shear_rate) -> np.ndarray:
         g = np.asarray(shear_rate, dtype=float)
@@ -89,8 +98,9 @@ class CarreauFluid:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         tau = float(self.stress(state[0]))
-        n = max(1, budget.sampling_steps)
         se = self.noise / math.sqrt(n)
         if se > 0:
             tau += se * np.random.default_rng(seed).standard_normal()
@@ -100,12 +110,14 @@ class CarreauFluid:
     def run_batch(self, states: np.ndarray, *, seeds: np.ndarray, budget: Budget) -> EstimateArrays:
         """All rows at once (same bits as :meth:`run` row by row: the stress is
         evaluated element by element, as vectorised powers may round differently)."""
-        mean = [float(self.stress(g)) for g in np.asarray(states, float)[:, 0]]
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
+        states = check_states(states, self.inputs, f"{type(self).__name__}.run_batch()")
+        mean = [float(self.stress(g)) for g in states[:, 0]]
         return _noisy_batch(np.array(mean), seeds, self.noise, budget)
 
 
 @dataclass(frozen=True)
-class NonlinearElastic:
+class NonlinearElasticStress:
     """1D stress-strain law ``sigma = E eps + beta eps^2`` (+ optional noise).
 
     With ``beta = 0`` linear elasticity (sound speed sqrt(E/rho0)); with
@@ -120,24 +132,30 @@ class NonlinearElastic:
 
     inputs = ("strain",)
     outputs = ("stress",)
+    units: ClassVar[Mapping[str, str]] = {"strain": "1", "stress": "1"}  # stress in the units of `modulus`
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
 
     @property
     def deterministic(self) -> bool:
         return self.noise == 0.0
 
     def __post_init__(self) -> None:
+        for name in ("modulus", "beta", "noise"):
+            check_real(getattr(self, name), name, "NonlinearElasticStress")
         if not self.modulus > 0:
-            raise ValueError(f"NonlinearElastic: `modulus` must be > 0, got {self.modulus}")
+            raise OracleSetupError(f"NonlinearElasticStress: `modulus` must be > 0, got {self.modulus}")
         if not self.noise >= 0:
-            raise ValueError(f"NonlinearElastic: `noise` must be >= 0, got {self.noise}")
+            raise OracleSetupError(f"NonlinearElasticStress: `noise` must be >= 0, got {self.noise}")
 
     def stress(self, strain) -> np.ndarray:
         e = np.asarray(strain, dtype=float)
         return self.modulus * e + self.beta * e**2
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         sigma = float(self.stress(state[0]))
-        n = max(1, budget.sampling_steps)
         se = self.noise / math.sqrt(n)
         if se > 0:
             sigma += se * np.random.default_rng(seed).standard_normal()
@@ -146,7 +164,9 @@ class NonlinearElastic:
     def run_batch(self, states: np.ndarray, *, seeds: np.ndarray, budget: Budget) -> EstimateArrays:
         """All rows at once (same bits as :meth:`run` row by row: the stress is
         evaluated element by element, as vectorised powers may round differently)."""
-        mean = [float(self.stress(g)) for g in np.asarray(states, float)[:, 0]]
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
+        states = check_states(states, self.inputs, f"{type(self).__name__}.run_batch()")
+        mean = [float(self.stress(g)) for g in states[:, 0]]
         return _noisy_batch(np.array(mean), seeds, self.noise, budget)
 
 
@@ -161,3 +181,9 @@ def _noisy_batch(mean: np.ndarray, seeds: np.ndarray, noise: float, budget: Budg
     k = mean.size
     return EstimateArrays(mean[:, None], np.full((k, 1), se), np.full(k, float(n) if se > 0 else math.inf),
                           np.full(k, math.nan))
+
+
+CarreauFluid = CarreauShearStress  # the name before the redesign
+
+
+NonlinearElastic = NonlinearElasticStress  # the name before the redesign

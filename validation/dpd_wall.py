@@ -27,8 +27,8 @@ import numpy as np
 
 from hmm import Budget
 from oracles.dpd import DPD
-from oracles.dpd_channel import WalledChannel, fit_parabola, steady_profile
-from oracles.dpd_slip import DPDWallSlip
+from oracles.dpd.channel import WalledChannel, fit_parabola, steady_profile
+from oracles.dpd.slip import DPDWallSlip
 
 from .dpd import le_viscosity
 from .references import POLYMER

@@ -1,5 +1,5 @@
 """Equation-free toolkit against the averaged equation of the fast/slow SDE
-(oracles.fast_slow; Pavliotis & Stuart 2008, ch. 10) and the heat equation
+(oracles.ef_models.fast_slow; Pavliotis & Stuart 2008, ch. 10) and the heat equation
 (gap-tooth; Gear, Li & Kevrekidis 2003)."""
 
 from __future__ import annotations

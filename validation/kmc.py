@@ -21,7 +21,7 @@
 * Coarse bifurcation (equation-free): the lower fold of the A + B2 model
   traced by pseudo-arclength continuation of the coarse KMC time-stepper
   (:func:`bistable_fold`) approaches the mean-field fold beta = 2.5223
-  (closed form, :func:`oracles.kmc_meanfield.bistable_folds`) as hopping
+  (closed form, :func:`oracles.kmc.meanfield.bistable_folds`) as hopping
   grows; folds are means over seeds (:func:`bistable_fold_seeds`).
 """
 
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from oracles.kmc.meanfield import fold_from_branch
 
 from .references import DP_DELTA, Y1_LITERATURE, Y2_LITERATURE, mean_field_fixed_points  # noqa: F401
 from .table import Column, Section, Text
@@ -145,7 +147,7 @@ def bistable_steady_state(beta: float, k_hop: float, start, *, shape=(32, 32), r
 def section() -> Section:
     """Report section with the validation table (runs for a few minutes)."""
     from oracles.kmc import BistableAB
-    from oracles.kmc_meanfield import bistable_folds
+    from oracles.kmc.meanfield import bistable_folds
 
     rows = []
 
@@ -206,43 +208,6 @@ def section() -> Section:
 
 # -- coarse bifurcation analysis of the A + B2 model (hmm.ef continuation on KMC) ------------------
 
-def fold_from_branch(params, A, *, kind: str = "max", window: float = 0.4) -> tuple[float, float, float]:
-    """Turning point of a noisy branch: (parameter, its stderr, A there).
-
-    Fits parameter = c0 + c1 A + c2 A^2 by least squares to the branch points
-    whose parameter lies within ``window`` of the extreme (``kind`` "max" or
-    "min"); the fold is the vertex. Its stderr comes from the fit's
-    covariance (residual scatter of the points, delta method), so it reflects
-    the noise of the coarse fixed points. A branch with too few points near
-    the extreme raises ValueError.
-    """
-    p, a = np.asarray(params, dtype=float), np.asarray(A, dtype=float)
-    i_ext = int(np.argmax(p) if kind == "max" else np.argmin(p))
-    if i_ext in (0, len(p) - 1):
-        raise ValueError(f"fold_from_branch(): the branch has no turning point inside it (its extreme "
-                         f"parameter {p[i_ext]:.4g} is an end point)")
-    ext = p[i_ext]
-    sel = np.abs(p - ext) <= window
-    if sel.sum() < 4:
-        raise ValueError(f"fold_from_branch(): {int(sel.sum())} points within {window} of the turning "
-                         f"point, need >= 4")
-    x, y = a[sel], p[sel]
-    X = np.column_stack([np.ones_like(x), x, x**2])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    dof = max(1, len(y) - 3)
-    s2 = float(np.sum((y - X @ coef) ** 2) / dof)
-    cov = s2 * np.linalg.pinv(X.T @ X)
-    c0, c1, c2 = coef
-    if c2 == 0 or (kind == "max") != (c2 < 0):
-        raise ValueError(f"fold_from_branch(): the fitted parabola opens the wrong way (c2 = {c2:.3g})")
-    a_f = -c1 / (2 * c2)
-    if not x.min() <= a_f <= x.max():
-        raise ValueError(f"fold_from_branch(): the fitted vertex A = {a_f:.4g} lies outside the fitted points")
-    p_f = c0 - c1**2 / (4 * c2)
-    grad = np.array([1.0, -c1 / (2 * c2), c1**2 / (4 * c2**2)])
-    return float(p_f), float(np.sqrt(max(grad @ cov @ grad, s2 / len(y)))), float(a_f)
-
-
 @dataclass(frozen=True)
 class SimplexLift:
     """Lift of a :class:`oracles.LatticeKMC` that first scales coverages summing
@@ -300,7 +265,7 @@ def bistable_fold(k_hop: float, which: str = "lower", *, shape=(64, 64), replica
     continuation that stops early keeps its branch (the fold is fitted to it).
     """
     from hmm.ef import ContinuationError, continuation
-    from oracles.kmc_meanfield import bistable_steady_curve
+    from oracles.kmc.meanfield import bistable_steady_curve
 
     A0, direction, kind = (0.172, -1.0, "min") if which == "lower" else (0.9705, 1.0, "max")
     beta0, B0 = bistable_steady_curve(_bistable(), A0)

@@ -87,7 +87,7 @@ def shear_c44(a0: float, cutoff: float = 2.5, h: float = 1e-5) -> float:
 def nve_harmonic_chain() -> dict[str, float]:
     """Microcanonical harmonic chain: tension k a0 e and T = m (u - u_0) exactly (virial theorem per mode)."""
     from hmm import Budget
-    from oracles.md_thermal import NVEChain
+    from oracles.md.thermal import NVEChain
 
     chain = NVEChain(bond="harmonic", n_atoms=16, dt=0.01)
     est = chain.run(np.array([0.05, float(chain.ground_state_energy(0.05)) + 0.25]), seed=1,

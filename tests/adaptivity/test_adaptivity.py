@@ -15,8 +15,8 @@ from adaptivity import (BudgetGreedyAllocator, Candidates, CostModel, GPClosureS
 from hmm import Budget
 from validation import adaptivity as va
 from macro import Grid2D
-from oracles.coefficients import InclusionCosine, make_coefficient
-from oracles.noisy_flux import NoisyCellProblem
+from oracles.cell.coefficients import InclusionCosine, make_coefficient
+from oracles.cell.noisy import NoisyCellProblem
 
 PROBLEMS = va.problems()
 

@@ -83,7 +83,7 @@ def test_hmm_dataset_layout_units_and_provenance_2d():
     assert ds["flux_y"].dims == ("time", "x", "y_face") and ds["flux_y"].shape == (3, 6, 6)
     assert ds["u"].attrs["units"] == "K" and ds["time"].attrs["units"] == "s"
     assert ds["flux_x_stderr"].attrs["units"] == "K m/s"
-    assert ds.attrs["oracle"] == "CellProblemOracle" and len(ds.attrs["oracle_token"]) == 32
+    assert ds.attrs["oracle"] == "CellProblemFlux" and len(ds.attrs["oracle_token"]) == 32
     assert ds.attrs["micro_runs"] == int(ds["micro_runs"].sum()) > 0
     assert np.all(ds["micro_cost_s"].values >= 0)
 

@@ -79,7 +79,7 @@ def test_unknown_key_is_rejected_naming_it_and_nothing_is_written(tmp_path, caps
     ({"oracle": {"kind": "cell_problem", "cells": 8, "coefficient": {"kind": "layered_cosine", "a00": 1}}},
      "oracle.coefficient", "'a00'"),
     ({"oracle": {"kind": "cell_problem", "colour": 8, "coefficient": {"kind": "constant"}}},
-     "oracle.colour", "not a parameter of CellProblemOracle"),
+     "oracle.colour", "not a parameter of CellProblemFlux"),
     ({"oracle": {"kind": "md", "cells": 8}}, "oracle.kind", "unknown oracle 'md'; valid names are"),
     ({"oracle": {"kind": "no_such_module:Flux"}}, "oracle.kind", "cannot import"),
     ({"run": {"mode": "steady", "stepper": "rk45"}}, "run.stepper", "unknown stepper 'rk45'"),

@@ -1,5 +1,5 @@
 """Equation-free toolkit on the fast/slow system, whose averaged equation is
-known in closed form (oracles.fast_slow; Pavliotis & Stuart 2008, ch. 10):
+known in closed form (oracles.ef_models.fast_slow; Pavliotis & Stuart 2008, ch. 10):
 dy/dt = F(y; lambda) = lambda + (1 - s^2) y - y^3/3, folds at y = -+1,
 lambda = +-2/3 for s = 0."""
 
@@ -11,7 +11,7 @@ from scipy.integrate import solve_ivp
 
 from hmm.ef import (ContinuationError, ProjectiveStabilityError, check_stability, coarse_fixed_point,
                     coarse_stepper, continuation, projective_integrate)
-from oracles.fast_slow import FastSlowSDE
+from oracles.ef_models.fast_slow import FastSlowSDE
 
 
 def stepper_for(model, **kw):
@@ -203,9 +203,9 @@ def test_models_satisfy_the_protocols():
     from hmm.ef import CoarseModel, ToothModel
     from oracles import LatticeKMC
     from oracles.kmc import BistableAB, LatticeGas
-    from oracles.kmc_meanfield import MeanFieldFlow
-    from oracles.kmc_tooth import KMCTooth
-    from oracles.tooth_diffusion import DiffusionTooth
+    from oracles.kmc.meanfield import MeanFieldFlow
+    from oracles.kmc.tooth import KMCTooth
+    from oracles.ef_models.tooth_diffusion import DiffusionTooth
 
     coarse = (FastSlowSDE(), LatticeKMC(model=BistableAB(), inputs=("coverage_A", "coverage_B", "beta")),
               MeanFieldFlow(BistableAB(), ("beta",)))

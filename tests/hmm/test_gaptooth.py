@@ -14,7 +14,7 @@ import pytest
 
 from hmm.ef import projective_integrate
 from hmm.ef.gaptooth import GapTooth
-from oracles.tooth_diffusion import DiffusionTooth
+from oracles.ef_models.tooth_diffusion import DiffusionTooth
 
 D = 1.0
 
@@ -104,7 +104,7 @@ def test_gap_tooth_on_a_coupler_has_the_bits_of_the_compatibility_form_and_reads
     from hmm import Coupler
     from hmm.ef import ToothBurst
     from oracles.kmc import LatticeGas
-    from oracles.kmc_tooth import KMCTooth
+    from oracles.kmc.tooth import KMCTooth
 
     model = KMCTooth(LatticeGas(k_ads=2e-3, k_des=2e-3, k_hop=1.0), rows=8, buffer=2)  # noisy teeth
     centres = (np.arange(4) + 0.5) * 8

@@ -1,4 +1,4 @@
-"""Gap-tooth scheme with lattice-KMC teeth (oracles.kmc_tooth.KMCTooth) on the
+"""Gap-tooth scheme with lattice-KMC teeth (oracles.kmc.tooth.KMCTooth) on the
 lattice gas, whose expected coverage obeys the linear reaction-diffusion
 equation theta_t = D theta_xx + k_a (1 - theta) - k_d theta, D = k_hop a^2,
 exactly (symmetric exclusion hopping is linear in the occupations)."""
@@ -10,8 +10,8 @@ import pytest
 
 from hmm.ef import GapTooth
 from oracles.kmc import LatticeGas
-from oracles.kmc_meanfield import lattice_gas_profile
-from oracles.kmc_tooth import KMCTooth, lift_columns, strip_profile
+from oracles.kmc.meanfield import lattice_gas_profile
+from oracles.kmc.tooth import KMCTooth, lift_columns, strip_profile
 
 MODEL = LatticeGas(k_ads=2e-3, k_des=2e-3, k_hop=1.0)
 N, H, INNER, BUFFER, ROWS, DT = 6, 16, 7, 3, 32, 2.0

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from hmm import Budget, Coupler
-
 from oracles import ase_  # noqa: E402  (ase is part of the `test` extra)
 
 

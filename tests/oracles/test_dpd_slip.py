@@ -24,7 +24,7 @@ import pytest
 from hmm import Budget
 from validation import dpd as V
 from oracles import DPD, DPDWallSlip
-from oracles.dpd_channel import WalledChannel, steady_profile
+from oracles.dpd.channel import WalledChannel, steady_profile
 
 
 @pytest.mark.parametrize("integrator", ["gw", "dpd-vv"])

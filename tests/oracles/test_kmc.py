@@ -21,9 +21,21 @@ from hmm import Budget
 from hmm.provenance import oracle_token
 from validation import kmc as validation
 from oracles.base import Oracle
-from oracles._kmc_kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
-from oracles.kmc import (ZGB, BistableAB, KMCSimulation, Langmuir, LatticeGas, LatticeKMC, Process,
-                         Reservoirs, SurfaceModel, initialise, mean_field_rhs, simulate)
+from oracles.kmc import (
+    ZGB,
+    BistableAB,
+    KMCSimulation,
+    Langmuir,
+    LatticeGas,
+    LatticeKMC,
+    Process,
+    Reservoirs,
+    SurfaceModel,
+    initialise,
+    mean_field_rhs,
+    simulate,
+)
+from oracles.kmc._kernels import ReferenceRandom, next_uniform, reference_bkl, seed_state
 
 CASES = [
     (LatticeGas(0.7, 0.3, 1.0), None, (4, 6)),
@@ -211,7 +223,7 @@ def test_bad_input_is_rejected_with_the_field_named():
         LatticeKMC(inputs=("theta",))
     with pytest.raises(ValueError, match="Reservoirs.left"):
         Reservoirs((0.5, 0.7), (0.0, 0.0))
-    with pytest.raises(ValueError, match="`n_blocks`"):
+    with pytest.raises(ValueError, match="`blocks` must be an int >= 2"):  # `n_blocks=` is the old name of `blocks`
         LatticeKMC(n_blocks=1)
     with pytest.raises(TypeError, match="`model`"):
         LatticeKMC(model="ZGB")

@@ -3,7 +3,7 @@ sums and closed forms, the fluid against an equation of state, error bars by cov
 
 Sources: Thol et al., J. Phys. Chem. Ref. Data 45, 023101 (2016) and Johnson,
 Zollweg & Gubbins, Mol. Phys. 78, 591 (1993) (equations of state, implemented in
-validation.md); Born & Huang (1954) for the
+oracles.md.reference); Born & Huang (1954) for the
 lattice-sum elastic constants; the discrete Langevin (BAOAB) free-particle
 diffusion D = (kT/m)(dt/2) coth(gamma dt/2) follows from the AR(1) velocity
 process (-> kT/(m gamma) as dt -> 0, Einstein 1905).
@@ -19,11 +19,20 @@ import pytest
 from scipy import stats
 
 from hmm import Budget
+from hmm.contract import OracleRunError, OracleSetupError
 from hmm.provenance import oracle_token
 from validation import md as V
 from oracles.base import Oracle
-from oracles.md import (LennardJonesMD, LJChain, LJSystem, diffusion_coefficient, fcc_lattice,
-                        reference_forces, trajectory)
+from oracles.md import (
+    LennardJonesMD,
+    LJChain,
+    LJSystem,
+    diffusion_coefficient,
+    fcc_lattice,
+    reference_forces,
+    trajectory,
+)
+from oracles.md import reference as R
 
 
 def jittered_fcc(cells, a, seed=0, amp=0.08):
@@ -48,7 +57,7 @@ def test_kernel_forces_energy_virial_match_slow_reference(cells, a):
 
 
 def test_fcc_zero_temperature_two_routes_agree():
-    lattice, md = V.lattice_sum_constants(2.5), V.md_elastic_constants(2.5)
+    lattice, md = R.lattice_sum_constants(2.5), V.md_elastic_constants(2.5)
     for key in ("a0", "cohesive_energy", "C11", "C12", "C44"):
         assert md[key] == pytest.approx(lattice[key], rel=1e-6), key
     # the oracle at T = 0 returns the static stress of the strained lattice
@@ -82,7 +91,7 @@ def test_harmonic_chain_finite_temperature_tension_exact():
 
 def test_thol_eos_reproduces_the_papers_check_values():
     # Thol et al. 2016 at tau = delta = 1, values from the paper's ljfeos.cpp (quoted in NIST teqp's tests)
-    dev = V.thol_check()
+    dev = R.thol_check()
     assert np.abs(dev).max() < 1e-13, dev
 
 
@@ -140,7 +149,7 @@ def test_contract_pickle_hash_determinism():
 def test_bad_input_raises_clear_errors():
     oracle = LennardJonesMD(cells=3, density=0.5)
     b = Budget(equilibration_steps=100, sampling_steps=400)
-    with pytest.raises(ValueError, match="`temperature` must be >= 0"):
+    with pytest.raises(OracleSetupError, match="`temperature` must be >= 0"):  # a ValueError, never retried
         oracle.run(np.array([0.0, -1.0]), seed=0, budget=b)
     with pytest.raises(ValueError, match="`strain` must be > -1"):
         oracle.run(np.array([-1.0, 1.0]), seed=0, budget=b)
@@ -154,6 +163,8 @@ def test_bad_input_raises_clear_errors():
         LennardJonesMD(thermostat="berendsen")
     with pytest.raises(ValueError, match="`bond`"):
         LJChain(bond="morse")
+    with pytest.raises(TypeError, match="`unit_cells` must be an int"):  # a type error is a TypeError everywhere
+        LennardJonesMD(cells=3.0)  # `cells=` is the old name of `unit_cells`
     exploding = LennardJonesMD(cells=3, density=0.8442, cutoff=2.0, dt=0.05)
-    with pytest.raises(RuntimeError, match="strain=0.0, temperature=5.0.*non-finite.*dt=0.05"):
+    with pytest.raises(OracleRunError, match="strain=0.0, temperature=5.0.*non-finite.*dt=0.05"):
         exploding.run(np.array([0.0, 5.0]), seed=0, budget=b)

@@ -3,7 +3,7 @@ reference, energy conservation, C44 from the T = 0 shear stress, a fluid's zero
 static shear stress.
 
 Sources: Born & Huang (1954) for C44 of the static fcc lattice (lattice sums in
-validation.md); a fluid cannot carry a static shear stress, so <sigma_xy> = 0
+oracles.md.reference); a fluid cannot carry a static shear stress, so <sigma_xy> = 0
 at any fixed shear of the periodic cell (Allen & Tildesley, 2nd ed., sec. 2.7).
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from hmm import Budget
-from validation import md as V
 from oracles.md import LennardJonesMD, LJSystem, fcc_lattice
+from oracles.md import reference as R
 
 
 def sheared_reference(X, box, gamma, cutoff, shift=True):
@@ -71,7 +71,7 @@ def test_sheared_nve_conserves_energy():
 
 
 def test_zero_temperature_shear_stress_gives_c44_and_is_odd():
-    lattice = V.lattice_sum_constants(2.5)
+    lattice = R.lattice_sum_constants(2.5)
     oracle = LennardJonesMD(cells=4, density=4 / lattice["a0"] ** 3, shift=False, deformation="shear",
                             observables=("stress_xy", "pressure"))
     assert oracle.inputs == ("shear_strain", "temperature")

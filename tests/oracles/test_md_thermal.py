@@ -69,3 +69,41 @@ def test_contract_pickle_and_determinism():
     state, budget = np.array([0.0, -0.97]), Budget(200, 1000)
     a, b = chain.run(state, seed=5, budget=budget), clone.run(state, seed=5, budget=budget)
     assert np.array_equal(a.mean, b.mean) and not np.array_equal(a.mean, chain.run(state, seed=6, budget=budget).mean)
+
+
+def test_equilibration_runs_its_nve_half_before_sampling():
+    # module docstring, steps 1-3: n_eq / 2 Langevin steps, the rescale to U + K = E (plus any
+    # rethermalisation steps), then the other n_eq / 2 steps NVE; sampling starts after all of them
+    chain = NVEChain(bond="lj", n_atoms=16)
+    u = float(chain.ground_state_energy(0.01)) + 0.05
+    for seed in range(4):
+        system, u_static, extra = chain.equilibrated((0.01, u), np.random.default_rng(seed), 2000)
+        assert system.steps == 2000 + extra
+        # the NVE half kept the energy set by the rescale: E = U_static + (N - 1) m (u - u_0), to O(dt^2)
+        energy = system.forces()[0] + system.kinetic_energy
+        thermal = (16 - 1) * (u - u_static / 16)
+        assert abs(energy - (u_static + thermal)) < 1e-3 * thermal
+
+
+def test_chain_system_is_the_engine_of_both_chain_oracles_and_conserves_energy():
+    # the NVE chain from a strained, thermal start: velocity Verlet keeps U + K to O(dt^2)
+    from oracles.md import ChainSystem, coarse_grain
+
+    rng = np.random.default_rng(0)
+    a0 = 2.0 ** (1 / 6)
+    chain = ChainSystem(np.arange(64) * a0 * 1.01, 0.2 * rng.standard_normal(64), 64 * a0 * 1.01, bond="lj",
+                        a0=a0, dt=0.005)
+    chain.v -= chain.v.mean()
+    e0 = chain.forces()[0] + chain.kinetic_energy
+    rows = chain.run(4000, sample_every=100)
+    e = rows[:, 0] + 0.5 * rows[:, 1]
+    assert chain.steps == 4000 and rows.shape == (40, 3)
+    # Verlet conserves a shadow energy within O((omega_max dt)^2) of the kinetic energy (Hairer, Lubich
+    # & Wanner, Geometric Numerical Integration, 2006, ch. IX): omega_max = 2 sqrt(phi''(a0) / m) = 15.1
+    omega_dt = 2 * math.sqrt(72 * 2 ** (-1 / 3)) * 0.005  # phi''(2^(1/6)) = 72 / 2^(1/3) = 57.1
+    assert np.abs(e - e0).max() < omega_dt**2 * 0.5 * rows[:, 1].mean()
+    strain, velocity, energy, temperature = coarse_grain(chain, 4)
+    assert strain.mean() == pytest.approx(0.01, rel=1e-12)  # the period is fixed: mean strain exact
+    assert abs(velocity.mean()) < 1e-12  # zero momentum is conserved
+    with pytest.raises(ValueError, match="`bond`"):
+        ChainSystem(np.zeros(4), np.zeros(4), 4.0, bond="morse")

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hmm.contract import OracleRunError
+
+from .._validate import check_positive, check_real
 from ._fast_slow_kernels import integrate_fast_slow
 
 
@@ -57,12 +60,12 @@ class FastSlowSDE:
     lift_x: float | None = 0.0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.eps) and self.eps > 0):
-            raise ValueError(f"FastSlowSDE: `eps` must be > 0, got {self.eps}")
-        if not (math.isfinite(self.sigma) and self.sigma >= 0):
-            raise ValueError(f"FastSlowSDE: `sigma` must be >= 0, got {self.sigma}")
-        if self.dt is not None and not (math.isfinite(self.dt) and self.dt > 0):
-            raise ValueError(f"FastSlowSDE: `dt` must be > 0 or None, got {self.dt}")
+        check_positive(self.eps, "eps", "FastSlowSDE")
+        check_positive(self.sigma, "sigma", "FastSlowSDE", allow_zero=True)
+        if self.dt is not None:
+            check_positive(self.dt, "dt", "FastSlowSDE")
+        if self.lift_x is not None:
+            check_real(self.lift_x, "lift_x", "FastSlowSDE")
 
     @property
     def step(self) -> float:
@@ -97,7 +100,7 @@ class FastSlowSDE:
         x, y = integrate_fast_slow(float(state[0]), float(state[1]), float(params[0]), self.eps,
                                    self.sigma, h, n, normals)
         if not (math.isfinite(x) and math.isfinite(y)):
-            raise RuntimeError(f"FastSlowSDE diverged (lambda={params[0]}, start={state.tolist()})")
+            raise OracleRunError(f"FastSlowSDE diverged (lambda={params[0]}, start={state.tolist()})")
         return np.array([x, y])
 
     @staticmethod

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hmm.contract import OracleRunError
+
+from .._validate import check_int, check_positive
 from ._tooth_kernels import heat_tooth
 
 
@@ -41,12 +44,9 @@ class DiffusionTooth:
     cells: int = 16
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.diffusivity) and self.diffusivity > 0):
-            raise ValueError(f"DiffusionTooth: `diffusivity` must be > 0, got {self.diffusivity}")
-        if not (math.isfinite(self.rate) and self.rate >= 0):
-            raise ValueError(f"DiffusionTooth: `rate` must be >= 0, got {self.rate}")
-        if isinstance(self.cells, bool) or not isinstance(self.cells, int) or self.cells < 4:
-            raise ValueError(f"DiffusionTooth: `cells` must be an int >= 4, got {self.cells!r}")
+        check_positive(self.diffusivity, "diffusivity", "DiffusionTooth")
+        check_positive(self.rate, "rate", "DiffusionTooth", allow_zero=True)
+        check_int(self.cells, "cells", "DiffusionTooth", minimum=4)
 
     def lift(self, value: float, slope: float, curvature: float, width: float,
              rng: np.random.Generator) -> np.ndarray:
@@ -66,7 +66,7 @@ class DiffusionTooth:
         out = heat_tooth(np.array(u, dtype=float), dx, self.diffusivity, self.rate, duration / n, n,
                          slope_left, slope_right)
         if not np.all(np.isfinite(out)):
-            raise RuntimeError("DiffusionTooth diverged")
+            raise OracleRunError("DiffusionTooth diverged")
         return out
 
     @staticmethod

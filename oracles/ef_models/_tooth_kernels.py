@@ -1,4 +1,4 @@
-"""Numba kernel of the fine-grid reaction-diffusion tooth (see oracles.tooth_diffusion)."""
+"""Numba kernel of the fine-grid reaction-diffusion tooth (see oracles.ef_models.tooth_diffusion)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Numba kernel of the fast/slow SDE (see :mod:`oracles.fast_slow`)."""
+"""Numba kernel of the fast/slow SDE (see :mod:`oracles.ef_models.fast_slow`)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ flow: seen from the bulk, the fluid slips. This oracle measures that slip in
 plane Couette flow, the simplest flow with a uniform shear stress.
 
 Cell: the fluid between two frozen-bead walls a distance ``height`` apart
-(:class:`~oracles.dpd_channel.WalledChannel`, same wall model as the direct
+(:class:`~oracles.dpd.channel.WalledChannel`, same wall model as the direct
 channel), the lower wall moving at -U/2 and the upper at +U/2 along x with
 U = ``shear_rate`` x ``height`` (the query is this *nominal* shear rate). In
 the bulk of the cell (bins more than ``exclude`` from both walls) the profile
@@ -38,17 +38,24 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
-from .dpd import DPD, _positive, block_estimate
-from .dpd_channel import WalledChannel, sample_chunks
+from .._sampling import chunk_sizes, sample_replicas
+from .._validate import check_int, check_positive
+from .channel import WalledChannel
+from .oracle import DPD
+from .profiles import sample_chunks
 
 DEFAULT_EQUILIBRATION = 2500  # steps (100 tau at dt = 0.04: a few momentum diffusion times of a 10 rc cell)
 DEFAULT_SAMPLING = 10000
+CHUNKS_PER_YIELD = 10  # profile chunks between two max_wall_s checks
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class DPDWallSlip:
         Periodic edges of the cell along x and z (>= 4 rc; larger than a
         chain's extent for a polymer solution).
     wall_thickness, wall_type : float, int
-        As :class:`~oracles.dpd_channel.WalledChannel`.
+        As :class:`~oracles.dpd.channel.WalledChannel`.
     exclude : float
         Distance from each wall plane within which bins are left out of the
         bulk fit (cover the depletion layer: ~2 radii of gyration).
@@ -80,7 +87,10 @@ class DPDWallSlip:
     Inputs ``("shear_rate",)``: the nominal shear rate U / H (1/tau), U the
     relative wall speed, |U| dt <= 0.5 rc. Outputs ``("slip_length",
     "bulk_shear_rate", "shear_stress", "temperature")``. Budget: 0
-    equilibration / sampling steps mean 2500 / 10000; ``replicas`` pooled.
+    equilibration / sampling steps mean 2500 / 10000 (``default_budget``);
+    replicas, block averaging and ``max_wall_s`` as in :mod:`oracles._sampling`
+    (the samples are the chunks; ``target_stderr`` is not supported: the
+    slip length is derived after sampling).
     At shear_rate 0 the slip length is undefined (0/0): the oracle raises.
     """
 
@@ -97,17 +107,21 @@ class DPDWallSlip:
 
     inputs = ("shear_rate",)
     outputs = ("slip_length", "bulk_shear_rate", "shear_stress", "temperature")
+    units: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "shear_rate": "1/tau", "slip_length": "rc", "bulk_shear_rate": "1/tau", "shear_stress": "kT/rc^3",
+        "temperature": "kT"})
+    default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION, DEFAULT_SAMPLING)
+    supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas",
+                                                    "max_wall_s"})
 
     def __post_init__(self) -> None:
         self.channel(0.0)  # validates fluid, sizes and wall parameters
-        _positive("exclude", self.exclude, allow_zero=True)
-        _positive("chunk_time", self.chunk_time)
-        for name in ("bins", "blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(f"DPDWallSlip: `{name}` must be an int >= 2, got {value!r}")
+        check_positive(self.exclude, "exclude", "DPDWallSlip", allow_zero=True)
+        check_positive(self.chunk_time, "chunk_time", "DPDWallSlip")
+        check_int(self.bins, "bins", "DPDWallSlip", minimum=2)
+        check_int(self.blocks, "blocks", "DPDWallSlip", minimum=2)
         if self.bulk_bins.sum() < 3:
-            raise ValueError(f"DPDWallSlip: the bulk region [exclude, height - exclude] = [{self.exclude}, "
+            raise OracleSetupError(f"DPDWallSlip: the bulk region [exclude, height - exclude] = [{self.exclude}, "
                              f"{self.height - self.exclude}] holds {self.bulk_bins.sum()} of {self.bins} bins; "
                              "at least 3 are needed for the bulk fit (lower `exclude` or raise `height`/`bins`)")
 
@@ -130,50 +144,63 @@ class DPDWallSlip:
     def channel(self, shear_rate: float) -> WalledChannel:
         """The Couette cell at nominal rate ``shear_rate``."""
         if not math.isfinite(shear_rate):
-            raise ValueError(f"DPDWallSlip: `shear_rate` must be finite, got {shear_rate}")
+            raise OracleSetupError(f"DPDWallSlip: `shear_rate` must be finite, got {shear_rate}")
         return WalledChannel(self.fluid, width=self.height, length=self.length, depth=self.depth,
                              wall_thickness=self.wall_thickness, wall_type=self.wall_type,
                              wall_speed=shear_rate * self.height)
 
-    def chunk_series(self, shear_rate: float, *, seed: int, equilibration_steps: int,
-                     sampling_steps: int) -> np.ndarray:
-        """One replica: per-chunk (bulk_shear_rate, shear_stress, temperature), shape (n_chunks, 3)."""
-        system = self.channel(shear_rate).system(seed=seed)
-        system.advance(int(equilibration_steps))
-        n_chunks = max(int(sampling_steps) // self.chunk_steps, self.blocks)
-        series, wall = sample_chunks(system, self.chunk_steps, n_chunks, self.bins)
+    def _fit(self, series: np.ndarray, wall: np.ndarray) -> np.ndarray:
+        """Per-chunk (bulk_shear_rate, shear_stress, temperature) from binned fields and wall stresses."""
         bulk = self.bulk_bins
         y = self.bin_centres[bulk]
         design = np.column_stack([np.ones_like(y), y])
         u, kt, count = series[:, bulk, 0], series[:, bulk, 1], series[:, bulk, 2]
-        slope = [np.linalg.lstsq(design, row, rcond=None)[0][1] for row in u]  # one fit per chunk
-        kt_bulk = [np.sum(k * c) / max(c.sum(), 1.0) for k, c in zip(kt, count)]  # count-weighted per chunk
+        slope = np.linalg.lstsq(design, u.T, rcond=None)[0][1]  # one fit per chunk
+        kt_bulk = np.sum(kt * count, axis=1) / np.maximum(count.sum(axis=1), 1.0)  # count-weighted per chunk
         return np.column_stack([slope, 0.5 * (wall[:, 0] + wall[:, 1]), kt_bulk])
 
+    def replica_chunks(self, shear_rate: float, *, seed: int, equilibration_steps: int, sampling_steps: int):
+        """One replica as a generator of per-chunk (bulk_shear_rate, shear_stress, temperature) rows,
+        :data:`CHUNKS_PER_YIELD` chunks at a time (at least ``blocks`` chunks in all)."""
+        system = self.channel(shear_rate).system(seed=seed)
+        system.advance(int(equilibration_steps))
+        n_chunks = max(int(sampling_steps) // self.chunk_steps, self.blocks)
+        for group in chunk_sizes(n_chunks, CHUNKS_PER_YIELD):
+            yield self._fit(*sample_chunks(system, self.chunk_steps, group, self.bins))
+
+    def chunk_series(self, shear_rate: float, *, seed: int, equilibration_steps: int,
+                     sampling_steps: int) -> np.ndarray:
+        """One replica: per-chunk (bulk_shear_rate, shear_stress, temperature), shape (n_chunks, 3)."""
+        return np.concatenate(list(self.replica_chunks(shear_rate, seed=seed, equilibration_steps=equilibration_steps,
+                                                       sampling_steps=sampling_steps)))
+
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        """One Couette cell per replica at ``state = [shear_rate]``; the slip length from the
+        pooled bulk shear rate (delta method for its stderr)."""
         start = time.perf_counter()
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (1,):
-            raise ValueError(f"DPDWallSlip.run(): `state` must be (shear_rate,), got shape {state.shape}")
+            raise OracleSetupError(f"DPDWallSlip.run(): `state` must be (shear_rate,), got shape {state.shape}")
         rate = float(state[0])
         if rate == 0.0:
-            raise ValueError("DPDWallSlip.run(): the slip length at `shear_rate` 0 is 0/0; query a nonzero rate")
+            raise OracleSetupError("DPDWallSlip.run(): the slip length at `shear_rate` 0 is 0/0; query a nonzero rate")
         self.channel(rate)  # validates the wall speed before any work
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION
-        n_sample = budget.sampling_steps or DEFAULT_SAMPLING
-        datasets = []
-        for replica in range(budget.replicas):
-            rseed = int(np.random.SeedSequence([seed, replica]).generate_state(1, np.uint64)[0]) >> 1
-            datasets.append(self.chunk_series(rate, seed=rseed, equilibration_steps=n_eq, sampling_steps=n_sample))
-        (bulk_rate, stress, kt), (rate_se, stress_se, kt_se), n_eff = block_estimate(datasets, self.blocks)
+        n_eq, n_sample = budget.equilibration_steps, budget.sampling_steps
+        sampled = sample_replicas(
+            lambda rng: self.replica_chunks(rate, seed=int(rng.integers(2**63)), equilibration_steps=n_eq,
+                                            sampling_steps=n_sample), budget, seed, blocks=self.blocks, start=start,
+            name=name)
+        (bulk_rate, stress, kt), (rate_se, stress_se, kt_se) = sampled.stats.mean, sampled.stats.stderr
         if not np.isfinite([bulk_rate, stress, kt, rate_se]).all() or bulk_rate * rate <= 0:
-            raise RuntimeError(f"DPDWallSlip at shear_rate={rate}: bulk shear rate {bulk_rate} has the wrong sign "
-                               "or is not finite (budget too small or the flow not developed)")
+            raise OracleRunError(f"DPDWallSlip at shear_rate={rate}: bulk shear rate {bulk_rate} has the wrong sign "
+                                 "or is not finite (budget too small or the flow not developed)")
         wall_speed = rate * self.height
         slip = 0.5 * (wall_speed / bulk_rate - self.height)
         slip_se = 0.5 * abs(wall_speed) / bulk_rate**2 * rate_se
-        steps = budget.replicas * n_eq + sum(len(d) for d in datasets) * self.chunk_steps
-        return Estimate(np.array([slip, bulk_rate, stress, kt]), np.array([slip_se, rate_se, stress_se, kt_se]),
-                        n_eff=n_eff, cost_s=time.perf_counter() - start,
-                        provenance={"n_beads": round(self.fluid.density * self.length * self.depth
-                                                     * (self.height + 2 * self.wall_thickness)), "steps": steps})
+        steps = budget.replicas * n_eq + sum(sampled.samples) * self.chunk_steps
+        est = sampled.estimate({"n_beads": round(self.fluid.density * self.length * self.depth
+                                                 * (self.height + 2 * self.wall_thickness)), "steps": steps})
+        return replace(est, mean=np.array([slip, bulk_rate, stress, kt]),
+                       stderr=np.array([slip_se, rate_se, stress_se, kt_se]))

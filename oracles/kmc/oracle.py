@@ -30,53 +30,41 @@ Mean-field limit (fast mixing): d theta/dt from the same process list,
 single rates k theta_a, pair rates 4 k theta_a theta_b per site
 (:func:`mean_field_rhs`).
 
-API: models :class:`Langmuir`, :class:`LatticeGas`, :class:`ZGB`,
-:class:`BistableAB`, :class:`SurfaceModel` (of :class:`Process` es);
-boundaries ``None`` (periodic) or :class:`Reservoirs`; functions
-:func:`initialise` (lift to coverages), :func:`simulate` (a burst of time or
-events, returns a :class:`KMCRun`), :class:`KMCSimulation` (a lattice
-advanced in place); the oracle :class:`LatticeKMC` (also offering
-``lift``/``micro``/``restrict`` for :mod:`hmm.ef`). Kernels and the slow
-reference are in :mod:`oracles._kmc_kernels`.
-
-Modules: :mod:`oracles.kmc_models` (processes, models, reservoirs, mean
-field), :mod:`oracles.kmc_lattice` (tables, lift, :class:`KMCSimulation`,
-:func:`simulate`), this module (the oracle :class:`LatticeKMC`; every name
-above is importable from here), :mod:`oracles.kmc_meanfield` (mean-field
-flow map and the A + B2 closed form), :mod:`oracles.kmc_tooth` (gap-tooth
-tooth).
+The oracle :class:`KMCCoverages` (also offering ``lift``/``micro``/``restrict``
+for :mod:`hmm.ef`); the models, the lattice engine and the mean field are in
+the other modules of :mod:`oracles.kmc`.
 """
 
 from __future__ import annotations
 
-import math
 import time as _time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, OracleSetupError, resolve_budget
 
-from .kmc_lattice import KMCRun, KMCSimulation, Tables, compile_model, initialise, simulate
-from .kmc_models import (MAX_SPECIES, ZGB, BistableAB, Langmuir, LatticeGas, Process, Reservoirs, SurfaceModel,
-                         _check_rates, _checked_coverages, mean_field_rhs, model_parameters)  # noqa: F401
+from .._moved import renamed_fields
+from .._sampling import SampledOracle, Weighted, sample_replicas
+from .._validate import check_int, check_positive
+from .lattice import KMCSystem, compile_model, initialise, simulate
+from .models import ZGB, Reservoirs, _checked_coverages, model_parameters
 
-__all__ = ["LatticeKMC", "ZGB", "BistableAB", "LatticeGas", "Langmuir", "SurfaceModel", "Process", "Reservoirs",
-           "KMCSimulation", "KMCRun", "Tables", "compile_model", "initialise", "simulate", "mean_field_rhs",
-           "model_parameters", "MAX_SPECIES"]
+__all__ = ["KMCCoverages", "LatticeKMC"]
 
 
+@renamed_fields(n_blocks="blocks")
 @dataclass(frozen=True)
-class LatticeKMC:
+class KMCCoverages:
     """Lattice KMC oracle: coverages, fluxes and coverage rates of a surface model.
 
     Each state column named in ``inputs`` is either a float parameter of
     ``model`` (e.g. ``"y"`` of :class:`ZGB`: the oracle runs at that
     parameter) or ``"coverage_<species>"`` (the lattice is lifted to that
     coverage, at random; species not listed start empty). One replica:
-    lift, discard ``equilibration`` events, then ``n_blocks`` blocks of
-    ``sampling / n_blocks`` events.
+    lift, discard ``equilibration`` events, then ``blocks`` blocks of
+    ``sampling / blocks`` events.
 
     Outputs (time unit of the model, per lattice site):
     ``coverage_<species>`` time-averaged coverages; ``flux_<process>``
@@ -87,17 +75,18 @@ class LatticeKMC:
     state (total rate 0, e.g. poisoned ZGB) holds it for ever: its blocks
     report the absorbing coverages and zero fluxes.
 
-    Errors: ``budget.replicas`` >= 2 gives the stderr from the spread of
-    independent replicas; with one replica it is the batch-means stderr over
-    the ``n_blocks`` blocks (blocks must be longer than the correlation time).
-    Budget: ``equilibration_steps``/``sampling_steps`` count KMC events per
+    Errors: each block is one sample, weighted by its duration (a time
+    average); the block rule of :mod:`oracles._sampling` pools the
+    ``blocks`` blocks of every replica (blocks must be longer than the
+    correlation time), so replicas that disagree (one absorbed, one not)
+    widen the stderr. Budget: ``equilibration_steps``/``sampling_steps`` count KMC events per
     replica; 0 means the defaults ``equilibration_sweeps``/``sampling_sweeps``
     times the number of sites (None: 100 and 100 sweeps at a fixed
     parameter, 0 and 0.1 sweep when lifting to coverages: a short burst at
     the lifted state, whose coarse derivative for a random lift is, in
-    expectation, the mean-field right-hand side). ``max_wall_s`` ends sampling after the block that reaches
-    it (fewer blocks, honest stderr; then not bitwise reproducible).
-    ``target_stderr`` is not used.
+    expectation, the mean-field right-hand side). ``max_wall_s`` and
+    ``target_stderr`` are checked after every block (see
+    :mod:`oracles._sampling`; ``max_wall_s`` is not bitwise reproducible).
 
     Parameters
     ----------
@@ -111,8 +100,8 @@ class LatticeKMC:
         when ``boundary`` is given).
     boundary : Reservoirs or None
         Periodic (None) or reservoir columns.
-    n_blocks : int
-        Blocks per replica (>= 2).
+    blocks : int
+        Blocks per replica (>= 2); the old keyword ``n_blocks=`` is accepted.
     equilibration_sweeps, sampling_sweeps : float or None
         Default budgets in events per site (see above).
     """
@@ -121,35 +110,35 @@ class LatticeKMC:
     inputs: tuple[str, ...] = ("y",)
     shape: tuple[int, int] = (64, 64)
     boundary: Reservoirs | None = None
-    n_blocks: int = 8
+    blocks: int = 8
     equilibration_sweeps: float | None = None
     sampling_sweeps: float | None = None
+
+    supports: ClassVar[frozenset[str]] = SampledOracle.supports
 
     def __post_init__(self) -> None:
         species = getattr(self.model, "species", None)
         if species is None or not hasattr(self.model, "processes"):
-            raise TypeError("LatticeKMC: `model` must have `species` and `processes` (e.g. ZGB())")
+            raise TypeError("KMCCoverages: `model` must have `species` and `processes` (e.g. ZGB())")
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "shape", tuple(int(n) for n in self.shape))
         params = model_parameters(self.model)
         allowed = params + tuple(f"coverage_{sp}" for sp in species)
         for name in self.inputs:
             if name not in allowed:
-                raise ValueError(f"LatticeKMC: input {name!r} is neither a parameter of "
+                raise OracleSetupError(f"KMCCoverages: input {name!r} is neither a parameter of "
                                  f"{type(self.model).__name__} {params} nor a coverage {allowed[len(params):]}")
         if len(set(self.inputs)) != len(self.inputs):
-            raise ValueError(f"LatticeKMC: `inputs` has duplicates: {self.inputs}")
+            raise OracleSetupError(f"KMCCoverages: `inputs` has duplicates: {self.inputs}")
         if len(self.shape) != 2 or self.shape[0] < 2 or self.shape[1] < (5 if self.boundary else 2):
-            raise ValueError(f"LatticeKMC: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
+            raise OracleSetupError(f"KMCCoverages: `shape` must be (rows, cols) >= (2, {5 if self.boundary else 2}), "
                              f"got {self.shape}")
         if self.boundary is not None:
             compile_model(self.model, self.boundary)  # checks the reservoir coverages
-        if isinstance(self.n_blocks, bool) or not isinstance(self.n_blocks, int) or self.n_blocks < 2:
-            raise ValueError(f"LatticeKMC: `n_blocks` must be an int >= 2, got {self.n_blocks!r}")
+        check_int(self.blocks, "blocks", "KMCCoverages", minimum=2)
         for name in ("equilibration_sweeps", "sampling_sweeps"):
-            v = getattr(self, name)
-            if v is not None and not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"LatticeKMC: `{name}` must be None or a number >= 0, got {v!r}")
+            if getattr(self, name) is not None:
+                check_positive(getattr(self, name), name, "KMCCoverages", allow_zero=True)
 
     # -- names -------------------------------------------------------------------------
     @property
@@ -166,16 +155,42 @@ class LatticeKMC:
         return (tuple(f"coverage_{s}" for s in sp) + tuple(f"flux_{p.name}" for p in procs)
                 + tuple(f"dcoverage_{s}_dt" for s in sp))
 
+    @property
+    def units(self) -> dict[str, str]:
+        """Unit of every input and output; ``t0`` is the model's time unit (one sweep for ZGB)."""
+        declared = getattr(self.model, "units", {})
+        out = {name: declared.get(name, "1/t0") for name in self.parameter_inputs}
+        for s in self.model.species:
+            out[f"coverage_{s}"], out[f"dcoverage_{s}_dt"] = "1", "1/t0"
+        for p in self.model.processes:
+            out[f"flux_{p.name}"] = "1/(site t0)"
+        return out
+
+    @property
+    def n_sites(self) -> int:
+        """Simulated (interior) sites of the lattice."""
+        return self.shape[0] * (self.shape[1] - (2 if self.boundary else 0))
+
+    @property
+    def default_budget(self) -> Budget:
+        """Events per replica that a zero budget field means: ``equilibration_sweeps`` and
+        ``sampling_sweeps`` times the number of sites (None: 100 and 100 sweeps at a fixed
+        parameter, 0 and 0.1 sweep when lifting to coverages)."""
+        burst = bool(self.coverage_inputs)
+        eq = self.equilibration_sweeps if self.equilibration_sweeps is not None else (0.0 if burst else 100.0)
+        sa = self.sampling_sweeps if self.sampling_sweeps is not None else (0.1 if burst else 100.0)
+        return Budget(int(round(eq * self.n_sites)), int(round(sa * self.n_sites)))
+
     def _split(self, state: Any) -> tuple[Any, tuple[float, ...]]:
         state = np.asarray(state, dtype=float).reshape(-1)
         if state.shape != (len(self.inputs),):
-            raise ValueError(f"LatticeKMC.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
+            raise OracleSetupError(f"KMCCoverages.run(): `state` must hold {len(self.inputs)} values {self.inputs}, "
                              f"got shape {state.shape}")
         values = dict(zip(self.inputs, state.tolist()))
         model = replace(self.model, **{n: values[n] for n in self.parameter_inputs}) \
             if self.parameter_inputs else self.model
         cov = tuple(values.get(f"coverage_{s}", 0.0) for s in self.model.species)
-        return model, _checked_coverages(cov, f"LatticeKMC lift ({self.coverage_inputs})")
+        return model, _checked_coverages(cov, f"KMCCoverages lift ({self.coverage_inputs})")
 
     # -- coarse time-stepper pieces (hmm.ef): coarse = coverage inputs, params = the rest
     def lift(self, coarse: Any, params: Any, rng: np.random.Generator) -> np.ndarray:
@@ -201,70 +216,52 @@ class LatticeKMC:
         return np.array([values[n] for n in self.inputs], dtype=float)
 
     # -- the oracle ----------------------------------------------------------------------
-    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
-        start = _time.perf_counter()
-        model, cov = self._split(state)
-        n_sites = self.shape[0] * (self.shape[1] - (2 if self.boundary else 0))
-        burst = bool(self.coverage_inputs)
-        eq_sweeps = self.equilibration_sweeps if self.equilibration_sweeps is not None else (0.0 if burst else 100.0)
-        sa_sweeps = self.sampling_sweeps if self.sampling_sweeps is not None else (0.1 if burst else 100.0)
-        n_eq = budget.equilibration_steps or int(round(eq_sweeps * n_sites))
-        n_block = max(1, (budget.sampling_steps or int(round(sa_sweeps * n_sites))) // self.n_blocks)
+    def replica_blocks(self, model: Any, coverages: tuple[float, ...], rng: np.random.Generator,
+                       n_equilibration: int, n_block: int, tally: dict[str, int]):
+        """One replica: lift, equilibrate, then ``blocks`` blocks of ``n_block`` events, each
+        yielded as one :class:`~oracles._sampling.Weighted` sample (block coverages, fluxes and
+        coverage rate, weighted by the block's duration). A lattice that falls into an absorbing
+        state returns ``blocks`` rows of that state (its long-time average)."""
         S, P = len(model.species), len(model.processes)
-        replica_means, block_means = [], []
-        events, physical_time, absorbed, truncated = 0, 0.0, 0, False
-        for child in np.random.SeedSequence(seed).spawn(budget.replicas):
-            rng = np.random.default_rng(child)
-            sim = KMCSimulation(initialise(self.shape, cov, rng, boundary=self.boundary), model, self.boundary)
-            seeds = rng.integers(2**63, size=self.n_blocks + 1)
-            done = sim.total_rate == 0
-            if n_eq and not done:
-                run = sim.advance(n_events=n_eq, seed=int(seeds[0]))
-                done, events = run.absorbed, events + sum(run.counts.values())
-            blocks, t_sum, integral, counts = [], 0.0, np.zeros(S), np.zeros(P)
-            first = sim.coverages.copy()
-            for k in range(self.n_blocks):
-                before = sim.coverages.copy()
-                if done:
-                    blocks.append(np.concatenate([before, np.zeros(P + S)]))
-                    continue
-                run = sim.advance(n_events=n_block, seed=int(seeds[k + 1]))
-                block_counts = np.array(list(run.counts.values()), dtype=float)
-                events += int(block_counts.sum())
-                if run.absorbed or run.time <= 0:
-                    done = True
-                    blocks.append(np.concatenate([sim.coverages, np.zeros(P + S)]))
-                else:
-                    t_sum += run.time
-                    integral += run.mean_coverages * run.time
-                    counts += block_counts
-                    blocks.append(np.concatenate([run.mean_coverages, block_counts / (n_sites * run.time),
-                                                  (sim.coverages - before) / run.time]))
-                if budget.max_wall_s is not None and _time.perf_counter() - start > budget.max_wall_s:
-                    truncated = True
-                    break
-            absorbed += int(done)
-            physical_time += t_sum
-            block_means.append(np.array(blocks))
-            # the replica's answer: ratios of totals over the whole window (block ratios
-            # are only for the batch-means stderr; their mean is biased for short blocks)
-            if done:
-                replica_means.append(np.concatenate([sim.coverages, np.zeros(P + S)]))
-            else:
-                replica_means.append(np.concatenate([integral / t_sum, counts / (n_sites * t_sum),
-                                                     (sim.coverages - first) / t_sum]))
-            if truncated:
-                break
-        values = np.array(replica_means)
-        if len(values) >= 2:
-            mean, stderr, n_eff = values.mean(axis=0), values.std(axis=0, ddof=1) / math.sqrt(len(values)), len(values)
-        else:
-            b = block_means[0]
-            mean = values[0]
-            stderr = b.std(axis=0, ddof=1) / math.sqrt(len(b)) if len(b) >= 2 else np.full(mean.shape, np.inf)
-            n_eff = len(b)
-        if not np.all(np.isfinite(mean)):
-            raise RuntimeError(f"LatticeKMC: non-finite result at state {dict(zip(self.inputs, np.ravel(state)))}")
-        return Estimate(mean, stderr, n_eff=float(n_eff), cost_s=_time.perf_counter() - start,
-                        provenance={"events": events, "physical_time": physical_time, "n_sites": n_sites,
-                                    "absorbed_replicas": absorbed, "truncated": truncated})
+        sim = KMCSystem(initialise(self.shape, coverages, rng, boundary=self.boundary), model, self.boundary)
+        seeds = rng.integers(2**63, size=self.blocks + 1)
+        absorbed = np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.blocks, 1))
+        if sim.total_rate == 0:
+            tally["absorbed"] += 1
+            return absorbed
+        if n_equilibration:
+            run = sim.advance(n_events=n_equilibration, seed=int(seeds[0]))
+            tally["events"] += sum(run.counts.values())
+            if run.absorbed:
+                tally["absorbed"] += 1
+                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.blocks, 1))
+        for k in range(self.blocks):
+            before = sim.coverages.copy()
+            run = sim.advance(n_events=n_block, seed=int(seeds[k + 1]))
+            counts = np.array(list(run.counts.values()), dtype=float)
+            tally["events"] += int(counts.sum())
+            if run.absorbed or run.time <= 0:
+                tally["absorbed"] += 1
+                return np.tile(np.concatenate([sim.coverages, np.zeros(P + S)]), (self.blocks, 1))
+            tally["time"] += run.time
+            row = np.concatenate([run.mean_coverages, counts / (self.n_sites * run.time),
+                                  (sim.coverages - before) / run.time])
+            yield Weighted(row[None, :], np.array([run.time]))
+
+    def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
+        """One KMC estimate at ``state``: ``budget.replicas`` replicas of :meth:`replica_blocks`,
+        reduced by :func:`oracles._sampling.sample_replicas` (time-weighted blocks)."""
+        start = _time.perf_counter()
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
+        model, cov = self._split(state)
+        n_block = max(1, budget.sampling_steps // self.blocks)
+        tally = {"events": 0, "absorbed": 0, "time": 0.0}
+        sampled = sample_replicas(
+            lambda rng: self.replica_blocks(model, cov, rng, budget.equilibration_steps, n_block, tally), budget,
+            seed, blocks=self.blocks, start=start, name=name)
+        return sampled.estimate({"events": tally["events"], "physical_time": tally["time"], "n_sites": self.n_sites,
+                                 "absorbed_replicas": tally["absorbed"]})
+
+
+LatticeKMC = KMCCoverages  # the name before the redesign

@@ -24,25 +24,26 @@ eta the steady profile is
 with delta the distance of the effective no-slip plane beyond each wall
 plane (slip length; 0 for perfect no slip at the planes).
 
-Profiles are binned in y' over the fluid slab; standard errors come from
+Profiles (:mod:`oracles.dpd.profiles`) are binned in y' over the fluid slab; standard errors come from
 block averaging (:func:`oracles.dpd.block_estimate`) of profiles taken over
 consecutive chunks of the run. All loops over beads are numba kernels
-(:mod:`oracles._dpd_wall_kernels` reusing the periodic pair and bond kernels).
+(:mod:`oracles.dpd._wall_kernels` reusing the periodic pair and bond kernels).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import _dpd_kernels as K
-from . import _dpd_wall_kernels as W
-from .dpd import DPD, DPDSystem, _positive, block_estimate, pooled_blocks
+from hmm.contract import OracleRunError, OracleSetupError
 
-PROFILE_CHUNK = 1.0  # DPD time units of each profile sample of the block-averaged series
+from .._validate import check_int, check_positive
+from . import _kernels as K
+from . import _wall_kernels as W
+from .engine import DPDSystem
+from .oracle import DPD
 
 
 @dataclass(frozen=True)
@@ -86,26 +87,28 @@ class WalledChannel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.fluid, DPD):
-            raise TypeError(f"WalledChannel: `fluid` must be an oracles.DPD, got {type(self.fluid).__name__}")
+            raise TypeError(f"WalledChannel: `fluid` must be an oracles.DPD fluid (DPDShearStress), got "
+                            f"{type(self.fluid).__name__}")
         rc = self.fluid.rc
         for name in ("width", "length", "depth"):
-            value = _positive(name, getattr(self, name))
+            value = check_positive(getattr(self, name), name, "WalledChannel")
             if value < 4 * rc:
-                raise ValueError(f"WalledChannel: `{name}` must be >= 4 rc = {4 * rc} (cell list), got {value}")
-        if _positive("wall_thickness", self.wall_thickness) < rc:
-            raise ValueError(f"WalledChannel: `wall_thickness` must be >= rc = {rc} (a fluid bead must see a "
+                raise OracleSetupError(f"WalledChannel: `{name}` must be >= 4 rc = {4 * rc} (cell list), got {value}")
+        if check_positive(self.wall_thickness, "wall_thickness", "WalledChannel") < rc:
+            raise OracleSetupError(f"WalledChannel: `wall_thickness` must be >= rc = {rc} (a fluid bead must see a "
                              f"whole wall), got {self.wall_thickness}")
-        _positive("body_force", self.body_force, allow_zero=True)
+        check_positive(self.body_force, "body_force", "WalledChannel", allow_zero=True)
+        check_int(self.wall_type, "wall_type", "WalledChannel")
         if not math.isfinite(self.wall_speed) or abs(self.wall_speed) * self.fluid.dt > 0.5 * rc:
-            raise ValueError(f"WalledChannel: |`wall_speed`| must be finite and at most 0.5 rc / dt = "
+            raise OracleSetupError(f"WalledChannel: |`wall_speed`| must be finite and at most 0.5 rc / dt = "
                              f"{0.5 * rc / self.fluid.dt:g} (a wall may not move half a cutoff per step), "
                              f"got {self.wall_speed}")
         if not 0 <= self.wall_type < self.fluid.a_ij.shape[0]:
-            raise ValueError(f"WalledChannel: `wall_type` must be a bead type in [0, {self.fluid.a_ij.shape[0]}), "
+            raise OracleSetupError(f"WalledChannel: `wall_type` must be a bead type in [0, {self.fluid.a_ij.shape[0]}), "
                              f"got {self.wall_type}")
         n = self.fluid.density * self.length * self.depth * (self.width + 2 * self.wall_thickness)
         if n > 4_000_000:
-            raise ValueError(f"WalledChannel: {n:.0f} beads exceed the cell-list memory limit of 4e6")
+            raise OracleSetupError(f"WalledChannel: {n:.0f} beads exceed the cell-list memory limit of 4e6")
 
     @property
     def wall_gap(self) -> float:
@@ -255,7 +258,7 @@ class ChannelSystem:
             *self._dpd_vv, *self._scratch)
         if status != K.OK:
             what = "a FENE bond reached r_max" if status == K.BOND_BROKEN else "non-finite velocities"
-            raise RuntimeError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "
+            raise OracleRunError(f"walled DPD channel: {what} at step {self.step} (dt={cfg.dt} too large, "
                                f"body_force={self.body_force} too strong or bad parameters)")
         return obs[:self.istate[W.I_SAMPLES]], profile
 
@@ -266,162 +269,5 @@ class ChannelSystem:
         return obs[:, :3].sum(axis=1) / (3.0 * self.n_fluid)
 
 
-def _bin_fields(profile: np.ndarray) -> np.ndarray:
-    """(u_x, kT, count) per bin from summed accumulators (kT from the bin's
-    velocity variance about its mean in this chunk)."""
-    count = np.maximum(profile[:, 0], 1.0)
-    u = profile[:, 1] / count
-    kt = (profile[:, 2] / count - u**2 + (profile[:, 3] + profile[:, 4]) / count) / 3.0
-    return np.column_stack([u, kt, profile[:, 0]])
-
-
-def sample_chunks(system: ChannelSystem, chunk: int, n_chunks: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Advance ``n_chunks`` chunks of ``chunk`` steps, sampling every step.
-
-    Returns the binned fields of every chunk, (n_chunks, bins, [u_x, kT,
-    count]) as :func:`_bin_fields`, and the shear stress at the two wall
-    planes over every chunk, (n_chunks, [tau at y' = 0, tau at y' = H])
-    (the force of the fluid on the lower wall per area, minus that on the
-    upper wall)."""
-    series, wall = [], []
-    area = system.channel.wall_area
-    for _ in range(n_chunks):
-        before = system.wall_x.copy()
-        series.append(_bin_fields(system.advance(chunk, sample_every=1, profile_bins=bins)[1]))
-        wall.append((system.wall_x - before) * [1.0, -1.0] / (chunk * area))
-    return np.array(series), np.array(wall)
-
-
-def steady_profile(channel: WalledChannel, *, bins: int = 20, time_eq: float = 100.0, time_sample: float = 400.0,
-                   blocks: int = 10, seed: int = 0):
-    """Time-averaged steady profile of the walled channel as an ``xarray.Dataset``.
-
-    The run is equilibrated for ``time_eq`` (DPD time units; it must cover a
-    few momentum diffusion times rho H^2 / (pi^2 eta)), then sampled every step
-    for ``time_sample`` in chunks of ``PROFILE_CHUNK``; the chunk profiles
-    are block averaged (``blocks``) for the stderr. Variables over ``y``
-    (distance from the lower wall plane, rc): ``u`` and ``u_stderr``
-    (rc / time), ``kT`` and ``kT_stderr``, ``density`` (beads / rc^3);
-    ``chunk_u`` (chunk, y) holds the profile of every chunk for fits;
-    ``wall_stress`` (wall: lower, upper) the shear stress at the two wall
-    planes from the wall forces (momentum balance: tau(0) - tau(H) = rho g H
-    in the steady state). Attrs: wall seconds, steps, beads, bounces and leaks.
-    """
-    import xarray as xr
-
-    start = time.perf_counter()
-    dt = channel.fluid.dt
-    system = channel.system(seed=seed)
-    system.advance(int(round(time_eq / dt)))
-    chunk = max(int(round(PROFILE_CHUNK / dt)), 1)
-    n_chunks = max(int(round(time_sample / (chunk * dt))), 2 * blocks)
-    series, wall = sample_chunks(system, chunk, n_chunks, bins)
-    mean, stderr, _ = block_estimate([series.reshape(n_chunks, -1)], blocks)
-    mean, stderr = mean.reshape(bins, 3), stderr.reshape(bins, 3)
-    wall_mean, wall_se, _ = block_estimate([wall], blocks)
-    h = channel.width
-    y = (np.arange(bins) + 0.5) * h / bins
-    bin_volume = channel.length * channel.depth * h / bins
-    wall_s = time.perf_counter() - start
-    return xr.Dataset(
-        {"u": ("y", mean[:, 0], {"units": "rc/tau", "long_name": "mean x velocity"}),
-         "u_stderr": ("y", stderr[:, 0], {"units": "rc/tau"}),
-         "kT": ("y", mean[:, 1], {"units": "kT", "long_name": "kinetic temperature about the local mean flow"}),
-         "kT_stderr": ("y", stderr[:, 1], {"units": "kT"}),
-         "density": ("y", mean[:, 2] / (chunk * bin_volume), {"units": "1/rc^3"}),
-         "chunk_u": (("chunk", "y"), series[:, :, 0], {"units": "rc/tau", "long_name": "u per chunk"}),
-         "wall_stress": ("wall", wall_mean, {"units": "kT/rc^3", "long_name": (
-             "shear stress tau_xy at the wall planes from the force of the fluid on each wall (pair forces "
-             "plus bounce-back impulses) per area; tau = eta du/dy for a Newtonian fluid")}),
-         "wall_stress_stderr": ("wall", wall_se, {"units": "kT/rc^3"}),
-         "chunk_wall_stress": (("chunk", "wall"), wall, {"units": "kT/rc^3"})},
-        coords={"y": ("y", y, {"units": "rc", "long_name": "distance from the lower wall plane"}),
-                "wall": ("wall", ["lower", "upper"])},
-        attrs={"width": h, "body_force": system.body_force, "force_density": channel.force_density,
-               "n_fluid": system.n_fluid, "n_beads": system.n, "steps": system.step, "wall_s": wall_s,
-               "bounces": system.bounces, "leaks": system.leaks, "seed": seed, "time_eq": time_eq,
-               "wall_speed": channel.wall_speed,
-               "time_sample": n_chunks * chunk * dt, "blocks": blocks})
-
-
-def startup_profiles(channel: WalledChannel, times, *, window: float = 2.0, replicas: int = 8, bins: int = 20,
-                     time_eq: float = 20.0, seed: int = 0):
-    """Start-up from rest: mean profiles u(t, y) over ``replicas`` independent runs.
-
-    Each replica is equilibrated at rest (body force off) for ``time_eq``;
-    at t = 0 the body force is switched on and the profile is averaged over
-    ``[t - window / 2, t + window / 2]`` around each of ``times`` (sorted,
-    >= window / 2). Returns a Dataset (time, y) of ``u`` and ``u_stderr``
-    (spread of the replicas) with the wall seconds in its attrs.
-    """
-    import xarray as xr
-
-    start = time.perf_counter()
-    times = np.asarray(sorted(float(t) for t in times))
-    dt = channel.fluid.dt
-    half = int(round(0.5 * window / dt))
-    if half < 1 or times[0] < half * dt:
-        raise ValueError(f"startup_profiles(): every time must be >= window / 2 = {half * dt} and window >= 2 dt")
-    out = np.zeros((replicas, len(times), bins))
-    steps = 0
-    for r in range(replicas):
-        rseed = int(np.random.SeedSequence([seed, r]).generate_state(1, np.uint64)[0]) >> 1
-        system = channel.system(seed=rseed)
-        system.body_force = 0.0
-        system.advance(int(round(time_eq / dt)))
-        system.body_force = channel.body_force
-        done = 0
-        for k, t in enumerate(times):
-            first = int(round(t / dt)) - half
-            system.advance(first - done)
-            _, prof = system.advance(2 * half, sample_every=1, profile_bins=bins)
-            done = first + 2 * half
-            out[r, k] = _bin_fields(prof)[:, 0]
-        steps += system.step
-    mean, se = pooled_blocks(out.reshape(replicas, -1))
-    y = (np.arange(bins) + 0.5) * channel.width / bins
-    return xr.Dataset(
-        {"u": (("time", "y"), mean.reshape(len(times), bins), {"units": "rc/tau"}),
-         "u_stderr": (("time", "y"), se.reshape(len(times), bins), {"units": "rc/tau"})},
-        coords={"time": ("time", times, {"units": "tau"}), "y": ("y", y, {"units": "rc"})},
-        attrs={"replicas": replicas, "window": 2 * half * dt, "steps": steps, "wall_s": time.perf_counter() - start,
-               "force_density": channel.force_density})
-
-
-def fit_parabola(profile, force_density: float, *, exclude: float = 1.0):
-    """Fit u = c0 + c1 y + c2 y^2 to the block means of a :func:`steady_profile`
-    (bins closer than ``exclude`` rc to a wall left out: the density dips
-    there). Returns dict of (mean, stderr) for ``eta`` = -rho g / (2 c2)
-    (viscosity from the curvature, independent of slip), ``delta`` (mean
-    distance of the two zeros of the parabola beyond the wall planes: the
-    effective no-slip planes sit at y = -delta and H + delta) and
-    ``slip_length`` (the Navier slip length u / (du/dn) of the parabola at the
-    wall planes, mean of both walls; for the Newtonian profile with Navier
-    slip l, delta (H + delta) = l H). The stderr is
-    the spread of the block fits, the larger of those with ``blocks`` and
-    ``blocks // 2`` blocks (as :func:`oracles.dpd.block_estimate`)."""
-    y = profile["y"].values
-    h = float(profile.attrs["width"])
-    keep = (y > exclude) & (y < h - exclude)
-    design = np.column_stack([np.ones(keep.sum()), y[keep], y[keep] ** 2])
-    chunks = profile["chunk_u"].values[:, keep]
-    blocks = int(profile.attrs["blocks"])
-    results = []
-    for nb in (blocks, max(blocks // 2, 2)):
-        per = len(chunks) // nb
-        means = chunks[len(chunks) - nb * per:].reshape(nb, per, -1).mean(axis=1)
-        c0, c1, c2 = np.linalg.lstsq(design, means.T, rcond=None)[0]
-        disc = np.sqrt(np.maximum(c1 * c1 - 4 * c2 * c0, 0.0))
-        lo, hi = (-c1 + disc) / (2 * c2), (-c1 - disc) / (2 * c2)  # c2 < 0: lo < hi
-        # Navier slip length: u(wall) / (du/dn)(wall) of the bulk parabola, mean of both walls
-        navier = 0.5 * (c0 / c1 + (c0 + c1 * h + c2 * h * h) / -(c1 + 2 * c2 * h))
-        results.append(pooled_blocks(np.column_stack([-force_density / (2 * c2), 0.5 * (hi - lo - h), navier])))
-    (mean, se_fine), (_, se_coarse) = results
-    se = np.maximum(se_fine, se_coarse)
-    return {"eta": (float(mean[0]), float(se[0])), "delta": (float(mean[1]), float(se[1])),
-            "slip_length": (float(mean[2]), float(se[2]))}
-
-
-def parabola(y: np.ndarray, force_density: float, eta: float, width: float, delta: float = 0.0) -> np.ndarray:
-    """Newtonian Poiseuille u(y) = f (y + delta)(H + delta - y) / (2 eta), f = rho g."""
-    return force_density * (y + delta) * (width + delta - y) / (2.0 * eta)
+# the profile sampling and fits live in oracles.dpd.profiles; their names stay importable from here
+from .profiles import PROFILE_CHUNK, fit_parabola, parabola, sample_chunks, startup_profiles, steady_profile  # noqa: E402,F401

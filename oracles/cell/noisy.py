@@ -1,7 +1,7 @@
 r"""A cell-problem flux observed through Gaussian sampling noise, with a cost model.
 
 Emulates a stochastic micro model (MD, KMC) whose answer is the homogenised
-flux :math:`q = A^*(X) G` of :class:`oracles.CellProblemOracle`, estimated
+flux :math:`q = A^*(X) G` of :class:`oracles.CellProblemFlux`, estimated
 from ``n = max(1, budget.sampling_steps)`` independent samples of standard
 deviation ``noise`` each:
 
@@ -28,24 +28,26 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays, resolve_budget
 
-from .cell_problem import CellProblemOracle
+from .._validate import check_positive
+from .problem import CellProblemFlux
 
 
 @dataclass(frozen=True)
-class NoisyCellProblem:
+class NoisyCellProblemFlux:
     """Cell-problem flux plus Gaussian noise ``noise / sqrt(n)`` (see the module doc).
 
     Parameters
     ----------
     coefficient : callable
-        ``a(x, y)`` of the cell problem (e.g. :class:`oracles.coefficients.InclusionCosine`).
+        ``a(x, y)`` of the cell problem (e.g. :class:`oracles.cell.coefficients.InclusionCosine`).
     dim : int
         1 or 2.
     cells : int
@@ -58,7 +60,7 @@ class NoisyCellProblem:
         Really spend ``cost_per_sample_s * n`` seconds (busy wait) instead of
         adding the modelled time to the measured one.
 
-    Inputs and outputs are those of :class:`oracles.CellProblemOracle`.
+    Inputs and outputs are those of :class:`oracles.CellProblemFlux`.
     ``n_eff = n``; with ``noise = 0`` the answer is the exact cell-problem
     flux with zero stderr (and ``n_eff = inf``).
     """
@@ -70,20 +72,21 @@ class NoisyCellProblem:
     cost_per_sample_s: float = 1e-3
     busy_wait: bool = False
 
+    units: ClassVar[Mapping[str, str]] = CellProblemFlux.units  # nondimensional, as the cell problem
+    default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
+    supports: ClassVar[frozenset[str]] = frozenset({"sampling_steps"})
+
     def __post_init__(self) -> None:
         for name in ("noise", "cost_per_sample_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and value >= 0):
-                raise ValueError(f"NoisyCellProblem: `{name}` must be a finite number >= 0, got {value!r}")
+            check_positive(getattr(self, name), name, "NoisyCellProblemFlux", allow_zero=True)
         if not isinstance(self.busy_wait, bool):
-            raise TypeError(f"NoisyCellProblem: `busy_wait` must be a bool, got {self.busy_wait!r}")
-        self.cell_problem  # validates coefficient, dim and cells
+            raise TypeError(f"NoisyCellProblemFlux: `busy_wait` must be a bool, got {self.busy_wait!r}")
+        _ = self.cell_problem  # validates coefficient, dim and cells
 
     @property
-    def cell_problem(self) -> CellProblemOracle:
+    def cell_problem(self) -> CellProblemFlux:
         """The deterministic cell-problem oracle underneath."""
-        return CellProblemOracle(self.coefficient, dim=self.dim, cells=self.cells)
+        return CellProblemFlux(self.coefficient, dim=self.dim, cells=self.cells)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -103,8 +106,8 @@ class NoisyCellProblem:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
-        n = max(1, budget.sampling_steps)
-        exact = self.cell_problem.run(state, seed=seed, budget=budget).mean
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run()").sampling_steps
+        exact = self.cell_problem.run(state, seed=seed, budget=Budget()).mean
         sigma = self.noise / math.sqrt(n)
         mean = exact + sigma * np.random.default_rng(seed).standard_normal(exact.size)
         n_eff = float(n) if self.noise > 0 else math.inf
@@ -116,8 +119,8 @@ class NoisyCellProblem:
         """All rows at once; row ``i`` has the bits of ``run(states[i], seed=seeds[i])``
         except for ``cost_s`` (the block's mean wall time plus the modelled term)."""
         start = time.perf_counter()
-        n = max(1, budget.sampling_steps)
-        exact = self.cell_problem.run_batch(states, seeds=seeds, budget=budget).mean
+        n = resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()").sampling_steps
+        exact = self.cell_problem.run_batch(states, seeds=seeds, budget=Budget()).mean
         sigma = self.noise / math.sqrt(n)
         xi = np.array([np.random.default_rng(int(s)).standard_normal(exact.shape[1]) for s in seeds])
         k = exact.shape[0]
@@ -132,3 +135,6 @@ class NoisyCellProblem:
         n_eff = float(n) if self.noise > 0 else math.inf
         return EstimateArrays(exact + sigma * xi.reshape(exact.shape), np.full(exact.shape, sigma),
                               np.full(k, n_eff), np.full(k, cost))
+
+
+NoisyCellProblem = NoisyCellProblemFlux  # the name before the redesign

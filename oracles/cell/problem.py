@@ -27,15 +27,18 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from functools import lru_cache
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from hmm.contract import Budget, Estimate, EstimateArrays
+from hmm.contract import Budget, Estimate, EstimateArrays, OracleSetupError, resolve_budget
+
+from .._validate import check_int, check_state, check_states
 
 _MAX_STORED_NONZEROS = 20_000_000  # LU entries kept per process (about 240 MB)
 _MAX_POINTS = 200_000  # remembered macro points (a 16-byte key each)
@@ -108,14 +111,14 @@ def _structure(cells: int, dim: int):
 
 
 @dataclass(frozen=True)
-class CellProblemOracle:
+class CellProblemFlux:
     """Effective flux of the periodic cell problem at macro position and gradient.
 
     Parameters
     ----------
     coefficient : callable
         ``a(x, y)``: x macro position (..., dim), y fast variable (..., dim).
-        A frozen dataclass such as :class:`oracles.coefficients.LayeredCosine`.
+        A frozen dataclass such as :class:`oracles.cell.coefficients.LayeredCosine`.
     dim : int
         1 or 2.
     cells : int
@@ -137,14 +140,17 @@ class CellProblemOracle:
     reuse_factorisation: bool = True
 
     deterministic = True  # the seed is never used
+    units: ClassVar[Mapping[str, str]] = dict.fromkeys(  # nondimensional (q has a's units times G's)
+        ("x", "y", "grad_x", "grad_y", "flux", "flux_x", "flux_y"), "1")
+    default_budget: ClassVar[Budget] = Budget()
+    supports: ClassVar[frozenset[str]] = frozenset()  # a direct solve: no budget field changes the answer
 
     def __post_init__(self) -> None:
         if self.dim not in (1, 2):
-            raise ValueError(f"CellProblemOracle: `dim` must be 1 or 2, got {self.dim}")
-        if isinstance(self.cells, bool) or not isinstance(self.cells, int) or self.cells < 2:
-            raise ValueError(f"CellProblemOracle: `cells` must be an int >= 2, got {self.cells!r}")
+            raise OracleSetupError(f"CellProblemFlux: `dim` must be 1 or 2, got {self.dim}")
+        check_int(self.cells, "cells", type(self).__name__, minimum=2)
         if not callable(self.coefficient):
-            raise TypeError("CellProblemOracle: `coefficient` must be callable a(x, y)")
+            raise TypeError("CellProblemFlux: `coefficient` must be callable a(x, y)")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -170,7 +176,7 @@ class CellProblemOracle:
         assemble, indices, indptr, m, _, _, pos = _structure(self.cells, self.dim)
         a = np.asarray(self.coefficient(np.broadcast_to(position, pos.shape), pos), dtype=float)
         if a.shape != (pos.shape[0],) or not (a.min() > 0 and np.isfinite(a.max())):
-            raise ValueError(f"coefficient must be positive and finite on the unit cell at x={position}")
+            raise OracleSetupError(f"coefficient must be positive and finite on the unit cell at x={position}")
         n = self.cells**self.dim
         per_axis = [a[k * n:(k + 1) * n] for k in range(self.dim)]
         key = (self.cells, self.dim, hashlib.blake2b(a.tobytes(), digest_size=16).digest())
@@ -209,7 +215,8 @@ class CellProblemOracle:
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
-        state = np.asarray(state, dtype=float)
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run()")
+        state = check_state(state, self.inputs, f"{type(self).__name__}.run()")
         flux = self._flux(*self._operator(state[:self.dim].copy()), state[self.dim:])
         return Estimate(flux, np.zeros(flux.size), n_eff=math.inf, cost_s=time.perf_counter() - start,
                         provenance={"cells": self.cells})
@@ -218,10 +225,14 @@ class CellProblemOracle:
         """All rows of ``states`` at once (same bits as :meth:`run` row by row);
         each row is charged the block's mean wall time."""
         start = time.perf_counter()
-        states = np.asarray(states, dtype=float)
+        resolve_budget(self, budget, func=f"{type(self).__name__}.run_batch()")
+        states = check_states(states, self.inputs, f"{type(self).__name__}.run_batch()")
         k, d = states.shape[0], self.dim
         flux = np.empty((k, d))
         for i in range(k):
             flux[i] = self._flux(*self._operator(states[i, :d].copy()), states[i, d:])
         cost = (time.perf_counter() - start) / max(k, 1)
         return EstimateArrays(flux, np.zeros((k, d)), np.full(k, math.inf), np.full(k, cost))
+
+
+CellProblemOracle = CellProblemFlux  # the name before the redesign

@@ -29,44 +29,50 @@ sec. 2.8) are added to energy, pressure and the stress diagonal when
 ``tail_correction=True``: u_tail = (8/3) pi rho (r_c^-9 / 3 - r_c^-3),
 p_tail = (16/3) pi rho^2 (2 r_c^-9 / 3 - r_c^-3).
 
-Public names: :class:`LennardJonesMD` (the oracle, 3D orthorhombic box),
-:class:`LJChain` (1D nearest-neighbour harmonic/LJ chain oracle),
-:class:`LJSystem` (the engine: cell-sorted half Verlet lists, fused velocity
-Verlet / Langevin BAOAB), :func:`fcc_lattice`, :func:`block_average`,
-:func:`mean_squared_displacement`, :func:`diffusion_coefficient` (Einstein),
-:func:`trajectory`, :func:`tail_corrections`, :func:`reference_forces` (slow
-NumPy check). Simple shear (a triclinic cell, ``LennardJonesMD(deformation="shear")``,
-``LJSystem(shear=gamma)``) is supported; not yet: heat flux.
-
-Layout: this module holds :class:`LennardJonesMD` and re-exports the rest, so
-every name above imports from ``oracles.md`` as before: the engine is in
-:mod:`oracles.md_engine`, the chain in :mod:`oracles.md_chain`, the shared
-helpers in :mod:`oracles.md_common`, the kernels in :mod:`oracles._md_kernels`.
+Simple shear (a triclinic cell, ``deformation="shear"``) is supported; not yet: heat flux.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 
-from hmm.contract import Budget, Estimate
+from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
-from . import _md_kernels as K  # noqa: F401  (oracles.md.K as before the split)
-from .md_chain import LJChain
-from .md_common import (DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS, OBSERVABLES, block_average,
-                        diffusion_coefficient, mean_squared_displacement, parse_state, tail_corrections)
-from .md_engine import LJSystem, fcc_lattice, reference_forces, trajectory
+from .._moved import renamed_fields
+from .._sampling import SampledOracle, chunk_sizes, sample_replicas
+from .._validate import check_choice, check_int, check_positive
+from .common import (
+    CHUNK_STEPS,
+    DEFAULT_EQUILIBRATION_STEPS,
+    DEFAULT_SAMPLING_STEPS,
+    OBSERVABLES,
+    check_samples,
+    parse_state,
+    tail_corrections,
+)
+from .engine import LJSystem, fcc_lattice
 
-__all__ = ["LennardJonesMD", "LJChain", "LJSystem", "fcc_lattice", "block_average", "mean_squared_displacement",
-           "diffusion_coefficient", "trajectory", "tail_corrections", "reference_forces", "parse_state",
-           "OBSERVABLES", "DEFAULT_EQUILIBRATION_STEPS", "DEFAULT_SAMPLING_STEPS"]
+__all__ = ["LJStress", "LennardJonesMD", "LJ_UNITS"]
+
+LJ_UNITS: Mapping[str, str] = MappingProxyType({
+    "strain": "1", "shear_strain": "1", "temperature": "epsilon/k_B",
+    "stress": "epsilon/sigma^3", "stress_yy": "epsilon/sigma^3", "stress_zz": "epsilon/sigma^3",
+    "stress_xy": "epsilon/sigma^3", "pressure": "epsilon/sigma^3", "energy": "epsilon",
+    "total_energy": "epsilon"})
+"""Unit of every input and observable of :class:`LJStress` (reduced LJ units;
+energies per atom)."""
 
 
+@renamed_fields(cells="unit_cells")
 @dataclass(frozen=True)
-class LennardJonesMD:
+class LJStress:
     r"""Stress of an LJ crystal or fluid under homogeneous uniaxial strain at temperature T.
 
     ``run(state=[strain, temperature])`` maps the reference fcc configuration
@@ -78,8 +84,9 @@ class LennardJonesMD:
 
     Parameters
     ----------
-    cells : int
-        fcc unit cells per box side (4 cells^3 atoms).
+    unit_cells : int
+        fcc unit cells per box side (4 unit_cells^3 atoms); the old keyword
+        ``cells=`` is accepted.
     density : float
         Number density of the unstrained reference state (sigma^-3).
     cutoff : float
@@ -101,9 +108,9 @@ class LennardJonesMD:
     sample_every : int
         Steps between recorded samples.
     blocks : int
-        Number of blocks for the block-averaged stderr (fixed-count rule:
-        the stderr has ``blocks - 1`` degrees of freedom; choose the sampling
-        run at least ~20 correlation times per block).
+        Blocks per replica for the block-averaged stderr (fixed-count rule of
+        :func:`oracles._sampling.block_stats`; choose the sampling run at
+        least ~20 correlation times per block).
     observables : tuple of str
         Outputs, any of ``OBSERVABLES``: ``stress`` (sigma_xx), ``stress_yy``,
         ``stress_zz``, ``stress_xy``, ``pressure``, ``energy`` (potential
@@ -112,10 +119,10 @@ class LennardJonesMD:
 
     Notes
     -----
-    Budget: ``equilibration_steps``/``sampling_steps`` default to 2000/10000
-    when 0; ``replicas`` independent runs are pooled (stderr combined from
-    their block stderrs); ``max_wall_s`` stops sampling early (the result
-    then depends on the machine's speed); ``target_stderr`` is not used.
+    Budget: ``default_budget`` is 2000 equilibration / 10000 sampling steps;
+    replicas, block averaging (``blocks - 1`` degrees of freedom per
+    replica), ``max_wall_s`` and ``target_stderr`` (checked every
+    ``chunk_steps``) as in :mod:`oracles._sampling`.
     ``deformation="shear"``: inputs ``("shear_strain", "temperature")``; the
     reference lattice is mapped by the simple shear F = I + gamma e_x e_y
     (a triclinic periodic cell, tilt xy = gamma L; |gamma| <= 1), and
@@ -124,7 +131,7 @@ class LennardJonesMD:
     (a static homogeneous deformation, not a streaming shear flow).
     """
 
-    cells: int = 4
+    unit_cells: int = 4
     density: float = 0.8442
     cutoff: float = 2.5
     shift: bool = True
@@ -138,39 +145,36 @@ class LennardJonesMD:
     observables: tuple[str, ...] = ("stress", "pressure", "energy")
     deformation: str = "uniaxial"
 
+    units: ClassVar[Mapping[str, str]] = LJ_UNITS
+    default_budget: ClassVar[Budget] = Budget(DEFAULT_EQUILIBRATION_STEPS, DEFAULT_SAMPLING_STEPS)
+    supports: ClassVar[frozenset[str]] = SampledOracle.supports
+
     @property
     def inputs(self) -> tuple[str, ...]:
         return ("shear_strain", "temperature") if self.deformation == "shear" else ("strain", "temperature")
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        if self.deformation not in ("uniaxial", "shear"):
-            raise ValueError(f"{name}: `deformation` must be 'uniaxial' or 'shear', got {self.deformation!r}")
-        if isinstance(self.cells, bool) or not isinstance(self.cells, int) or self.cells < 1:
-            raise ValueError(f"{name}: `cells` must be an int >= 1, got {self.cells!r}")
-        for field, value in (("density", self.density), ("cutoff", self.cutoff), ("dt", self.dt)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}: `{field}` must be a positive number, got {value!r}")
-        for field, value in (("skin", self.skin), ("friction", self.friction)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: `{field}` must be >= 0, got {value!r}")
-        if self.thermostat not in ("langevin", "nve"):
-            raise ValueError(f"{name}: `thermostat` must be 'langevin' or 'nve', got {self.thermostat!r}")
+        check_choice(self.deformation, "deformation", name, ("uniaxial", "shear"))
+        check_int(self.unit_cells, "unit_cells", name, minimum=1)
+        for field in ("density", "cutoff", "dt"):
+            check_positive(getattr(self, field), field, name)
+        for field in ("skin", "friction"):
+            check_positive(getattr(self, field), field, name, allow_zero=True)
+        check_choice(self.thermostat, "thermostat", name, ("langevin", "nve"))
         if self.thermostat == "langevin" and self.friction <= 0:
-            raise ValueError(f"{name}: `friction` must be > 0 with the Langevin thermostat")
-        for field in ("sample_every", "blocks"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if field == "sample_every" else 2):
-                raise ValueError(f"{name}: `{field}` must be an int >= {1 if field == 'sample_every' else 2}, got {value!r}")
+            raise OracleSetupError(f"{name}: `friction` must be > 0 with the Langevin thermostat")
+        check_int(self.sample_every, "sample_every", name, minimum=1)
+        check_int(self.blocks, "blocks", name, minimum=2)
         obs = tuple(self.observables)
         bad = [o for o in obs if o not in OBSERVABLES]
         if not obs or bad:
-            raise ValueError(f"{name}: `observables` must be a non-empty tuple from {OBSERVABLES}, got {bad or obs}")
+            raise OracleSetupError(f"{name}: `observables` must be a non-empty tuple from {OBSERVABLES}, got {bad or obs}")
         object.__setattr__(self, "observables", obs)
         side = self.reference_box_length
         if self.cutoff + self.skin > 0.5 * side:
-            raise ValueError(f"{name}: `cutoff` + `skin` = {self.cutoff + self.skin:g} exceeds half the "
-                             f"box side {0.5 * side:g}; use more `cells` or a smaller cutoff")
+            raise OracleSetupError(f"{name}: `cutoff` + `skin` = {self.cutoff + self.skin:g} exceeds half the "
+                             f"box side {0.5 * side:g}; use more `unit_cells` or a smaller cutoff")
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -183,17 +187,17 @@ class LennardJonesMD:
 
     @property
     def reference_box_length(self) -> float:
-        return self.cells * self.lattice_constant
+        return self.unit_cells * self.lattice_constant
 
     @property
     def n_atoms(self) -> int:
-        return 4 * self.cells**3
+        return 4 * self.unit_cells**3
 
     def system(self, strain: float = 0.0, temperature: float = 0.0, seed: int = 0, shear: float = 0.0) -> LJSystem:
         """The strained (uniaxial ``strain`` along x, then simple ``shear`` gamma)
         reference lattice as an :class:`LJSystem`, velocities drawn from
         Maxwell-Boltzmann at ``temperature`` (zero net momentum)."""
-        pos, box = fcc_lattice((self.cells,) * 3, self.lattice_constant)
+        pos, box = fcc_lattice((self.unit_cells,) * 3, self.lattice_constant)
         stretch = np.array([1.0 + strain, 1.0, 1.0])
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         vel = rng.standard_normal(pos.shape) * math.sqrt(temperature)
@@ -207,10 +211,10 @@ class LennardJonesMD:
         if self.deformation == "shear":
             state = np.asarray(state, dtype=float).reshape(-1)
             if state.shape != (2,):
-                raise ValueError(f"{name}.run(): `state` must be [shear_strain, temperature], got shape {state.shape}")
+                raise OracleSetupError(f"{name}.run(): `state` must be [shear_strain, temperature], got shape {state.shape}")
             shear = float(state[0])
             if not (math.isfinite(shear) and abs(shear) <= 1.0):
-                raise ValueError(f"{name}.run(): `shear_strain` must be in [-1, 1], got {shear}")
+                raise OracleSetupError(f"{name}.run(): `shear_strain` must be in [-1, 1], got {shear}")
             _, temperature = parse_state(name, [0.0, state[1]])
             strain = 0.0
         else:
@@ -219,7 +223,7 @@ class LennardJonesMD:
         g = abs(shear)
         reach = (self.cutoff + self.skin) * 0.5 * (g + math.sqrt(g * g + 4.0))
         if reach > 0.5 * box_min:
-            raise ValueError(f"{name}.run(): at strain {strain}, shear {shear} the box side {box_min:g} is less "
+            raise OracleSetupError(f"{name}.run(): at strain {strain}, shear {shear} the box side {box_min:g} is less "
                              f"than 2 (cutoff + skin) ||F^-1|| = {2 * reach:g}")
         return strain, shear, temperature
 
@@ -240,39 +244,43 @@ class LennardJonesMD:
                    "temperature": kin[:, :3].sum(axis=1) / dof}
         return np.column_stack([columns[o] for o in self.observables])
 
+    @property
+    def chunk_steps(self) -> int:
+        """Steps per sampling chunk (``max_wall_s`` / ``target_stderr`` are checked between chunks)."""
+        return max(1, CHUNK_STEPS // self.sample_every) * self.sample_every
+
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         """One micro simulation at ``state = [strain, temperature]``; see the class doc."""
         start = time.perf_counter()
+        name = f"{type(self).__name__}.run()"
+        budget = resolve_budget(self, budget, func=name)
         strain, shear, temperature = self._check_state(state)
         if temperature == 0.0:
             sysm = self.system(strain, 0.0, seed, shear)
             values = self._reduce(sysm.static()[None, :], sysm.volume, sysm.n_atoms, 3 * sysm.n_atoms)[0]
             return Estimate(values, np.zeros_like(values), math.inf, time.perf_counter() - start,
                             {"n_atoms": sysm.n_atoms, "static": True})
-        n_eq = budget.equilibration_steps or DEFAULT_EQUILIBRATION_STEPS
-        n_samp = budget.sampling_steps or DEFAULT_SAMPLING_STEPS
-        if n_samp // self.sample_every < 2 * self.blocks:
-            raise ValueError(f"{type(self).__name__}.run(): budget.sampling_steps = {n_samp} gives fewer than "
-                             f"2 * blocks = {2 * self.blocks} samples at sample_every = {self.sample_every}")
+        n_eq, n_samp = budget.equilibration_steps, budget.sampling_steps
+        check_samples(type(self).__name__, n_samp, self.sample_every, self.blocks)
         friction = self.friction if self.thermostat == "langevin" else 0.0
-        means, errors, n_effs, rebuilds = [], [], [], 0
-        for r, child in enumerate(np.random.SeedSequence(seed).spawn(budget.replicas)):
-            sysm = self.system(strain, temperature, int(child.generate_state(1)[0]), shear)
+        rebuilds = [0]
+
+        def replica(rng: np.random.Generator):
+            sysm = self.system(strain, temperature, int(rng.integers(2**63)), shear)
             dof = 3 * sysm.n_atoms - (3 if friction == 0.0 else 0)
-            deadline = None if budget.max_wall_s is None else start + budget.max_wall_s * (r + 1) / budget.replicas
             try:
                 sysm.run(n_eq, friction=friction, temperature=temperature, sample_every=0)
-                samples = sysm.run(n_samp, friction=friction, temperature=temperature,
-                                   sample_every=self.sample_every, deadline=deadline)
+                for steps in chunk_sizes(n_samp, self.chunk_steps):
+                    rows = sysm.run(steps, friction=friction, temperature=temperature, sample_every=self.sample_every)
+                    yield self._reduce(rows, sysm.volume, sysm.n_atoms, dof)
             except FloatingPointError as exc:
-                raise RuntimeError(f"{type(self).__name__}: run at strain={strain}, temperature={temperature} "
-                                   f"(seed {seed}) became non-finite: {exc}; dt={self.dt} is likely too large") from None
-            rebuilds += sysm.rebuilds
-            values = self._reduce(samples, sysm.volume, sysm.n_atoms, dof)
-            m, se, n_eff = block_average(values, min(self.blocks, len(values) // 2))
-            means.append(m), errors.append(se), n_effs.append(n_eff)
-        mean = np.mean(means, axis=0)
-        stderr = np.sqrt(np.sum(np.square(errors), axis=0)) / len(means)
-        return Estimate(mean, stderr, float(np.sum(np.min(n_effs, axis=1))), time.perf_counter() - start,
-                        {"n_atoms": self.n_atoms, "blocks": self.blocks, "replicas": budget.replicas,
-                         "rebuilds": rebuilds, "dof": len(means) * (self.blocks - 1)})
+                raise OracleRunError(f"{type(self).__name__}: run at strain={strain}, temperature={temperature} "
+                                     f"became non-finite: {exc}; dt={self.dt} is likely too large") from None
+            finally:
+                rebuilds[0] += sysm.rebuilds
+
+        sampled = sample_replicas(replica, budget, seed, blocks=self.blocks, start=start, name=name)
+        return sampled.estimate({"n_atoms": self.n_atoms, "rebuilds": rebuilds[0]})
+
+
+LennardJonesMD = LJStress  # the name before the redesign

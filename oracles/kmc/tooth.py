@@ -38,7 +38,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .kmc import Reservoirs, simulate
+from hmm.contract import OracleSetupError
+
+from .._validate import check_int
+from .lattice import simulate
+from .models import Reservoirs
 
 
 class ToothState(NamedTuple):
@@ -84,16 +88,14 @@ class KMCTooth:
 
     def __post_init__(self) -> None:
         if len(getattr(self.model, "species", ())) != 1:
-            raise ValueError("KMCTooth: `model` must have exactly one species (e.g. LatticeGas)")
-        for name, low in (("rows", 2), ("buffer", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"KMCTooth: `{name}` must be an int >= {low}, got {v!r}")
+            raise OracleSetupError("KMCTooth: `model` must have exactly one species (e.g. LatticeGas)")
+        check_int(self.rows, "rows", "KMCTooth", minimum=2)
+        check_int(self.buffer, "buffer", "KMCTooth", minimum=1)
 
     def _inner(self, width: float) -> int:
         inner = int(round(width))
         if inner < 1 or abs(inner - width) > 1e-9:
-            raise ValueError(f"KMCTooth: the tooth width must be a positive whole number of columns, got {width}")
+            raise OracleSetupError(f"KMCTooth: the tooth width must be a positive whole number of columns, got {width}")
         return inner
 
     def columns(self, width: float) -> np.ndarray:
@@ -119,7 +121,7 @@ class KMCTooth:
               duration: float, rng: np.random.Generator) -> ToothState:
         """Run the tooth for ``duration`` with the reservoirs at the lifted bath coverages."""
         if not (math.isfinite(duration) and duration >= 0):
-            raise ValueError(f"KMCTooth.micro(): `duration` must be a finite time >= 0, got {duration}")
+            raise OracleSetupError(f"KMCTooth.micro(): `duration` must be a finite time >= 0, got {duration}")
         run = simulate(state.lattice, self.model, t_burst=float(duration),
                        boundary=Reservoirs((state.left,), (state.right,)), seed=int(rng.integers(2**63)))
         return ToothState(run.lattice, state.left, state.right)

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from numbers import Real
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from hmm.contract import OracleSetupError
 
 MAX_SPECIES = 4
 
@@ -36,16 +40,18 @@ class Process:
 
     def __post_init__(self) -> None:
         if len(self.before) not in (1, 2) or len(self.after) != len(self.before):
-            raise ValueError(f"Process {self.name!r}: `before`/`after` must both be 1- or 2-tuples")
+            raise OracleSetupError(f"Process {self.name!r}: `before`/`after` must both be 1- or 2-tuples")
         if not (math.isfinite(self.rate) and self.rate >= 0):
-            raise ValueError(f"Process {self.name!r}: `rate` must be a finite number >= 0, got {self.rate}")
+            raise OracleSetupError(f"Process {self.name!r}: `rate` must be a finite number >= 0, got {self.rate}")
 
 
 def _check_rates(owner: Any, names: tuple[str, ...]) -> None:
     for name in names:
         value = getattr(owner, name)
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise ValueError(f"{type(owner).__name__}: `{name}` must be a finite rate >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{type(owner).__name__}: `{name}` must be a finite rate >= 0, got {value!r}")
+        if not (math.isfinite(value) and value >= 0):
+            raise OracleSetupError(f"{type(owner).__name__}: `{name}` must be a finite rate >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,10 @@ class SurfaceModel:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.species) <= MAX_SPECIES:
-            raise ValueError(f"SurfaceModel: `species` must name 1..{MAX_SPECIES} species, got {self.species}")
+            raise OracleSetupError(f"SurfaceModel: `species` must name 1..{MAX_SPECIES} species, got {self.species}")
         for p in self.processes:
             if not all(0 <= s <= len(self.species) for s in p.before + p.after):
-                raise ValueError(f"SurfaceModel: process {p.name!r} uses a species outside 0..{len(self.species)}")
+                raise OracleSetupError(f"SurfaceModel: process {p.name!r} uses a species outside 0..{len(self.species)}")
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,12 @@ class ZGB:
     y: float = 0.5
     k_reaction: float = 1.0e3
     species = ("CO", "O")
+    units = MappingProxyType({"y": "1"})  # CO mole fraction of the gas (per sweep also its adsorption rate)
 
     def __post_init__(self) -> None:
         _check_rates(self, ("y", "k_reaction"))
         if self.y > 1:
-            raise ValueError(f"ZGB: `y` (CO fraction) must be in [0, 1], got {self.y}")
+            raise OracleSetupError(f"ZGB: `y` (CO fraction) must be in [0, 1], got {self.y}")
 
     @property
     def processes(self) -> tuple[Process, ...]:
@@ -169,11 +176,11 @@ class Reservoirs:
 def _checked_coverages(coverages: Any, what: str, n_species: int | None = None) -> tuple[float, ...]:
     cov = tuple(float(c) for c in np.atleast_1d(np.asarray(coverages, dtype=float)))
     if n_species is not None and len(cov) != n_species:
-        raise ValueError(f"{what}: need {n_species} coverages (species 1..{n_species}), got {len(cov)}")
+        raise OracleSetupError(f"{what}: need {n_species} coverages (species 1..{n_species}), got {len(cov)}")
     if not all(math.isfinite(c) and 0.0 <= c <= 1.0 for c in cov):
-        raise ValueError(f"{what}: coverages must lie in [0, 1], got {cov}")
+        raise OracleSetupError(f"{what}: coverages must lie in [0, 1], got {cov}")
     if sum(cov) > 1.0 + 1e-12:
-        raise ValueError(f"{what}: coverages must sum to <= 1, got sum {sum(cov):.6g}")
+        raise OracleSetupError(f"{what}: coverages must sum to <= 1, got sum {sum(cov):.6g}")
     return cov
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from hmm.contract import OracleSetupError
+
 
 def _modulation(x: np.ndarray, slope: float) -> np.ndarray:
     """Slow macro modulation ``1 + slope * x_1`` (positive on the unit domain for slope > -1)."""
@@ -40,12 +42,12 @@ class LayeredCosine:
 
     def __post_init__(self) -> None:
         if not abs(self.amp) < self.a0:
-            raise ValueError(f"LayeredCosine: need |amp| < a0 for a positive coefficient, "
+            raise OracleSetupError(f"LayeredCosine: need |amp| < a0 for a positive coefficient, "
                              f"got a0={self.a0}, amp={self.amp}")
         if self.axis not in (0, 1):
-            raise ValueError(f"LayeredCosine: `axis` must be 0 or 1, got {self.axis}")
+            raise OracleSetupError(f"LayeredCosine: `axis` must be 0 or 1, got {self.axis}")
         if self.macro_slope <= -1.0:
-            raise ValueError(f"LayeredCosine: `macro_slope` must be > -1, got {self.macro_slope}")
+            raise OracleSetupError(f"LayeredCosine: `macro_slope` must be > -1, got {self.macro_slope}")
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _modulation(x, self.macro_slope) / (self.a0 + self.amp * np.cos(2 * np.pi * y[..., self.axis]))
@@ -76,11 +78,11 @@ class TwoPhaseLaminate:
 
     def __post_init__(self) -> None:
         if self.a_low <= 0 or self.a_high <= 0:
-            raise ValueError(f"TwoPhaseLaminate: phases must be positive, got {self.a_low}, {self.a_high}")
+            raise OracleSetupError(f"TwoPhaseLaminate: phases must be positive, got {self.a_low}, {self.a_high}")
         if not 0.0 < self.fraction < 1.0:
-            raise ValueError(f"TwoPhaseLaminate: `fraction` must be in (0, 1), got {self.fraction}")
+            raise OracleSetupError(f"TwoPhaseLaminate: `fraction` must be in (0, 1), got {self.fraction}")
         if self.axis not in (0, 1):
-            raise ValueError(f"TwoPhaseLaminate: `axis` must be 0 or 1, got {self.axis}")
+            raise OracleSetupError(f"TwoPhaseLaminate: `axis` must be 0 or 1, got {self.axis}")
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         phase = np.mod(y[..., self.axis], 1.0) < self.fraction
@@ -105,7 +107,7 @@ class ConstantCoefficient:
 
     def __post_init__(self) -> None:
         if not self.value > 0:
-            raise ValueError(f"ConstantCoefficient: `value` must be > 0, got {self.value}")
+            raise OracleSetupError(f"ConstantCoefficient: `value` must be > 0, got {self.value}")
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.full(np.shape(y)[:-1], float(self.value))
@@ -133,7 +135,7 @@ def make_coefficient(spec: Any):
     try:
         cls = COEFFICIENTS[kind]
     except KeyError:
-        raise ValueError(f"unknown coefficient kind {kind!r}; known kinds: {sorted(COEFFICIENTS)}") from None
+        raise OracleSetupError(f"unknown coefficient kind {kind!r}; known kinds: {sorted(COEFFICIENTS)}") from None
     return cls(**params)
 
 
@@ -181,15 +183,15 @@ class InclusionCosine:
 
     def __post_init__(self) -> None:
         if not abs(self.amp) < self.a0:
-            raise ValueError(f"InclusionCosine: need |amp| < a0, got a0={self.a0}, amp={self.amp}")
+            raise OracleSetupError(f"InclusionCosine: need |amp| < a0, got a0={self.a0}, amp={self.amp}")
         if self.axis not in (0, 1):
-            raise ValueError(f"InclusionCosine: `axis` must be 0 or 1, got {self.axis}")
+            raise OracleSetupError(f"InclusionCosine: `axis` must be 0 or 1, got {self.axis}")
         if self.macro_slope <= -1.0:
-            raise ValueError(f"InclusionCosine: `macro_slope` must be > -1, got {self.macro_slope}")
+            raise OracleSetupError(f"InclusionCosine: `macro_slope` must be > -1, got {self.macro_slope}")
         if self.height <= -1.0:
-            raise ValueError(f"InclusionCosine: `height` must be > -1, got {self.height}")
+            raise OracleSetupError(f"InclusionCosine: `height` must be > -1, got {self.height}")
         if not (self.radius >= 0 and self.width > 0):
-            raise ValueError(f"InclusionCosine: need radius >= 0 and width > 0, got "
+            raise OracleSetupError(f"InclusionCosine: need radius >= 0 and width > 0, got "
                              f"radius={self.radius}, width={self.width}")
         object.__setattr__(self, "center", tuple(float(c) for c in np.atleast_1d(self.center)))
 

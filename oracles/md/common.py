@@ -10,10 +10,24 @@ import math
 
 import numpy as np
 
+from hmm.contract import OracleSetupError
+
+from .._sampling import block_stats
+
 OBSERVABLES = ("stress", "stress_yy", "stress_zz", "stress_xy", "pressure", "energy",
                "total_energy", "temperature")
 DEFAULT_EQUILIBRATION_STEPS = 2000
 DEFAULT_SAMPLING_STEPS = 10000
+CHUNK_STEPS = 2000  # steps per sampling chunk (rounded to sample_every); budget checks happen between chunks
+
+
+def check_samples(name: str, n_sampling: int, sample_every: int, blocks: int) -> int:
+    """Samples of a replica, ``n_sampling // sample_every``; an OracleSetupError if fewer than ``blocks``."""
+    n = n_sampling // sample_every
+    if n < blocks:
+        raise OracleSetupError(f"{name}.run(): budget.sampling_steps = {n_sampling} gives {n} samples at "
+                               f"sample_every = {sample_every}, fewer than blocks = {blocks}")
+    return n
 
 
 def tail_corrections(density: float, cutoff: float) -> tuple[float, float]:
@@ -27,38 +41,32 @@ def parse_state(name: str, state) -> tuple[float, float]:
     """Validated (strain, temperature) from a state row; errors name the field."""
     state = np.asarray(state, dtype=float).reshape(-1)
     if state.shape != (2,):
-        raise ValueError(f"{name}.run(): `state` must be [strain, temperature], got shape {state.shape}")
+        raise OracleSetupError(f"{name}.run(): `state` must be [strain, temperature], got shape {state.shape}")
     strain, temperature = float(state[0]), float(state[1])
     if not math.isfinite(strain) or strain <= -1.0:
-        raise ValueError(f"{name}.run(): `strain` must be > -1 (1 + strain is the stretch; "
+        raise OracleSetupError(f"{name}.run(): `strain` must be > -1 (1 + strain is the stretch; "
                          f"<= -1 inverts the box), got {strain}")
     if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"{name}.run(): `temperature` must be >= 0, got {temperature}")
+        raise OracleSetupError(f"{name}.run(): `temperature` must be >= 0, got {temperature}")
     return strain, temperature
 
 
 def block_average(values: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, block stderr and effective sample count of a correlated series.
+    """Mean, block stderr and effective sample count (per column) of one correlated series.
 
     ``values`` (n_samples, k) is cut into ``blocks`` equal consecutive blocks
     (the first ``n mod blocks`` samples are dropped); the stderr is the
     standard deviation of the block means over sqrt(blocks), with
-    ``blocks - 1`` degrees of freedom (use Student's t for intervals). It is
-    unbiased once a block spans many correlation times (Flyvbjerg & Petersen,
-    J. Chem. Phys. 91, 461, 1989). n_eff = sample variance / stderr^2.
+    ``blocks - 1`` degrees of freedom: the rule of :func:`oracles._sampling.block_stats`
+    for one replica. n_eff = sample variance / stderr^2 per column.
     """
     values = np.asarray(values, dtype=float)
     values = values.reshape(len(values), -1)
-    length = len(values) // blocks
-    if length < 1:
+    if len(values) < blocks:
         raise ValueError(f"block_average(): {len(values)} samples cannot make {blocks} blocks")
-    kept = values[len(values) - blocks * length:]
-    means = kept.reshape(blocks, length, -1).mean(axis=1)
-    stderr = means.std(axis=0, ddof=1) / math.sqrt(blocks)
-    var = kept.var(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_eff = np.where(stderr > 0, var / stderr**2, np.inf)
-    return kept.mean(axis=0), stderr, n_eff
+    columns = [block_stats([values[:, [k]]], blocks) for k in range(values.shape[1])]
+    return (np.concatenate([c.mean for c in columns]), np.concatenate([c.stderr for c in columns]),
+            np.array([c.n_eff for c in columns]))
 
 
 def mean_squared_displacement(frames: np.ndarray, max_lag: int) -> np.ndarray:

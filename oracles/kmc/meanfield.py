@@ -5,7 +5,7 @@ processes at rate :math:`k\theta_a`, pair processes at :math:`4k\theta_a\theta_b
 per site; :func:`oracles.kmc.mean_field_rhs`) is what the KMC coverages obey
 when hopping mixes the lattice infinitely fast. :class:`MeanFieldFlow` offers
 it with the same ``lift``/``micro``/``restrict`` pieces as
-:class:`oracles.LatticeKMC`, so that :mod:`hmm.ef` (coarse Newton,
+:class:`oracles.KMCCoverages`, so that :mod:`hmm.ef` (coarse Newton,
 continuation) runs unchanged on the deterministic flow map and on KMC.
 
 For :class:`oracles.BistableAB` the steady states are known in closed form
@@ -17,7 +17,9 @@ For :class:`oracles.BistableAB` the steady states are known in closed form
           \beta = \frac{\alpha\theta_0 - \gamma\theta_A}{2\theta_0^2},
 
 a curve parametrised by :math:`\theta_A`; its turning points
-(:math:`d\beta/d\theta_A = 0`) are the folds (saddle-nodes).
+(:math:`d\beta/d\theta_A = 0`) are the folds (saddle-nodes): :func:`bistable_folds`
+finds them on the closed form, :func:`fold_from_branch` on a noisy branch of
+coarse fixed points (e.g. from KMC continuation).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from .kmc import mean_field_rhs, model_parameters
+from hmm.contract import OracleRunError, OracleSetupError
+
+from .models import mean_field_rhs, model_parameters
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class MeanFieldFlow:
         allowed = model_parameters(self.model)
         for name in self.params:
             if name not in allowed:
-                raise ValueError(f"MeanFieldFlow: parameter {name!r} is not one of {allowed}")
+                raise OracleSetupError(f"MeanFieldFlow: parameter {name!r} is not one of {allowed}")
 
     def _model(self, p: Any) -> Any:
         values = dict(zip(self.params, np.atleast_1d(np.asarray(p, dtype=float)).tolist()))
@@ -63,7 +67,7 @@ class MeanFieldFlow:
         sol = solve_ivp(lambda t, y: mean_field_rhs(model, y), (0.0, float(duration)), U, rtol=1e-10,
                         atol=1e-12)
         if not sol.success:
-            raise RuntimeError(f"MeanFieldFlow: ODE solver failed: {sol.message}")
+            raise OracleRunError(f"MeanFieldFlow: ODE solver failed: {sol.message}")
         return sol.y[:, -1]
 
     @staticmethod
@@ -98,6 +102,43 @@ def bistable_folds(model: Any) -> list[tuple[float, float, float]]:
     return out
 
 
+def fold_from_branch(params, A, *, kind: str = "max", window: float = 0.4) -> tuple[float, float, float]:
+    """Turning point of a noisy branch: (parameter, its stderr, A there).
+
+    Fits parameter = c0 + c1 A + c2 A^2 by least squares to the branch points
+    whose parameter lies within ``window`` of the extreme (``kind`` "max" or
+    "min"); the fold is the vertex. Its stderr comes from the fit's
+    covariance (residual scatter of the points, delta method), so it reflects
+    the noise of the coarse fixed points. A branch with too few points near
+    the extreme raises ValueError.
+    """
+    p, a = np.asarray(params, dtype=float), np.asarray(A, dtype=float)
+    i_ext = int(np.argmax(p) if kind == "max" else np.argmin(p))
+    if i_ext in (0, len(p) - 1):
+        raise ValueError(f"fold_from_branch(): the branch has no turning point inside it (its extreme "
+                         f"parameter {p[i_ext]:.4g} is an end point)")
+    ext = p[i_ext]
+    sel = np.abs(p - ext) <= window
+    if sel.sum() < 4:
+        raise ValueError(f"fold_from_branch(): {int(sel.sum())} points within {window} of the turning "
+                         f"point, need >= 4")
+    x, y = a[sel], p[sel]
+    X = np.column_stack([np.ones_like(x), x, x**2])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    dof = max(1, len(y) - 3)
+    s2 = float(np.sum((y - X @ coef) ** 2) / dof)
+    cov = s2 * np.linalg.pinv(X.T @ X)
+    c0, c1, c2 = coef
+    if c2 == 0 or (kind == "max") != (c2 < 0):
+        raise ValueError(f"fold_from_branch(): the fitted parabola opens the wrong way (c2 = {c2:.3g})")
+    a_f = -c1 / (2 * c2)
+    if not x.min() <= a_f <= x.max():
+        raise ValueError(f"fold_from_branch(): the fitted vertex A = {a_f:.4g} lies outside the fitted points")
+    p_f = c0 - c1**2 / (4 * c2)
+    grad = np.array([1.0, -c1 / (2 * c2), c1**2 / (4 * c2**2)])
+    return float(p_f), float(np.sqrt(max(grad @ cov @ grad, s2 / len(y)))), float(a_f)
+
+
 def lattice_gas_profile(model: Any, theta0: Any, t_end: float, *, left: float, right: float,
                         length: float, refine: int = 2, x_out: Any = None) -> np.ndarray:
     r"""Mean-field PDE of :class:`oracles.LatticeGas` on a strip, by the method of lines.
@@ -126,7 +167,7 @@ def lattice_gas_profile(model: Any, theta0: Any, t_end: float, *, left: float, r
     sol = solve_ivp(lambda t, y: A @ y + b, (0.0, float(t_end)), np.asarray(theta0(x), dtype=float),
                     method="BDF", jac=A, rtol=1e-8, atol=1e-10)
     if not sol.success:
-        raise RuntimeError(f"lattice_gas_profile(): {sol.message}")
+        raise OracleRunError(f"lattice_gas_profile(): {sol.message}")
     x_out = np.arange(1, int(round(length))) if x_out is None else np.asarray(x_out, dtype=float)
     xs = np.concatenate([[0.0], x, [length]])
     return np.interp(x_out, xs, np.concatenate([[left], sol.y[:, -1], [right]]))

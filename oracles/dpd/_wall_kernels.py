@@ -1,10 +1,10 @@
-r"""Numba time loop of DPD between two walls (see :mod:`oracles.dpd_channel`).
+r"""Numba time loop of DPD between two walls (see :mod:`oracles.dpd.channel`).
 
 The beads live in an orthorhombic box (Lx, Ly, Lz), periodic in x and z.
 The fluid occupies ``y_lo <= y <= y_hi``; the slabs below ``y_lo`` and above
 ``y_hi`` hold frozen wall beads (ids ``>= n_fluid``, velocity 0, never
 moved). All pair forces -- fluid-fluid, fluid-wall and the unused wall-wall
-ones -- come from the periodic kernels of :mod:`oracles._dpd_kernels`
+ones -- come from the periodic kernels of :mod:`oracles.dpd._kernels`
 (``pair_forces`` with zero shear, ``bond_forces``, ``sort_by_cell``); the
 wall slabs are at least rc thick, so a fluid bead never sees the other
 wall's slab through the periodic y boundary. A fluid bead that crosses a
@@ -38,8 +38,18 @@ import math
 import numpy as np
 from numba import njit
 
-from ._dpd_kernels import (NOT_FINITE, N_OBS, OK, bond_forces, copy_home, dissipative_forces, pair_forces, sort_swap,
-                           step_key, wrap_xz)
+from ._kernels import (
+    N_OBS,
+    NOT_FINITE,
+    OK,
+    bond_forces,
+    copy_home,
+    dissipative_forces,
+    pair_forces,
+    sort_swap,
+    step_key,
+    wrap_xz,
+)
 
 N_PROFILE = 5  # count, sum vx, sum vx^2, sum vy^2, sum vz^2
 N_SAMPLE = 4  # sum vx^2, vy^2, vz^2, vx over fluid beads
@@ -67,7 +77,7 @@ def run_channel_steps(pos, vel, force, vtilde, ids, types, slot_of, bonds, a_mat
 
     ``dpd_vv`` (lambda = 1/2 only): after the second half-kick the dissipative
     forces are brought up to v(t + dt) (Besold et al., Phys. Rev. E 62,
-    R7611, 2000) as in :func:`oracles._dpd_kernels.run_steps`: the
+    R7611, 2000) as in :func:`oracles.dpd._kernels.run_steps`: the
     dissipative force of the velocity change ``dv`` = dt F / 2 of the fluid
     beads (0 for the wall beads, whose velocity is imposed) is added, from
     scratch ``dforce``; both (n, 3). The wall stress then counts the mean of

@@ -3,7 +3,7 @@ lists, fused velocity Verlet / Langevin BAOAB, simple shear), trajectories and t
 all-pairs NumPy reference.
 
 Reduced LJ units (sigma, epsilon, m, k_B = 1); physics and conventions in
-:mod:`oracles.md` and :mod:`oracles._md_kernels`. Re-exported by :mod:`oracles.md`.
+:mod:`oracles.md.stress` and :mod:`oracles.md._kernels`. Exported by :mod:`oracles.md`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import time
 
 import numpy as np
 
-from . import _md_kernels as K
+from hmm.contract import OracleSetupError
+
+from . import _kernels as K
+
 
 def fcc_lattice(cells: tuple[int, int, int], a: float, orientation: str = "100") -> tuple[np.ndarray, np.ndarray]:
     """Perfect fcc crystal of cubic lattice constant ``a`` in a periodic orthorhombic box.
@@ -28,7 +31,7 @@ def fcc_lattice(cells: tuple[int, int, int], a: float, orientation: str = "100")
     elif orientation == "110":
         basis, edges = np.array([[0, 0, 0], [0.5, 0.5, 0.5]]), np.array([a / math.sqrt(2), a / math.sqrt(2), a])
     else:
-        raise ValueError(f"fcc_lattice(): `orientation` must be '100' or '110', got {orientation!r}")
+        raise OracleSetupError(f"fcc_lattice(): `orientation` must be '100' or '110', got {orientation!r}")
     grid = np.stack(np.meshgrid(*[np.arange(c) for c in cells], indexing="ij"), -1).reshape(-1, 1, 3)
     pos = ((grid + basis[None]) * edges).reshape(-1, 3)
     return np.ascontiguousarray(pos, dtype=np.float64), edges * np.asarray(cells, dtype=float)
@@ -65,7 +68,7 @@ class LJSystem:
     box : array (3,)
         Orthorhombic periodic box edges; r_c + skin (times ||F^-1|| when
         sheared) must not exceed half of each.
-    cutoff, skin, shift, dt : see :class:`LennardJonesMD`.
+    cutoff, skin, shift, dt : see :class:`LJStress`.
     seed : int
         Seed of the Langevin noise (numba's per-thread generator, seeded here
         and at each :meth:`run`, so runs are reproducible).
@@ -92,14 +95,14 @@ class LJSystem:
         self.box = np.ascontiguousarray(box, dtype=np.float64).copy()
         n = len(self.pos)
         if self.pos.shape != (n, 3) or self.vel.shape != (n, 3) or self.box.shape != (3,):
-            raise ValueError("LJSystem: positions/velocities must have shape (n, 3) and box (3,)")
+            raise OracleSetupError("LJSystem: positions/velocities must have shape (n, 3) and box (3,)")
         self.shear = float(shear)
         if not math.isfinite(self.shear):
-            raise ValueError(f"LJSystem: `shear` must be finite, got {shear!r}")
+            raise OracleSetupError(f"LJSystem: `shear` must be finite, got {shear!r}")
         g = abs(self.shear)
         self.stretch = 0.5 * (g + math.sqrt(g * g + 4.0))  # ||F^-1||_2 of the simple shear
         if (cutoff + skin) * self.stretch > 0.5 * self.box.min():
-            raise ValueError(f"LJSystem: (cutoff + skin) ||F^-1|| = {(cutoff + skin) * self.stretch:g} exceeds half "
+            raise OracleSetupError(f"LJSystem: (cutoff + skin) ||F^-1|| = {(cutoff + skin) * self.stretch:g} exceeds half "
                              f"the smallest box edge {0.5 * self.box.min():g}")
         self.cutoff, self.skin, self.dt, self.eps, self.mass = float(cutoff), float(skin), float(dt), float(eps), float(mass)
         self.e_shift = 4 * eps * (cutoff**-12 - cutoff**-6) if shift else 0.0

@@ -2,8 +2,8 @@ r"""The lattice of the rejection-free KMC (:mod:`oracles.kmc`): process tables, 
 
 :func:`compile_model` turns a model (and an optional :class:`Reservoirs`
 boundary) into the rate tables of the class-grouped BKL kernels
-(:mod:`oracles._kmc_kernels`); :func:`initialise` lifts coverages to a random
-lattice; :class:`KMCSimulation` holds a lattice with its bucket structure and
+(:mod:`oracles.kmc._kernels`); :func:`initialise` lifts coverages to a random
+lattice; :class:`KMCSystem` holds a lattice with its bucket structure and
 advances it in place (exact exponential waiting times, total rate R:
 dt = -ln(u) / R); :func:`simulate` runs one burst and returns a :class:`KMCRun`.
 """
@@ -16,11 +16,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._kmc_kernels import build_state, run_events
-from .kmc_models import Process, Reservoirs, _checked_coverages
+from hmm.contract import OracleSetupError
+
+from ._kernels import build_state, run_events
+from .models import Process, Reservoirs, _checked_coverages
+
 
 class Tables(NamedTuple):
-    """Compiled process tables of one (model, boundary): see :mod:`oracles._kmc_kernels`."""
+    """Compiled process tables of one (model, boundary): see :mod:`oracles.kmc._kernels`."""
 
     n_species: int
     n_values: int
@@ -99,7 +102,7 @@ def compile_model(model: Any, boundary: Reservoirs | None = None) -> Tables:
     if boundary is not None and not isinstance(boundary, Reservoirs):
         raise TypeError(f"`boundary` must be None (periodic) or Reservoirs, got {type(boundary).__name__}")
     if boundary is not None and len(boundary.left) != len(model.species):
-        raise ValueError(f"Reservoirs: need {len(model.species)} coverages per side, got {len(boundary.left)}")
+        raise OracleSetupError(f"Reservoirs: need {len(model.species)} coverages per side, got {len(boundary.left)}")
     return _compile(tuple(model.species), tuple(model.processes), boundary)
 
 
@@ -113,7 +116,7 @@ def initialise(lattice_shape: tuple[int, int], coverages: Any, rng: np.random.Ge
     """
     n_rows, n_cols = (int(n) for n in lattice_shape)
     if n_rows < 2 or n_cols < (5 if boundary else 2):
-        raise ValueError(f"initialise(): `lattice_shape` too small, got {lattice_shape}")
+        raise OracleSetupError(f"initialise(): `lattice_shape` too small, got {lattice_shape}")
     cov = _checked_coverages(coverages, "initialise(): `coverages`")
 
     def fill(n: int, c: tuple[float, ...]) -> np.ndarray:
@@ -146,7 +149,7 @@ class KMCRun(NamedTuple):
     absorbed: bool               # total rate fell to zero (e.g. a poisoned ZGB lattice)
 
 
-class KMCSimulation:
+class KMCSystem:
     """A lattice and its BKL data structures, advanced in place by :meth:`advance`.
 
     Parameters
@@ -163,10 +166,10 @@ class KMCSimulation:
         tab = compile_model(model, boundary)
         lat = np.asarray(lattice)
         if lat.ndim != 2 or lat.shape[0] < 2 or lat.shape[1] < (5 if boundary else 2):
-            raise ValueError(f"KMCSimulation: `lattice` must be 2-D and at least 2 x {5 if boundary else 2}, "
+            raise OracleSetupError(f"KMCSystem: `lattice` must be 2-D and at least 2 x {5 if boundary else 2}, "
                              f"got shape {lat.shape}")
         if lat.min() < 0 or lat.max() > tab.n_species:
-            raise ValueError(f"KMCSimulation: `lattice` values must be species 0..{tab.n_species}")
+            raise OracleSetupError(f"KMCSystem: `lattice` values must be species 0..{tab.n_species}")
         self.model, self.boundary, self.tables = model, boundary, tab
         self.shape = lat.shape
         val = np.array(lat, dtype=np.int8)
@@ -214,13 +217,13 @@ class KMCSimulation:
         ``n_records`` coverage records evenly spaced over ``t_burst``.
         ``seed`` (int, any size) seeds this call's random numbers."""
         if t_burst is None and n_events is None:
-            raise ValueError("advance(): give `t_burst` or `n_events`")
+            raise OracleSetupError("advance(): give `t_burst` or `n_events`")
         if t_burst is not None and not (math.isfinite(t_burst) and t_burst >= 0):
-            raise ValueError(f"advance(): `t_burst` must be a finite time >= 0, got {t_burst}")
+            raise OracleSetupError(f"advance(): `t_burst` must be a finite time >= 0, got {t_burst}")
         if n_events is not None and (isinstance(n_events, bool) or int(n_events) != n_events or n_events < 0):
-            raise ValueError(f"advance(): `n_events` must be an int >= 0, got {n_events!r}")
+            raise OracleSetupError(f"advance(): `n_events` must be an int >= 0, got {n_events!r}")
         if n_records and t_burst is None:
-            raise ValueError("advance(): records need `t_burst`")
+            raise OracleSetupError("advance(): records need `t_burst`")
         tab = self.tables
         S = tab.n_species
         t_end = math.inf if t_burst is None else float(t_burst)
@@ -247,5 +250,11 @@ def simulate(lattice: np.ndarray, model: Any, *, t_burst: float | None = None,
              n_records: int = 0) -> KMCRun:
     """Run BKL KMC from ``lattice`` for a physical time ``t_burst`` or ``n_events``
     events; returns a :class:`KMCRun` (the input lattice is not modified)."""
-    return KMCSimulation(lattice, model, boundary).advance(t_burst=t_burst, n_events=n_events, seed=seed,
+    return KMCSystem(lattice, model, boundary).advance(t_burst=t_burst, n_events=n_events, seed=seed,
                                                           n_records=n_records)
+
+
+KMCSimulation = KMCSystem  # the name before the redesign
+
+
+__all__ = ["KMCSystem", "KMCSimulation", "KMCRun", "Tables", "compile_model", "initialise", "simulate"]
