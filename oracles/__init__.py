@@ -55,6 +55,7 @@ from importlib import import_module
 from typing import Any
 
 from . import _moved
+from ._sampling import SampledOracle, Weighted
 from .base import Oracle
 from .registry import EF_MODELS, ORACLES, get_oracle
 
@@ -102,9 +103,9 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-__all__ = ["Oracle", "ORACLES", "EF_MODELS", "get_oracle",
+__all__ = ["Oracle", "ORACLES", "EF_MODELS", "get_oracle", "SampledOracle", "Weighted",
            "LJStress", "ChainStress", "NVEChainStress", "DPDShearStress", "DPDWallSlip", "KMCCoverages",
            "CellProblemFlux", "NoisyCellProblemFlux", "CarreauShearStress", "NonlinearElasticStress", "LammpsStress",
            "ASEStress", "TrivialSum", "NoisyQuadratic",
            "LJSystem", "ChainSystem", "DPDSystem", "ChannelSystem", "KMCSystem"]
-assert set(__all__[4:]) == {*_ORACLE_NAMES, *_ENGINE_NAMES}
+assert set(__all__[6:]) == {*_ORACLE_NAMES, *_ENGINE_NAMES}

@@ -20,8 +20,13 @@ def blocks(language: str) -> list[str]:
 def test_the_python_snippets_run_in_order(capsys):
     namespace: dict = {}
     for code in blocks("python"):
-        exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
+        exec(compile(code, str(DOC), "exec", dont_inherit=True), namespace)  # as pasted: no __future__ flags
     assert "does not honour Budget.target_stderr" in capsys.readouterr().out
+    # the sampled oracle's stderr is the correlation-aware one: with phi = 0.9 the naive stderr of the
+    # 80000 pooled samples would be sqrt((1 - phi) / (1 + phi)) ~ 0.23 of it
+    est = namespace["est"]
+    naive = 0.5 / np.sqrt(4 * 20000)
+    assert est.stderr[0] > 3 * naive
 
 
 def test_the_toml_snippet_runs_the_documented_oracle_through_hmm_run(tmp_path, monkeypatch):
