@@ -83,12 +83,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     u = ds["u"].values
     final = u[-1] if cfg.run.mode == "transient" else u
-    flux_se = max(float(np.max(ds[v].values)) for v in ds.data_vars if v.endswith("_stderr"))
+    closure = [v for v in ds.data_vars if v.endswith("_stderr") and v != "u_stderr"]  # the oracle's outputs
+    noise = ", ".join(f"max {v.removesuffix('_stderr')} stderr {float(np.max(ds[v].values)):.2g}" for v in closure)
     shape = "x".join(str(c) for c in grid.shape)
     when = (f"t={float(ds.time[-1]):.4g} after {int(ds.attrs['n_steps'])} {cfg.run.stepper} steps"
             if cfg.run.mode == "transient" else f"steady ({ds.attrs['newton_iterations']} Newton its)")
     print(f"{cfg.title}: {grid.dim}D {shape} grid, {when}; max|u|={np.max(np.abs(final)):.6g} "
-          f"(max flux stderr {flux_se:.2g}); {int(ds.attrs['micro_runs'])} micro runs, "
+          f"({noise}); {int(ds.attrs['micro_runs'])} micro runs, "
           f"{float(ds.attrs['micro_seconds']):.3g} micro-s on {cluster}; wall {wall:.3g} s; wrote {path}")
     return 0
 

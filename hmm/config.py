@@ -8,7 +8,7 @@ Example (``examples/layered_diffusion.toml``)::
 
     title = "layered diffusion"
     [oracle]
-    kind = "cell_problem"         # a key of oracles.ORACLES, or "package.module:ClassName"
+    kind = "cell_problem_flux"    # a key of oracles.ORACLES, or "package.module:ClassName"
     cells = 24                    # the oracle's own parameters
     coefficient = { kind = "layered_cosine", a0 = 2.0, amp = 1.5, axis = 0, macro_slope = 0.5 }
     [macro]

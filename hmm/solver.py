@@ -134,10 +134,13 @@ class HMMSolver:
         self.closure = closure_wrapper(self.coupler_closure) if closure_wrapper else self.coupler_closure
 
     def _units(self, given: dict[str, str]) -> dict[str, str]:
-        """Unit of every name in the results: defaults "1" < the law's < the
-        oracle's (closure answers) < ``given``."""
+        """Unit of every name in the results: defaults "1" < the oracle's
+        (closure answers, and the positions it takes as inputs) < the law's <
+        ``given``."""
         oracle = oracle_units(self.coupler.oracle)
-        units = {"x": "1", "time": "1", **{f: "1" for f in self.fields}, **dict(self.law.units)}
+        # a coordinate the oracle takes as an input (a position "x", "y") carries the oracle's unit
+        coords = {c: oracle[c] for c in ("x", "y") if c in self.coupler.inputs and oracle.get(c, "1") != "1"}
+        units = {"x": "1", "time": "1", **coords, **{f: "1" for f in self.fields}, **dict(self.law.units)}
         for law_name, name in self.names.items():
             units[name] = given.get(name, given.get(law_name, given.get("flux", oracle.get(name, "1"))))
         units.update({k: v for k, v in given.items() if k not in self.names})

@@ -48,3 +48,16 @@ def test_the_toml_snippet_runs_the_documented_oracle_through_hmm_run(tmp_path, m
     # a second-order finite-volume scheme on 32 cells (error ~ h^2 max|d3u/dy3| / 8 ~ 1e-3 here) and a
     # stress noise of 0.01 / sqrt(100) Pa per face (moves u by ~ 1e-3 / mu); 1e-2 bounds both
     assert np.max(np.abs(u - exact)) < 1e-2 and np.all(u > 0)
+
+
+README = DOC.parents[1] / "README.md"
+
+
+def test_the_readme_snippets_run_as_pasted(capsys):
+    """Both README snippets, the first on a real embedded cluster under its __main__ guard."""
+    snippets = re.findall(r"^```python\n(.*?)^```$", README.read_text(), flags=re.S | re.M)
+    assert len(snippets) == 2
+    for code in snippets:
+        exec(compile(code, str(README), "exec", dont_inherit=True), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert "flux_x_stderr" in out and "fresh_runs=" in out

@@ -186,6 +186,7 @@ path = "{out.as_posix()}"
     reference = solve_steady(DiffusionLaw(source=1.0), Grid1D(16), LinearFlux(2.0)).u
     assert np.allclose(ds["u"].values, reference, rtol=0, atol=1e-12)
     assert abs(ds["u"].values.max() - 1 / 16) < 1e-3  # u = x (1 - x) / (2 k): max 1/16 (O(h^2) scheme)
+    assert ds["flux"].attrs["units"] == "W/m^2" and ds["x"].attrs["units"] == "m"  # the oracle's own units
     bad = cfg.read_text().replace("k = 2.0", "k = -1.0")
     cfg.write_text(bad)
     assert main(["run", str(cfg), "--no-progress"]) == 2
