@@ -24,6 +24,12 @@ def _bump(tag: str) -> int:
     return n
 
 
+def calls(tag: str) -> int:
+    """Runs counted under ``tag`` so far."""
+    path = os.path.join(tag, "calls")
+    return int(open(path).read()) if os.path.exists(path) else 0
+
+
 @dataclass(frozen=True)
 class CountingOracle:
     tag: str
@@ -31,8 +37,7 @@ class CountingOracle:
     outputs = ("value",)
 
     def calls(self) -> int:
-        path = os.path.join(self.tag, "calls")
-        return int(open(path).read()) if os.path.exists(path) else 0
+        return calls(self.tag)
 
     def run(self, state, *, seed, budget):
         _bump(self.tag)
@@ -83,8 +88,7 @@ class SetupErrorOracle:
     outputs = ("value",)
 
     def calls(self) -> int:
-        path = os.path.join(self.tag, "calls")
-        return int(open(path).read()) if os.path.exists(path) else 0
+        return calls(self.tag)
 
     def run(self, state, *, seed, budget):
         _bump(self.tag)
@@ -105,8 +109,7 @@ class DeclaredOracle:
     deterministic = True
 
     def calls(self) -> int:
-        path = os.path.join(self.tag, "calls")
-        return int(open(path).read()) if os.path.exists(path) else 0
+        return calls(self.tag)
 
     def run(self, state, *, seed, budget):
         _bump(self.tag)
