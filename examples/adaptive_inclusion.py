@@ -12,6 +12,7 @@ Usage: ``python examples/adaptive_inclusion.py [sync|local] [tol]``
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -27,8 +28,12 @@ from validation import adaptivity as va  # noqa: E402
 
 
 def main() -> None:
-    client = sys.argv[1] if len(sys.argv) > 1 else "sync"
-    tol = float(sys.argv[2]) if len(sys.argv) > 2 else 5e-4
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("client", nargs="?", default="sync", choices=("sync", "local"),
+                        help="'sync' (in process, default) or 'local' (embedded Dask cluster)")
+    parser.add_argument("tol", nargs="?", type=float, default=5e-4, help="goal tolerance (default 5e-4)")
+    args = parser.parse_args()
+    client, tol = args.client, args.tol
     coef = va.problems()["inclusion"]
     ds = va.adaptive_run(coef, tol, noise=0.01, client=None if client == "local" else "sync",
                          cells=16, max_cells=256, max_iterations=30)
