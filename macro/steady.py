@@ -28,8 +28,8 @@ tangents included) and ``B = dF/dA``, so
 
 .. math::
 
-    \operatorname{Cov}(u) = J^{-1} B\, \Sigma\, B^T J^{-T},
-    \qquad \Sigma = \operatorname{diag}(\sigma^2),
+    \\operatorname{Cov}(u) = J^{-1} B\\, \\Sigma\\, B^T J^{-T},
+    \\qquad \\Sigma = \\operatorname{diag}(\\sigma^2),
 
 the answers taken independent (as ``rhs_stderr`` takes them).
 :func:`steady_uncertainty` evaluates this with the last Newton Jacobian of
