@@ -31,7 +31,8 @@ component). The accepted value keeps its standard error :math:`\sigma_k`
 :math:`\partial u / \partial \ell` carries it into the solution. The
 iteration converges in mean when the map is a contraction,
 :math:`|\partial G / \partial \ell| < 1`; a pass limit stops it otherwise
-with :class:`FixedPointError`.
+with :class:`FixedPointError`, or (``on_exhausted="solve"``) with one more
+solve at the oracle's last answer, returned as not converged.
 
 Units are those of the parameter (a length for a slip length). Nothing here
 knows a concrete oracle or law: the caller supplies ``solve(value)`` (e.g.
@@ -242,7 +243,8 @@ def _as_components(x: Any, name: str) -> np.ndarray:
 
 def noisy_fixed_point(solve: Callable[[Value], Any], coupling: BoundaryCoupling, *, initial: Any = 0.0,
                       initial_stderr: Any = 0.0, max_iterations: int = 10, n_sigma: float = 2.0, atol: float = 0.0,
-                      sensitivity: Callable[[Any], Any] | None = None) -> FixedPointResult:
+                      sensitivity: Callable[[Any], Any] | None = None,
+                      on_exhausted: str = "raise") -> FixedPointResult:
     """Solve the macro problem and the boundary parameter consistently, by a noisy fixed point.
 
     Pass ``k``: ``solution_k = solve(value_k)``; the coupling measures the
@@ -281,6 +283,11 @@ def noisy_fixed_point(solve: Callable[[Value], Any], coupling: BoundaryCoupling,
         ``sensitivity(solution) -> d solution / d parameter`` (array shaped like
         the solution, with a trailing axis of one entry per component for a
         vector parameter); gives ``result.solution_stderr``.
+    on_exhausted : {"raise", "solve"}
+        After ``max_iterations`` passes without acceptance: raise
+        :class:`FixedPointError` (default), or solve once more with the
+        oracle's last answer (and its stderr) and return that solution with
+        ``converged`` False (``n_solves = max_iterations + 1``).
 
     Returns
     -------
@@ -289,7 +296,8 @@ def noisy_fixed_point(solve: Callable[[Value], Any], coupling: BoundaryCoupling,
     Raises
     ------
     FixedPointError
-        Not accepted within ``max_iterations`` passes (``.result`` keeps them).
+        Not accepted within ``max_iterations`` passes and ``on_exhausted`` is
+        ``"raise"`` (``.result`` keeps them).
     TypeError, ValueError
         Bad arguments, or ``query`` returned states of the wrong shape.
     """
@@ -304,6 +312,8 @@ def noisy_fixed_point(solve: Callable[[Value], Any], coupling: BoundaryCoupling,
         raise ValueError(f"noisy_fixed_point(): `max_iterations` must be >= 1, got {max_iterations}")
     n_sigma = _check_number(n_sigma, "n_sigma", low=0.0, strict=True)
     atol = _check_number(atol, "atol", low=0.0, strict=False)
+    if on_exhausted not in ("raise", "solve"):
+        raise ValueError(f"noisy_fixed_point(): `on_exhausted` must be 'raise' or 'solve', got {on_exhausted!r}")
     if sensitivity is not None and not callable(sensitivity):
         raise TypeError(f"noisy_fixed_point(): `sensitivity` must be callable, got {type(sensitivity).__name__}")
     value = _as_components(initial, "initial")
@@ -344,6 +354,9 @@ def noisy_fixed_point(solve: Callable[[Value], Any], coupling: BoundaryCoupling,
             return result(True)
         value, stderr = answer, answer_se
         law_value = _law_value(value)
+    if on_exhausted == "solve":  # value, stderr: the last answer, which law_value holds
+        solutions.append(solve(law_value))
+        return result(False)
     last = iterates[-1]
     # the last value solved with is the one the returned solution belongs to
     value, stderr = last.value, last.stderr

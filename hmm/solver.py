@@ -227,19 +227,71 @@ class HMMSolver:
                                self._long_names(), with_time=with_time)
 
     # -- steady -----------------------------------------------------------------------
-    def solve_steady(self, u0: Any = None, **options: Any):
+    def solve_steady(self, u0: Any = None, *, stderr: bool = True, covariance: bool = False,
+                     final_correction: bool = False, **options: Any):
         """Solve ``R(u) = 0`` (``div q + f = 0``) by Newton with closure tangents
         (:func:`macro.solve_steady`); return a Dataset with dims ``x`` [, ``y``]
-        (no time)."""
+        (no time).
+
+        Parameters
+        ----------
+        u0 : optional
+            Initial guess (see :meth:`initial_state`); zeros by default.
+        stderr : bool
+            Add ``<field>_stderr`` for every field: the closure's standard
+            errors at the steady state propagated linearly through the last
+            Newton Jacobian (closure tangents, no secant),
+            ``Cov(u) = J^{-1} B diag(sigma^2) B^T J^{-T}`` with
+            ``B = dR/d(answers)`` (:func:`macro.steady.steady_uncertainty`;
+            answers taken independent). No micro runs; one law evaluation per
+            noisy answer and one factorisation of ``J``.
+        covariance : bool
+            Also add the covariance of the flat state (dims ``state``,
+            ``state_t``; fields, then cells in C order): ``u_covariance`` for
+            a one-field law ``u``, else ``state_covariance``.
+        final_correction : bool
+            Replace the accepted iterate by one more Newton step from its own
+            evaluation, ``u - J^{-1} R(u)``
+            (:func:`macro.steady.newton_correction`): Newton stops once the
+            residual is below the closure noise, but that residual still says
+            where the measured answers balance. Free (no closure call); the
+            accepted iterate is kept as ``<field>_accepted``, and the recorded
+            closure answers are those at the accepted iterate.
+        **options
+            Passed to :func:`macro.solve_steady` (``tol``, ``max_iter``, ...).
+        """
         from macro import solve_steady
+        from macro.steady import newton_correction, steady_uncertainty
 
         start = time.perf_counter()
         mark = self.coupler.accounting
         res = solve_steady(self.law, self.grid, self.closure, self._state(self.initial_state(u0)), **options)
         records = Records(self.fields)
-        self._record(records, res.iterations, 0.0, res.u, res.evaluation, self.coupler.accounting - mark)
-        return self._dataset(records, with_time=False, mode="steady", newton_iterations=res.iterations,
-                             residual=float(res.residual), wall_s=time.perf_counter() - start)
+        u = newton_correction(res) if final_correction else res.u
+        self._record(records, res.iterations, 0.0, u, res.evaluation, self.coupler.accounting - mark)
+        ds = self._dataset(records, with_time=False, mode="steady", newton_iterations=res.iterations,
+                           residual=float(res.residual), final_correction=int(bool(final_correction)),
+                           wall_s=time.perf_counter() - start)
+        if final_correction:
+            for name, values in zip(self.fields, self._field_values(res.u)):
+                ds[f"{name}_accepted"] = (ds[name].dims, values, {
+                    "units": ds[name].attrs.get("units", "1"),
+                    "long_name": f"the Newton iterate of {name} the solver accepted (before the final correction)"})
+        if stderr or covariance:
+            unc = steady_uncertainty(self.law, self.grid, res, covariance=covariance)
+            for name, values in zip(self.fields, self._field_values(unc.stderr)):
+                ds[f"{name}_stderr"] = (ds[name].dims, values, {
+                    "units": ds[name].attrs.get("units", "1"),
+                    "long_name": f"standard error of {name}, closure noise propagated through the Newton Jacobian"})
+            if covariance:
+                single = len(self.fields) == 1
+                unit = ds[self.fields[0]].attrs.get("units", "1")
+                ds[f"{self.fields[0]}_covariance" if single else "state_covariance"] = (
+                    ("state", "state_t"), unc.covariance,
+                    {"units": f"({unit})^2" if single else "field units squared",
+                     "long_name": f"covariance of the flat state (fields {self.fields}, cells in C order), "
+                                  "closure noise propagated through the Newton Jacobian"})
+        return ds
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,

@@ -59,13 +59,15 @@ from .diffusion import DiffusionLaw, FluxEvaluation
 from .grid import Grid1D, Grid2D
 from .linsolve import LinearSolveError, solve_linear
 from .profiles import PROFILES, make_profile
-from .steady import SteadyResult, SteadyStateError, solve_steady
+from .steady import (SteadyResult, SteadyStateError, SteadyUncertainty, newton_correction, solve_steady,
+                     steady_uncertainty)
 from .steppers import STEPPERS, Stepper, StepperError, StepResult, get_stepper
 from .law import ConservationLaw, Evaluation, FluxFormLaw, SemiDiscreteLaw
 
 __all__ = [
     "Grid1D", "Grid2D", "DiffusionLaw", "FluxEvaluation", "STEPPERS", "get_stepper", "Stepper",
-    "StepResult", "StepperError", "solve_steady", "SteadyResult", "SteadyStateError",
+    "StepResult", "StepperError", "solve_steady", "SteadyResult", "SteadyStateError", "SteadyUncertainty",
+    "steady_uncertainty", "newton_correction",
     "ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "PROFILES",
     "make_profile", "solve_linear", "LinearSolveError", "ElasticWaveLaw", "NessyahuTadmor",
     "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper", "ThermoElasticWaveLaw",

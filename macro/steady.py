@@ -18,6 +18,27 @@ noise term only after the first Newton update (an initial guess whose
 residual hides in the noise is still corrected).
 For a linear closure the solve takes one Newton step plus one residual check
 (two closure calls with exact or FD tangents).
+
+Closure noise in the steady state
+---------------------------------
+The steady state solves ``F(u; A) = 0`` where ``A`` are the closure's
+answers, each with standard error ``sigma``. Linearising,
+``J du + B dA = 0`` with ``J = dF/du`` (the Newton Jacobian, closure
+tangents included) and ``B = dF/dA``, so
+
+.. math::
+
+    \\operatorname{Cov}(u) = J^{-1} B\\, \\Sigma\\, B^T J^{-T},
+    \\qquad \\Sigma = \\operatorname{diag}(\\sigma^2),
+
+the answers taken independent (as ``rhs_stderr`` takes them).
+:func:`steady_uncertainty` evaluates this with the last Newton Jacobian of
+a :class:`SteadyResult`; ``B`` comes from the law's own arithmetic,
+re-evaluated with one answer at a time moved by its stderr (no closure
+call, no micro run), exact for laws affine in the answers such as
+:class:`macro.DiffusionLaw`. :func:`newton_correction` is the Newton step
+``-J^{-1} F`` from the accepted iterate's evaluation, which Newton's noise
+floor leaves untaken; it costs no closure call.
 """
 
 from __future__ import annotations
@@ -28,14 +49,15 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validate import check_float, check_int
-from .closure import CountingClosure, as_closure
+from .closure import ClosureResult, CountingClosure, as_closure
 from .grid import Grid1D, Grid2D
 from .law import Evaluation, SemiDiscreteLaw, check_state, state_shape
 from .linsolve import LINEAR_METHODS, solve_linear
 from .newton import acceptance_threshold
 from .newton import noise_factor as default_noise_factor
 
-__all__ = ["solve_steady", "SteadyResult", "SteadyStateError"]
+__all__ = ["solve_steady", "SteadyResult", "SteadyStateError", "SteadyUncertainty", "steady_uncertainty",
+           "newton_correction"]
 
 
 class SteadyStateError(RuntimeError):
@@ -78,6 +100,12 @@ class SteadyResult:
         Closure calls (batches) made.
     residual_history : tuple of float
         ``||F||_inf`` at every iterate, starting with ``u0``.
+    jacobian : sparse matrix or ndarray, or None
+        The last Newton Jacobian ``dF/du`` (state size squared): the one the
+        last Newton update was computed from, or the one at ``u`` when ``u``
+        was accepted at a Jacobian evaluation (closure tangents, exact or by
+        finite differences; no secant). Used by :func:`steady_uncertainty`
+        and :func:`newton_correction`.
     """
 
     u: np.ndarray
@@ -87,6 +115,7 @@ class SteadyResult:
     converged: bool
     n_closure_calls: int = 0
     residual_history: tuple[float, ...] = ()
+    jacobian: Any = None
 
 
 def solve_steady(
@@ -163,7 +192,7 @@ def solve_steady(
             threshold = _threshold(jac, u, ev)
             if rnorm <= threshold:
                 history.append(rnorm)
-                return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history))
+                return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history), jac)
         jac, ev = law.jacobian(grid, u, t, counted)
         rnorm = float(np.abs(ev.du_dt).max())
         history.append(rnorm)
@@ -171,7 +200,7 @@ def solve_steady(
         # guess below the noise is still a real change to make (the steppers' rule)
         threshold = _threshold(jac, u, ev, noise=iteration > 0)
         if rnorm <= threshold:
-            return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history))
+            return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history), jac)
         if iteration == max_iter:
             break
         u = u + solve_linear(jac, -ev.du_dt.ravel(), method=linear_solver).reshape(shape)
@@ -180,3 +209,145 @@ def solve_steady(
         f"||F||_inf = {rnorm:.3e} > {threshold:.3e}",
         u, rnorm, max_iter,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class SteadyUncertainty:
+    """Closure noise carried into a steady state by :func:`steady_uncertainty`.
+
+    Attributes
+    ----------
+    stderr : ndarray
+        Standard error of every state entry (state shape, the state's units).
+    covariance : ndarray (n_state, n_state) or None
+        Covariance of the flat state (C order of the state shape), if asked for.
+    n_noisy_answers : int
+        Closure answers with a nonzero stderr (the columns of ``B``).
+    """
+
+    stderr: np.ndarray
+    covariance: np.ndarray | None
+    n_noisy_answers: int
+
+
+class _Replay:
+    """A closure answering the arrays of one evaluation whatever it is asked (no new runs)."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self.shape = np.shape(evaluation.points)
+        self.mean = np.array(evaluation.mean, dtype=float)
+        self.stderr = np.asarray(evaluation.stderr, dtype=float)
+        self.cost = np.zeros(len(self.mean))
+
+    def __call__(self, points: np.ndarray, *, seed_rows: np.ndarray | None = None) -> ClosureResult:
+        if np.shape(points) != self.shape:
+            raise ValueError(f"steady_uncertainty(): the law queried {np.shape(points)} points at the steady "
+                             f"state, its evaluation holds {self.shape}")
+        return ClosureResult(self.mean, self.stderr, self.cost)
+
+
+def _factorised(jac: Any, func: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``b -> J^{-1} b`` (b of shape (n,) or (n, k)) from one sparse LU factorisation."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from .linsolve import LinearSolveError
+
+    try:
+        return spla.splu(sp.csc_matrix(jac, dtype=float)).solve
+    except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
+        raise LinearSolveError(f"{func}: the Newton Jacobian cannot be factorised: {exc}") from exc
+
+
+def steady_uncertainty(law: Any, grid: Any, result: SteadyResult, *, covariance: bool = False,
+                       block: int = 256) -> SteadyUncertainty:
+    """Standard error (and optionally covariance) of a steady state from its closure's stderr.
+
+    ``Cov(u) = J^{-1} B diag(sigma^2) B^T J^{-T}`` (module docstring), with
+    ``J`` the last Newton Jacobian of ``result`` (``result.jacobian``) and
+    ``sigma`` the stderr of the closure answers at ``result.u``
+    (``result.evaluation``). The column of ``B`` of answer ``a`` is
+    ``F(u; A + sigma_a e_a) - F(u; A)`` evaluated by ``law.evaluate`` with
+    a closure that replays the stored answers: a linearisation over one
+    stderr, exact for a law affine in its closure answers. Cost: one law
+    evaluation (no closure call) per noisy answer and one LU factorisation
+    of ``J``; the columns are solved ``block`` at a time, so the memory is
+    ``n_state * block`` (plus ``n_state^2`` for the covariance).
+
+    Parameters
+    ----------
+    law : semi-discrete macro.ConservationLaw
+        The law ``result`` was solved for.
+    grid : Grid1D or Grid2D
+    result : SteadyResult
+        From :func:`solve_steady` (it carries the Jacobian).
+    covariance : bool
+        Also return the full covariance of the flat state.
+    block : int
+        Noise columns solved together (>= 1).
+
+    Returns
+    -------
+    SteadyUncertainty
+
+    Raises
+    ------
+    TypeError
+        ``result`` is not a SteadyResult.
+    ValueError
+        ``result`` has no Jacobian.
+    macro.LinearSolveError
+        The Jacobian is singular.
+    """
+    func = "steady_uncertainty()"
+    if not isinstance(result, SteadyResult):
+        raise TypeError(f"{func}: `result` must be a macro.SteadyResult, got {type(result).__name__}")
+    if result.jacobian is None:
+        raise ValueError(f"{func}: `result` carries no Newton Jacobian (`result.jacobian` is None); "
+                         "pass the SteadyResult that solve_steady() returned")
+    block = check_int(block, "block", func, minimum=1)
+    ev = result.evaluation
+    replay = _Replay(ev)
+    n = int(np.size(result.u))
+    noisy = np.argwhere(replay.stderr > 0)
+    variance = np.zeros(n)
+    cov = np.zeros((n, n)) if covariance else None
+    if len(noisy):
+        solve = _factorised(result.jacobian, func)
+        base = np.asarray(law.evaluate(grid, result.u, ev.t, replay).du_dt, dtype=float).ravel()
+        for start in range(0, len(noisy), block):
+            columns = np.empty((n, min(block, len(noisy) - start)))
+            for k, (p, j) in enumerate(noisy[start:start + block]):
+                original, sigma = replay.mean[p, j], replay.stderr[p, j]
+                replay.mean[p, j] = original + sigma
+                step = replay.mean[p, j] - original  # the representable shift
+                moved = np.asarray(law.evaluate(grid, result.u, ev.t, replay).du_dt, dtype=float).ravel()
+                replay.mean[p, j] = original
+                columns[:, k] = (moved - base) * (sigma / step)
+            du = solve(columns)  # -du: the sign drops out of the second moments
+            variance += np.sum(du * du, axis=1)
+            if cov is not None:
+                cov += du @ du.T
+    stderr = np.sqrt(variance).reshape(np.shape(result.u))
+    return SteadyUncertainty(stderr, cov, int(len(noisy)))
+
+
+def newton_correction(result: SteadyResult, *, linear_solver: str = "auto") -> np.ndarray:
+    """The accepted iterate plus one more Newton step from its own evaluation, ``u - J^{-1} F(u)``.
+
+    Newton stops once ``||F(u)||`` is below the closure noise, but ``F(u)``
+    is still the best estimate of where the measured answers balance: the
+    step costs no closure call (``J`` is ``result.jacobian``). For a linear
+    closure it lands on the exact root for the noise of the last evaluation.
+    Returns an array of the state's shape.
+    """
+    func = "newton_correction()"
+    if not isinstance(result, SteadyResult):
+        raise TypeError(f"{func}: `result` must be a macro.SteadyResult, got {type(result).__name__}")
+    if result.jacobian is None:
+        raise ValueError(f"{func}: `result` carries no Newton Jacobian (`result.jacobian` is None)")
+    if linear_solver not in LINEAR_METHODS:
+        raise ValueError(f"{func}: unknown `linear_solver` {linear_solver!r}; valid: {list(LINEAR_METHODS)}")
+    residual = np.asarray(result.evaluation.du_dt, dtype=float).ravel()
+    step = solve_linear(result.jacobian, -residual, method=linear_solver)
+    return result.u + step.reshape(np.shape(result.u))

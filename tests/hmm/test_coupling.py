@@ -168,6 +168,30 @@ def test_a_map_that_is_not_a_contraction_raises_with_the_passes_so_far(bulk):
     assert all(b > a for a, b in zip(steps, steps[1:]))  # each step twice the last: diverging
 
 
+def test_exhausted_passes_can_end_with_a_solve_at_the_last_answer(bulk):
+    """on_exhausted="solve": after max_iterations refused passes, one more solve with the oracle's last
+    answer, returned as not converged with that answer's stderr (carried by the sensitivity)."""
+    l0, noise, n = 0.3, 0.01, 4
+    solved = []
+    plain = steady_hmm(_poiseuille(0.1), GRID, bulk, parameter="slip_length", rename=RENAME)
+
+    def solve(value):
+        solved.append(value)
+        return plain(value)
+
+    with Coupler(GaussianNoiseOracle(slope=(2.0, l0), noise=noise), "sync") as wall:
+        coupling = BoundaryCoupling("slip_length", wall, lambda ds, slip: [slip, 1.0], "value")
+        res = noisy_fixed_point(solve, coupling, max_iterations=n, on_exhausted="solve",
+                                sensitivity=lambda ds: np.full(CELLS, 3.0))
+    last = res.iterates[-1]
+    assert not res.converged and res.n_solves == n + 1 == len(solved) and len(res.iterates) == n
+    assert res.value == solved[-1] == last.answer[0] and res.stderr == last.answer_stderr[0] == noise
+    np.testing.assert_array_equal(res.solution_stderr, np.full(CELLS, 3.0 * noise))
+    assert res.accounting.fresh_runs == n  # no query after the final solve
+    with pytest.raises(ValueError, match="`on_exhausted` must be 'raise' or 'solve'"):
+        noisy_fixed_point(solve, coupling, on_exhausted="continue")
+
+
 def test_arguments_are_checked(bulk):
     with Coupler(GaussianNoiseOracle(slope=(1.0, 0.0)), "sync") as wall:
         with pytest.raises(ValueError, match=r"`answer` must be one of the oracle's outputs \('value',\)"):
