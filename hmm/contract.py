@@ -175,14 +175,15 @@ class Budget:
 
     def set_fields(self) -> tuple[str, ...]:
         """Names of the fields that differ from their defaults (what this budget asks for)."""
-        return tuple(f.name for f in fields(self) if getattr(self, f.name) != f.default)
+        return tuple(name for name, default in _BUDGET_DEFAULTS if getattr(self, name) != default)
 
     def resolved(self, defaults: "Budget") -> "Budget":
         """This budget with every field left at its default taken from ``defaults``
-        (an oracle's ``default_budget``): the work the oracle will really do."""
-        changes = {name: getattr(defaults, name) for name in BUDGET_FIELDS
-                   if name not in self.set_fields()}
-        return replace(self, **changes)
+        (an oracle's ``default_budget``): the work the oracle will really do.
+        Returns ``self`` when nothing changes (an already resolved budget)."""
+        changes = {name: getattr(defaults, name) for name, default in _BUDGET_DEFAULTS
+                   if getattr(self, name) == default and getattr(defaults, name) != default}
+        return replace(self, **changes) if changes else self
 
     def token(self) -> str:
         """A canonical string of the fields, used in cache keys and provenance."""
@@ -195,6 +196,8 @@ class Budget:
 
 BUDGET_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Budget))
 """Names of the :class:`Budget` fields, in order."""
+
+_BUDGET_DEFAULTS: tuple[tuple[str, Any], ...] = tuple((f.name, f.default) for f in fields(Budget))
 
 
 # -- estimates -------------------------------------------------------------------------------
