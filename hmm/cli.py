@@ -1,7 +1,8 @@
 """Command line: ``hmm run CONFIG.toml`` and ``hmm info``.
 
-Exit codes: 0 success, 2 invalid configuration or arguments, 3 unreachable
-scheduler, 4 a micro run failed (OracleError), 5 macro solver failure.
+Exit codes: 0 success, 2 invalid configuration, arguments or input, 3
+unreachable scheduler, 4 a micro run failed (OracleError), 5 macro solver
+failure or out of memory, 130 interrupted. No error ends in a traceback.
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (the number of worker processes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hmm", description="Heterogeneous multiscale runs on Dask.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", default=None,
                      help="Dask scheduler address (tcp://host:port), or 'sync'; default: embedded LocalCluster")
     run.add_argument("--out", default=None, help="results file (.nc); default: output.path of the config")
-    run.add_argument("--workers", type=int, default=None, help="worker processes of the embedded cluster")
+    run.add_argument("--workers", type=_positive_int, default=None,
+                     help="worker processes of the embedded cluster (>= 1)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--timeout", type=float, default=10.0,
                      help="seconds to wait for a scheduler address (default 10)")
@@ -132,6 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as exc:  # macro StepperError / SteadyStateError
         print(f"hmm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 5
+    except (ValueError, TypeError) as exc:  # a value the configuration schema could not see
+        print(f"hmm: error: invalid input: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("hmm: error: out of memory (reduce macro.cells, the run length or the micro budget)",
+              file=sys.stderr)
+        return 5
+    except KeyboardInterrupt:
+        print("hmm: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -121,6 +121,10 @@ class MacroConfig(_Strict):
         cells = [v] if isinstance(v, int) else list(v)
         if len(cells) not in (1, 2):
             raise ValueError(f"must have 1 or 2 entries (1D or 2D), got {len(cells)}")
+        if math.prod(cells) > MAX_CELLS:
+            raise ValueError(f"{' x '.join(map(str, cells))} = {math.prod(cells):.3g} cells; at most "
+                             f"{MAX_CELLS:.0e} are allowed (the Newton Jacobian and records of a larger "
+                             "grid outgrow a workstation's memory)")
         return cells
 
     @field_validator("source", "boundary", "initial")
@@ -153,10 +157,18 @@ class MacroConfig(_Strict):
         return len(self.cells)
 
 
+MAX_STEPS = 10_000_000
+"""Most macro time steps a configured run may take (``run.t_end / run.dt``)."""
+
+MAX_CELLS = 4_000_000
+"""Most macro cells of a configured grid (a 2000 x 2000 grid): beyond it the sparse
+Newton Jacobian, the face arrays and the records outgrow a workstation's memory."""
+
+
 class RunSection(_Strict):
     mode: Literal["transient", "steady"] = "transient"
-    t_end: Annotated[float, Field(gt=0)] | None = None
-    dt: Annotated[float, Field(gt=0)] | None = None
+    t_end: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    dt: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     stepper: str = "implicit_euler"  # a name of macro.STEPPERS
     save_every: Annotated[int, Field(ge=1)] | None = None
 
@@ -173,6 +185,9 @@ class RunSection(_Strict):
     def _times(self):
         if self.mode == "transient" and (self.t_end is None or self.dt is None):
             raise ValueError("a transient run needs run.t_end and run.dt")
+        if self.mode == "transient" and self.t_end / self.dt > MAX_STEPS:
+            raise ValueError(f"run.t_end / run.dt = {self.t_end:g} / {self.dt:g} time steps; at most "
+                             f"{MAX_STEPS:.0e} are allowed (raise run.dt or lower run.t_end)")
         return self
 
 
@@ -270,9 +285,11 @@ def load_config(path: str | Path) -> RunConfig:
     """Read and validate a TOML run configuration."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read run configuration {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"run configuration {str(path)!r} is not a text file (expected UTF-8 TOML)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

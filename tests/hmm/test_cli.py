@@ -89,6 +89,11 @@ def test_unknown_key_is_rejected_naming_it_and_nothing_is_written(tmp_path, caps
     ({"macro": {"cells": [4], "slip_length": -0.5}}, "macro.slip_length", "greater than or equal to 0"),
     ({"macro": {"cells": [4], "slip_length": [0.1, 0.2, 0.3]}}, "macro", "pair [low, high]"),
     ({"macro": {"cells": [4, 4], "slip_length": 0.5}}, "macro", "1D grids only"),
+    # hostile sizes are refused before anything is allocated
+    ({"macro": {"cells": [100000, 100000]}}, "macro.cells", "at most 4e+06"),
+    ({"run": {"mode": "transient", "t_end": float("inf"), "dt": 0.1}}, "run.t_end", "finite number"),
+    ({"run": {"mode": "transient", "t_end": 1e308, "dt": 0.1}}, "run", "time steps; at most 1e+07"),
+    ({"run": {"mode": "transient", "t_end": 1.0, "dt": float("nan")}}, "run.dt", "finite number"),
 ])
 def test_wrong_types_and_values_name_the_key(patch, key, words):
     base = {"oracle": {"kind": "cell_problem", "coefficient": {"kind": "constant"}},
@@ -98,6 +103,22 @@ def test_wrong_types_and_values_name_the_key(patch, key, words):
     with pytest.raises(ConfigError) as info:
         parse_config(base, "test")
     assert key in str(info.value) and words in str(info.value)
+
+
+@pytest.mark.parametrize("workers", ["-2", "0", "two"])
+def test_a_bad_worker_count_is_a_usage_error(tmp_path, capsys, workers):
+    cfg, out = write(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(cfg), "--workers", workers])
+    assert info.value.code == 2 and "--workers: must be an integer >= 1" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_binary_config_file_is_a_config_error(tmp_path, capsys):
+    binary = tmp_path / "run.toml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert main(["run", str(binary)]) == 2
+    assert "is not a text file" in capsys.readouterr().err
 
 
 def test_missing_file_and_bad_toml(tmp_path):
