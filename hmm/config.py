@@ -37,7 +37,7 @@ from .errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # -- oracle --------------------------------------------------------------------------------
@@ -52,8 +52,10 @@ class OracleSection(BaseModel):
     by the factory of that field (``coefficient = { kind = "layered_cosine", ... }``).
     An oracle field ``dim`` left out is taken from the macro grid."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
     kind: str
+    """A name of :data:`oracles.ORACLES` or ``"package.module:ClassName"``; every other key of the
+    section is a parameter of that oracle."""
 
     @property
     def params(self) -> dict[str, Any]:
@@ -104,16 +106,25 @@ Profile = Union[float, dict[str, Any]]
 
 class MacroConfig(_Strict):
     law: Literal["diffusion"] = "diffusion"
+    """The macro law: ``c u_t = div q + f`` (:class:`macro.DiffusionLaw`)."""
     cells: Union[Annotated[int, Field(ge=1)], list[Annotated[int, Field(ge=1)]]]
+    """Macro cells per axis, ``[n]`` (1D) or ``[nx, ny]`` (2D); at most 4e6 in all."""
     extent: list[list[float]] | None = None
+    """``[[lo, hi]]`` per axis (default the unit interval/square)."""
     source: Profile = 0.0
+    """Source ``f``: a number or a profile table ``{ kind = ..., ... }`` (:data:`macro.PROFILES`)."""
     boundary: Profile = 0.0
+    """Dirichlet data ``g`` (number or profile)."""
     initial: Profile = 0.0
-    capacity: Annotated[float, Field(gt=0)] = 1.0  # c in c u_t = div q + f (density, heat capacity)
-    fd_step: Annotated[float, Field(gt=0)] = 1e-4  # relative step of finite-difference closure tangents
-    rename: dict[str, str] = {}  # law name -> oracle name, e.g. {grad_x = "shear_rate"}
-    # Navier slip length(s) >= 0 of the boundary, one number or [low, high] (1D only): u - g = l du/dn
+    """Initial state of a transient run (number or profile)."""
+    capacity: Annotated[float, Field(gt=0)] = 1.0
+    """``c`` in ``c u_t = div q + f`` (a density, a heat capacity)."""
+    fd_step: Annotated[float, Field(gt=0)] = 1e-4
+    """Relative step of finite-difference closure tangents."""
+    rename: dict[str, str] = {}
+    """Law name -> oracle name, e.g. ``{ grad_x = "shear_rate", flux = "shear_stress" }``."""
     slip_length: Union[Annotated[float, Field(ge=0)], list[Annotated[float, Field(ge=0)]]] = 0.0
+    """Navier slip length(s) >= 0, one number or ``[low, high]`` (1D only): ``u - g = l du/dn``."""
 
     @field_validator("cells")
     @classmethod
@@ -167,10 +178,15 @@ Newton Jacobian, the face arrays and the records outgrow a workstation's memory.
 
 class RunSection(_Strict):
     mode: Literal["transient", "steady"] = "transient"
+    """``"transient"`` (time stepping to ``t_end``) or ``"steady"`` (Newton for ``div q + f = 0``)."""
     t_end: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    """End time of a transient run (finite; at most 1e7 steps of ``dt``)."""
     dt: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    stepper: str = "implicit_euler"  # a name of macro.STEPPERS
+    """Macro time step of a transient run."""
+    stepper: str = "implicit_euler"
+    """A name of :data:`macro.STEPPERS`."""
     save_every: Annotated[int, Field(ge=1)] | None = None
+    """Record every this many steps (default: about 20 records)."""
 
     @field_validator("stepper")
     @classmethod
@@ -193,24 +209,38 @@ class RunSection(_Strict):
 
 class BudgetConfig(_Strict):
     equilibration_steps: Annotated[int, Field(ge=0)] = 0
+    """Micro steps discarded before sampling (0: the oracle's ``default_budget``)."""
     sampling_steps: Annotated[int, Field(ge=0)] = 0
+    """Micro steps averaged (0: the oracle's ``default_budget``)."""
     target_stderr: Annotated[float, Field(gt=0)] | None = None
+    """Stop sampling once every output's stderr is below this (oracles that support it)."""
     max_wall_s: Annotated[float, Field(gt=0)] | None = None
+    """Wall-time cap of one micro run, in seconds (oracles that support it)."""
     replicas: Annotated[int, Field(ge=1)] = 1
+    """Independent replicas an oracle averages."""
 
 
 class CouplerConfig(_Strict):
-    scheduler: str | None = None  # None: embedded LocalCluster; "sync"; or an address
+    scheduler: str | None = None
+    """Unset: an embedded LocalCluster on 127.0.0.1; ``"sync"``: in process; or a scheduler address
+    (``--scheduler`` overrides it)."""
     workers: Annotated[int, Field(ge=1)] | None = None
+    """Worker processes of the embedded cluster (default: one per core)."""
     seed: Annotated[int, Field(ge=0)] = 0
+    """Root seed of every micro run."""
     batch_size: Annotated[int, Field(ge=1)] | None = None
+    """Queries per Dask task (unset: sized automatically)."""
     retries: Annotated[int, Field(ge=0)] = 2
-    cache: Union[bool, str] = True  # True: in memory; a path: .npz file; false: none
+    """Extra attempts of a failed stochastic micro run, each with a fresh recorded seed."""
+    cache: Union[bool, str] = True
+    """``true``: in memory; a path: an ``.npz`` cache file; ``false``: none."""
 
 
 class OutputConfig(_Strict):
     path: str = "results/hmm_run.nc"
+    """Results file (netCDF, ``.nc``; ``--out`` overrides it)."""
     checkpoint: str | None = None
+    """Checkpoint file (``.nc``) rewritten at every record; a rerun resumes from it bit for bit."""
 
     @field_validator("path", "checkpoint")
     @classmethod
@@ -222,12 +252,19 @@ class OutputConfig(_Strict):
 
 class RunConfig(_Strict):
     title: str = "hmm run"
+    """Name of the run (printed in the summary, stored in the results)."""
     oracle: OracleSection
+    """The micro model."""
     macro: MacroConfig
+    """The macro law and grid."""
     run: RunSection
+    """How the macro problem is solved."""
     budget: BudgetConfig = BudgetConfig()
+    """Budget of every micro run (:class:`hmm.Budget`)."""
     coupler: CouplerConfig = CouplerConfig()
+    """Where and how micro runs go (:class:`hmm.Coupler`)."""
     output: OutputConfig = OutputConfig()
+    """Files written."""
 
     # -- builders ---------------------------------------------------------------------------
     def build_oracle(self):

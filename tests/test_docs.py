@@ -61,3 +61,17 @@ def test_the_readme_snippets_run_as_pasted(capsys):
         exec(compile(code, str(README), "exec", dont_inherit=True), {"__name__": "__main__"})
     out = capsys.readouterr().out
     assert "flux_x_stderr" in out and "fresh_runs=" in out
+
+
+def test_the_config_reference_is_generated_from_the_schema():
+    """docs/config-reference.md is what docs/make_config_reference.py writes now (regenerate it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_config_reference", DOC.parent / "make_config_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (DOC.parent / "config-reference.md").read_text()
+    assert page == module.render()
+    for section in ("[oracle]", "[macro]", "[run]", "[budget]", "[coupler]", "[output]"):
+        assert f"## `{section}`" in page
+    assert "`checkpoint`" in page and "`target_stderr`" in page
