@@ -35,18 +35,15 @@ class ClosureBatch(EstimateBatch):
 
 @dataclass
 class ClosureLog:
-    """Running totals of what one closure asked for.
+    """What one closure asked for: calls, queries and (``keep_batches``) the batches.
 
-    The micro work itself is counted once, by the Coupler
-    (:attr:`hmm.Coupler.accounting`); drivers record that. This log stays for
-    code that inspects one closure's batches (``keep_batches``).
+    The micro work itself (fresh runs, cached answers, micro seconds) is
+    counted once, by the Coupler (:attr:`hmm.Coupler.accounting`); drivers
+    record that ledger, so this log keeps no cost counters of its own.
     """
 
     calls: int = 0
     queries: int = 0
-    fresh_runs: int = 0
-    cached: int = 0
-    micro_seconds: float = 0.0
     batches: list[EstimateBatch] = field(default_factory=list)
 
 
@@ -134,12 +131,8 @@ class CouplerClosure:
         seed_from = None if seed_rows is None else self.lift(seed_rows)
         batch = self.coupler.evaluate(self.lift(points), self.budget, seed_from=seed_from)
         result = self.restrict(batch)
-        log = self.log
-        log.calls += 1
-        log.queries += len(batch)
-        log.cached += int(batch.cached.sum())
-        log.fresh_runs += int((~batch.cached).sum())
-        log.micro_seconds += float(result.cost_s.sum())
+        self.log.calls += 1
+        self.log.queries += len(batch)
         if self.keep_batches:
-            log.batches.append(batch)
+            self.log.batches.append(batch)
         return result
