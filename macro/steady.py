@@ -5,11 +5,13 @@ form ``"semi_discrete"`` (``F = law.evaluate(...).du_dt``), e.g. ``F(u) = (div
 q(x, grad u) + f) / c`` of :class:`macro.DiffusionLaw` with its Dirichlet data.
 Each iteration takes a fresh Jacobian and the residual from one
 ``law.jacobian`` call and solves
-``J du = -F`` with :func:`macro.solve_linear`. Every closure call of the
-solve draws its random numbers from the closure points of the initial guess
-(common random numbers, ``seed_points``), so the residual is one smooth
-function with the noise frozen in it, and Newton stops by the rule of
-:mod:`macro.newton`,
+``J du = -F`` with :func:`macro.solve_linear`. After the first update every
+closure call draws its random numbers from the closure points of the first
+iterate (common random numbers, ``seed_points``), so the residual is one
+smooth function with the noise frozen in it. (Not those of the initial guess:
+``u0 = 0`` gives every face the same gradient, hence the same random numbers,
+whose divergence cancels and would hide the noise.) Newton stops by the rule
+of :mod:`macro.newton`,
 
 .. math::
 
@@ -193,8 +195,7 @@ def solve_steady(
     rule = check_newton_rule(newton_rule, func)
     counted = CountingClosure(closure)
     f_norm = law.forcing_scale(grid, t)
-    # common random numbers for the whole solve (the earlier rule drew fresh ones per call)
-    seeds = law.closure_points(grid, u, t) if rule == "converge" else None
+    seeds = None  # the first evaluation seeds from its own points; frozen after the first update
 
     def _status(rnorm, jac, u, ev, previous, moved: bool) -> tuple[str, float, float]:
         threshold = converged_threshold(tol=tol, scale=f_norm, roundoff=float((abs(jac) @ np.abs(u).ravel()).max()))
@@ -229,6 +230,9 @@ def solve_steady(
             break
         previous = rnorm
         u = u + solve_linear(jac, -ev.du_dt.ravel(), method=linear_solver).reshape(shape)
+        if seeds is None and rule == "converge":
+            # common random numbers for the rest of the solve (the earlier rule drew fresh ones per iterate)
+            seeds = law.closure_points(grid, u, t)
     bound = threshold + floor if rule == "noise_floor" else threshold
     raise SteadyStateError(
         f"{func}: Newton did not converge after {max_iter} iterations: "
