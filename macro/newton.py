@@ -45,6 +45,15 @@ and says so in its message, when
 A smooth frozen-noise residual contracts under a full Newton step, so the
 guard does not fire on it and the solve runs on to the tolerance; only a
 residual that Newton provably cannot improve stops at the noise floor.
+
+Iteration cap
+-------------
+With an inexact Jacobian (coarse finite-difference tangents of a noisy
+closure) Newton contracts only linearly and may reach its last allowed
+iteration short of the tolerance. Its iterate is then accepted if its
+residual is below :data:`NOISE_RESOLUTION` (``10^-3``) of the noise floor:
+the Newton error left is a thousandth of the closure noise, far below what a
+seed ensemble can resolve. Otherwise the solve fails as before.
 ``noise_factor = 0`` switches the guard off. The old rule stays available
 as ``newton_rule="noise_floor"`` (:data:`NEWTON_RULES`) to reproduce earlier
 results; it is biased for noisy closures.
@@ -55,10 +64,13 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["noise_factor", "acceptance_threshold", "converged_threshold", "newton_status",
-           "check_newton_rule", "NEWTON_RULES", "ROUNDOFF_ULPS"]
+           "check_newton_rule", "NEWTON_RULES", "NOISE_RESOLUTION", "ROUNDOFF_ULPS"]
 
 ROUNDOFF_ULPS = 64
 """Multiple of machine epsilon in the round-off floor."""
+
+NOISE_RESOLUTION = 1e-3
+"""Fraction of the noise floor below which an iterate at the iteration cap is accepted."""
 
 NEWTON_RULES = ("converge", "noise_floor")
 """Stopping rules: ``"converge"`` (default, unbiased; see the module docstring)
@@ -137,8 +149,8 @@ def acceptance_threshold(*, tol: float, scale: float, roundoff: float, noise: fl
 
 def newton_status(rnorm: float, *, threshold: float, noise_floor: float, previous: float | None,
                   full_step: bool, contraction: float, rule: str = "converge",
-                  moved: bool = True) -> str:
-    """Verdict on a Newton iterate: ``"converged"``, ``"stagnated"`` or ``"continue"``.
+                  moved: bool = True, last: bool = False) -> str:
+    """Verdict on a Newton iterate: ``"converged"``, ``"stagnated"``, ``"resolved"`` or ``"continue"``.
 
     Parameters
     ----------
@@ -160,6 +172,8 @@ def newton_status(rnorm: float, *, threshold: float, noise_floor: float, previou
         :data:`NEWTON_RULES`.
     moved : bool
         Whether Newton has updated the iterate yet (``"noise_floor"`` rule only).
+    last : bool
+        Whether this is the last iterate Newton may take (the iteration cap).
 
     Returns
     -------
@@ -168,7 +182,9 @@ def newton_status(rnorm: float, *, threshold: float, noise_floor: float, previou
         ``"noise_floor"`` rule, below the noise floor once moved).
         ``"stagnated"``: accept at the noise floor, a full Newton step could not
         reduce the residual (the closure is noisy between iterations).
-        ``"continue"``: iterate on.
+        ``"resolved"``: accept at the iteration cap, the residual is below
+        :data:`NOISE_RESOLUTION` of the noise floor.
+        ``"continue"``: iterate on (or, if ``last``, fail).
     """
     if rule == "noise_floor":
         return "converged" if rnorm <= threshold + (noise_floor if moved else 0.0) else "continue"
@@ -177,4 +193,6 @@ def newton_status(rnorm: float, *, threshold: float, noise_floor: float, previou
     if (noise_floor > 0.0 and full_step and previous is not None and rnorm <= threshold + noise_floor
             and rnorm > contraction * previous):
         return "stagnated"
+    if last and noise_floor > 0.0 and rnorm <= threshold + NOISE_RESOLUTION * noise_floor:
+        return "resolved"
     return "continue"

@@ -22,7 +22,9 @@ with ``s = law.forcing_scale(grid, t)`` (``max |f|`` for diffusion): the
 accepted state is the root of its frozen-noise residual, not an iterate
 left at the noise level (which would bias a seed ensemble). A closure that
 is noisy between iterations stops at ``c max(rhs_stderr)`` above that once a
-Newton step fails to contract the residual by ``contraction``.
+Newton step fails to contract the residual by ``contraction``; at
+``max_iter`` an iterate within :data:`macro.newton.NOISE_RESOLUTION` of that
+floor is accepted.
 For a linear closure the solve takes one Newton step plus one residual check
 (two closure calls with exact or FD tangents).
 
@@ -197,12 +199,12 @@ def solve_steady(
     f_norm = law.forcing_scale(grid, t)
     seeds = None  # the first evaluation seeds from its own points; frozen after the first update
 
-    def _status(rnorm, jac, u, ev, previous, moved: bool) -> tuple[str, float, float]:
+    def _status(rnorm, jac, u, ev, previous, moved: bool, last: bool = False) -> tuple[str, float, float]:
         threshold = converged_threshold(tol=tol, scale=f_norm, roundoff=float((abs(jac) @ np.abs(u).ravel()).max()))
         floor = c_noise * float(ev.rhs_stderr.max())
         # every update is a full Newton step (fresh Jacobian per iteration)
         status = newton_status(rnorm, threshold=threshold, noise_floor=floor, previous=previous, full_step=True,
-                               contraction=contraction, rule=rule, moved=moved)
+                               contraction=contraction, rule=rule, moved=moved, last=last)
         return status, threshold, floor
 
     rnorm, history = np.inf, []
@@ -223,7 +225,8 @@ def solve_steady(
         history.append(rnorm)
         # the noise floor ("noise_floor" rule) applies only after a Newton update: a residual of
         # the initial guess below the noise is still a real change to make (the steppers' rule)
-        status, threshold, floor = _status(rnorm, jac, u, ev, previous, moved=iteration > 0)
+        status, threshold, floor = _status(rnorm, jac, u, ev, previous, moved=iteration > 0,
+                                           last=iteration == max_iter)
         if status != "continue":
             return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history), jac)
         if iteration == max_iter:

@@ -14,7 +14,9 @@ are not biased by an under-converged iterate. A closure that is noisy
 between iterations stops at the noise floor ``c dt theta max(rhs_stderr(v))``
 once a full Newton step fails to contract the residual (``c =
 noise_factor``, default :func:`macro.newton.noise_factor`; 0 switches the
-guard off). ``newton_rule="noise_floor"`` restores the earlier, biased rule.
+guard off); at the iteration cap an iterate within
+:data:`macro.newton.NOISE_RESOLUTION` of that floor is accepted.
+``newton_rule="noise_floor"`` restores the earlier, biased rule.
 Only the noise of ``F(v)`` counts: ``F(u, t)`` is fixed within a step. For a
 linear, time-independent closure the Jacobian is computed once and reused
 for every later step.
@@ -30,7 +32,7 @@ import scipy.sparse.linalg as spla
 
 from .._validate import check_float, check_int
 from ..law import Evaluation
-from ..newton import check_newton_rule, converged_threshold, newton_status
+from ..newton import NOISE_RESOLUTION, check_newton_rule, converged_threshold, newton_status
 from ..newton import noise_factor as default_noise_factor
 from .base import Stepper
 
@@ -122,20 +124,17 @@ class _Theta(Stepper):
                 tol=self.newton_tol, scale=float(np.abs(v).max()),
                 roundoff=float(np.max(np.abs(v).ravel() + dt * th * (self._abs_j @ np.abs(v).ravel()))))
             floor = self.noise_factor * (dt * th) * float(ev.rhs_stderr.max())
-            status = newton_status(rnorm, threshold=tol, noise_floor=floor, previous=prev, full_step=full_step,
-                                   contraction=self.contraction, rule=self.newton_rule, moved=iterations > 0)
-            if status != "continue":
-                self._start = (t1, v.copy(), ev)
-                if status == "converged":
-                    bound = tol + floor if self.newton_rule == "noise_floor" and iterations > 0 else tol
-                    msg = f"Newton converged in {iterations} iteration(s), ||R||_inf={rnorm:.2e} <= {bound:.2e}"
-                else:
-                    msg = (f"Newton stagnated at the closure noise floor after {iterations} iteration(s): "
-                           f"||R||_inf={rnorm:.2e} <= {tol + floor:.2e} (tolerance {tol:.2e}); accepted")
-                return True, msg, v, {"evaluation": ev, "newton_iterations": iterations}
             stalled = prev is not None and rnorm > self.contraction * prev
             capped = since_refresh >= self.max_newton
-            if (capped and (fresh or refreshed_for_cap)) or iterations >= 2 * self.max_newton:
+            last = (capped and (fresh or refreshed_for_cap)) or iterations >= 2 * self.max_newton
+            status = newton_status(rnorm, threshold=tol, noise_floor=floor, previous=prev, full_step=full_step,
+                                   contraction=self.contraction, rule=self.newton_rule, moved=iterations > 0,
+                                   last=last)
+            if status != "continue":
+                self._start = (t1, v.copy(), ev)
+                return True, _accepted(status, iterations, rnorm, tol, floor, self.newton_rule), v, \
+                    {"evaluation": ev, "newton_iterations": iterations}
+            if last:
                 msg = (f"Newton did not converge in {iterations} iterations: ||R||_inf={rnorm:.3e} > "
                        f"tol={tol:.3e}")
                 return False, msg, v, {"evaluation": ev, "newton_iterations": iterations}
@@ -146,6 +145,18 @@ class _Theta(Stepper):
             v, full_step = v + self._lu.solve(-r.ravel()).reshape(v.shape), fresh
             ev, fresh = self._iterate_rhs(v, t1), False
             prev, iterations, since_refresh = rnorm, iterations + 1, since_refresh + 1
+
+
+def _accepted(status: str, iterations: int, rnorm: float, tol: float, floor: float, rule: str) -> str:
+    """The message of an accepted Newton iterate (see :func:`macro.newton.newton_status`)."""
+    if status == "converged":
+        bound = tol + floor if rule == "noise_floor" and iterations > 0 else tol
+        return f"Newton converged in {iterations} iteration(s), ||R||_inf={rnorm:.2e} <= {bound:.2e}"
+    if status == "stagnated":
+        return (f"Newton stagnated at the closure noise floor after {iterations} iteration(s): "
+                f"||R||_inf={rnorm:.2e} <= {tol + floor:.2e} (tolerance {tol:.2e}); accepted")
+    return (f"Newton reached its iteration cap ({iterations}) short of the tolerance {tol:.2e} with "
+            f"||R||_inf={rnorm:.2e}, below {NOISE_RESOLUTION:g} of the closure noise floor {floor:.2e}; accepted")
 
 
 class ImplicitEuler(_Theta):

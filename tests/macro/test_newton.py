@@ -64,3 +64,11 @@ def test_newton_rule_is_validated():
         check_newton_rule("fast", "f()")
     with pytest.raises(TypeError, match=r"f\(\): `newton_rule` must be a str"):
         check_newton_rule(1, "f()")
+
+
+def test_iteration_cap_accepts_only_a_residual_far_below_the_noise_floor():
+    # at the cap: 1e-7 <= 1e-10 + 1e-3 * 1e-3 is resolved; 1e-5 is not (fails); before the cap, go on
+    assert _status(1e-7, previous=1e-6, last=True) == "resolved"
+    assert _status(1e-5, previous=1e-4, last=True) == "continue"
+    assert _status(1e-7, previous=1e-6, last=False) == "continue"
+    assert _status(1e-7, previous=1e-6, last=True, noise_floor=0.0) == "continue"  # noise-free: tolerance only
