@@ -128,12 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .errors import ConfigError, OracleError, SchedulerError
+    from .errors import CheckpointError, ConfigError, OracleError, SchedulerError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, CheckpointError) as exc:
         print(f"hmm: error: {exc}", file=sys.stderr)
         return 2
     except SchedulerError as exc:

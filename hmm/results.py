@@ -43,10 +43,19 @@ def netcdf_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _umask() -> int:
+    """The process's file-mode creation mask (read without changing it for long)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_netcdf(ds, path: str | os.PathLike) -> Path:
     """Write ``ds`` to ``path`` atomically: a temporary file in the same
-    directory, renamed over the target only once it is complete, so a crash
-    never leaves a half-written results file."""
+    directory, flushed to disk (fsync) and renamed over the target only once
+    it is complete, so a crash never leaves a half-written results file. The
+    file gets the permissions of any file the user creates (``0o666`` less
+    the umask), not the private ``0o600`` of a temporary file."""
     target = Path(path)
     if target.suffix not in (".nc", ".nc4", ".netcdf"):
         raise ValueError(f"results path must end in .nc, got {str(target)!r}")
@@ -55,10 +64,23 @@ def write_netcdf(ds, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         ds.to_netcdf(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    try:  # the rename itself survives a crash once the directory entry is on disk
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return target
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
     return target
 
 

@@ -212,3 +212,17 @@ path = "{out.as_posix()}"
     cfg.write_text(bad)
     assert main(["run", str(cfg), "--no-progress"]) == 2
     assert "QuadraticFlux: `k` must be > 0" in capsys.readouterr().err
+
+
+def test_results_files_get_the_users_umask(tmp_path):
+    import os
+    import stat
+
+    cfg, out = write(tmp_path, mode="steady")
+    old = os.umask(0o027)
+    try:
+        assert main(["run", str(cfg), "--no-progress"]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # 0o666 less the umask, not mkstemp's 0o600
+    assert not list(out.parent.glob("*.tmp"))
