@@ -252,9 +252,10 @@ class HMMSolver:
         final_correction : bool
             Replace the accepted iterate by one more Newton step from its own
             evaluation, ``u - J^{-1} R(u)``
-            (:func:`macro.steady.newton_correction`): Newton stops once the
-            residual is below the closure noise, but that residual still says
-            where the measured answers balance. Free (no closure call); the
+            (:func:`macro.steady.newton_correction`): Newton stops at its
+            tolerance (or, for a closure noisy between iterations, at the
+            noise floor), and the residual left still says where the measured
+            answers balance. Free (no closure call); the
             accepted iterate is kept as ``<field>_accepted``, and the recorded
             closure answers are those at the accepted iterate.
         **options
