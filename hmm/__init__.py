@@ -18,8 +18,7 @@ AdaptiveSteadySolver
     of :class:`adaptivity.GoalLearner`).
 ReuseClosure
     Per-query surrogate reuse of micro answers (``HMMSolver(closure_wrapper=...)``).
-HMMError, ConfigError, BudgetError, QueryError, SchedulerError, OracleError,
-OracleSetupError, OracleRunError, CheckpointError
+HMMError, ConfigError, BudgetError, QueryError, SchedulerError, OracleError, OracleSetupError, OracleRunError, CheckpointError
     The exception tree (see :mod:`hmm.contract`).
 """
 
