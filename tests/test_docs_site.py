@@ -15,11 +15,13 @@ import xarray as xr
 from hmm.cli import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-GUIDES = sorted((DOCS / "guide").glob("*.md"))
 
 
 def python_blocks(page: Path) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```$", page.read_text(), flags=re.S | re.M)
+
+
+GUIDES = [p for p in sorted((DOCS / "guide").glob("*.md")) if python_blocks(p)]  # pages with code to run
 
 
 def run_page(page: Path) -> dict:
