@@ -170,7 +170,8 @@ def jobqueue_cluster(spec: "JobqueueConfig", *, security: Any = None, scheduler_
 
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[spec.system]
     lifetime, stagger = worker_lifetime(parse_walltime(spec.walltime))
-    scheduler_options: dict[str, Any] = {"dashboard": False, "dashboard_address": None}
+    # no dashboard; the plain HTTP routes (health, metrics) on a free port of 127.0.0.1 only
+    scheduler_options: dict[str, Any] = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
     if scheduler_host is not None:
         scheduler_options["host"] = scheduler_host
     kwargs: dict[str, Any] = {"job_extra_directives": list(spec.job_extra_directives)}
