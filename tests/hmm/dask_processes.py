@@ -6,6 +6,7 @@ Every process is started on 127.0.0.1 and is terminated and waited for by
 
 from __future__ import annotations
 
+import copy
 import datetime
 import ipaddress
 import os
@@ -40,6 +41,20 @@ stepper = "crank_nicolson"
 path = "{out}"
 {cluster}
 """
+
+# A config dict to validate (not run): a steady cell problem on 4 cells, plus a [cluster] section.
+BASE = {"oracle": {"kind": "cell_problem", "coefficient": {"kind": "constant"}},
+        "macro": {"cells": [4]}, "run": {"mode": "steady"}}
+
+
+def config(cluster: dict | None = None, **sections) -> dict:
+    """:data:`BASE` with ``sections`` (whole sections) and ``[cluster]`` = ``cluster``."""
+    data = copy.deepcopy(BASE)
+    data.update(copy.deepcopy(sections))
+    if cluster is not None:
+        data["cluster"] = copy.deepcopy(cluster)
+    return data
+
 
 MEASURED = ("micro_cost_s",)
 """Data variables holding measured wall time, which no two runs share; every other one must be equal."""

@@ -7,7 +7,6 @@ them must equal those of the embedded cluster bit for bit.
 
 from __future__ import annotations
 
-import copy
 import re
 import sys
 import tomllib
@@ -23,16 +22,8 @@ from hmm.errors import ConfigError
 
 from . import dask_processes as dp
 
-BASE = {"oracle": {"kind": "cell_problem", "coefficient": {"kind": "constant"}},
-        "macro": {"cells": [4]}, "run": {"mode": "steady"}}
-
-
-def config(cluster: dict | None = None, **sections) -> dict:
-    data = copy.deepcopy(BASE)
-    data.update(copy.deepcopy(sections))
-    if cluster is not None:
-        data["cluster"] = copy.deepcopy(cluster)
-    return data
+BASE = dp.BASE
+config = dp.config
 
 
 SLURM = {"system": "slurm", "cores": 8, "memory": "16GB", "walltime": "01:00:00", "queue": "short",
