@@ -93,10 +93,14 @@ def test_workers_flag_with_a_scheduler_address_is_a_usage_error(tmp_path, capsys
     assert "--workers sizes the embedded cluster" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cluster", [None, {"local": {"n_workers": 1, "memory_limit": "1GB"}}])
-def test_the_embedded_cluster_listens_on_127_0_0_1_only(cluster):
+@pytest.mark.parametrize("cluster, n_workers", [
+    (None, None),  # [coupler] workers = 1 (default_workers)
+    ({"local": {"n_workers": 1, "memory_limit": "1GB"}}, None),
+    ({"local": {"n_workers": 2, "memory_limit": "1GB"}}, 1),  # --workers 1 overrides n_workers
+])
+def test_the_embedded_cluster_listens_on_127_0_0_1_only(cluster, n_workers):
     cfg = parse_config(config(cluster))
-    with open_cluster(cfg.cluster, default_workers=1) as resolved:
+    with open_cluster(cfg.cluster, n_workers=n_workers, default_workers=1) as resolved:
         client = resolved.client
         assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", client.scheduler.address)
         workers = client.scheduler_info()["workers"]

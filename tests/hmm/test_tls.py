@@ -133,3 +133,12 @@ def test_a_jobqueue_cluster_with_tls_gives_its_workers_the_certificates(tmp_path
         assert resolved.client.scheduler.address in worker
         for flag in ("ca_file", "cert", "key"):
             assert f"--tls-{flag.replace('_', '-')} {certs[flag]}" in worker
+
+
+def test_the_embedded_cluster_can_use_the_certificate_files(certs):
+    cfg = parse_config(config({"local": {"n_workers": 1}, "tls": {k: str(v) for k, v in certs.items()}}))
+    with open_cluster(cfg.cluster) as resolved:
+        client = resolved.client
+        assert re.fullmatch(r"tls://127\.0\.0\.1:\d+", client.scheduler.address)
+        assert client.security.tls_ca_file == str(certs["ca_file"])
+        assert client.submit(sum, [2, 3]).result() == 5
