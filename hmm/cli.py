@@ -51,6 +51,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .cluster import open_cluster
     from .config import load_config
     from .coupler import Coupler
     from .results import write_netcdf
@@ -65,9 +66,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     oracle, grid, law, budget = cfg.build_oracle(), cfg.build_grid(), cfg.build_law(), cfg.build_budget()
     scheduler = args.scheduler if args.scheduler is not None else cfg.coupler.scheduler
     start = time.perf_counter()
-    with Coupler(oracle, scheduler, seed=cfg.coupler.seed, cache=cfg.coupler.cache or None,
-                 batch_size=cfg.coupler.batch_size, retries=cfg.coupler.retries,
-                 n_workers=args.workers or cfg.coupler.workers, timeout_s=args.timeout) as coupler:
+    # --scheduler > [cluster] > [coupler] scheduler > embedded (hmm.cluster.open_cluster)
+    with open_cluster(cfg.cluster, scheduler=scheduler, n_workers=args.workers,
+                      default_workers=cfg.coupler.workers, timeout_s=args.timeout) as client, \
+            Coupler(oracle, client, seed=cfg.coupler.seed, cache=cfg.coupler.cache or None,
+                    batch_size=cfg.coupler.batch_size, retries=cfg.coupler.retries,
+                    timeout_s=args.timeout) as coupler:
         solver = HMMSolver(law, grid, coupler, budget=budget, stepper=cfg.run.stepper,
                            rename=cfg.macro.rename or None)
         if cfg.run.mode == "steady":
@@ -112,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an HMM configuration (TOML)")
     run.add_argument("config", help="path of the TOML run configuration")
     run.add_argument("--scheduler", default=None,
-                     help="Dask scheduler address (tcp://host:port), or 'sync'; default: embedded LocalCluster")
+                     help="Dask scheduler address (tcp://host:port, tls://host:port), or 'sync'; overrides "
+                          "[cluster] and [coupler] scheduler; default: embedded LocalCluster")
     run.add_argument("--out", default=None, help="results file (.nc); default: output.path of the config")
     run.add_argument("--workers", type=_positive_int, default=None,
                      help="worker processes of the embedded cluster (>= 1)")

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .cluster_config import ClusterConfig, JobqueueConfig, LocalClusterConfig, TLSFiles  # noqa: F401 (re-exported)
 from .errors import ConfigError
 
 
@@ -223,7 +224,7 @@ class BudgetConfig(_Strict):
 class CouplerConfig(_Strict):
     scheduler: str | None = None
     """Unset: an embedded LocalCluster on 127.0.0.1; ``"sync"``: in process; or a scheduler address
-    (``--scheduler`` overrides it)."""
+    (``--scheduler`` overrides it; not together with ``[cluster]``, which replaces it)."""
     workers: Annotated[int, Field(ge=1)] | None = None
     """Worker processes of the embedded cluster (default: one per core)."""
     seed: Annotated[int, Field(ge=0)] = 0
@@ -265,6 +266,18 @@ class RunConfig(_Strict):
     """Where and how micro runs go (:class:`hmm.Coupler`)."""
     output: OutputConfig = OutputConfig()
     """Files written."""
+    cluster: ClusterConfig | None = None
+    """Where the micro runs go: an existing scheduler, the embedded cluster with its sizes, or
+    SLURM/PBS jobs (:mod:`hmm.cluster`). Unset: ``[coupler] scheduler``, else the embedded cluster."""
+
+    @model_validator(mode="after")
+    def _one_cluster(self):
+        if self.cluster is not None:
+            old = [f"coupler.{k}" for k in ("scheduler", "workers") if getattr(self.coupler, k) is not None]
+            if old:
+                raise ValueError(f"{' and '.join(old)} and [cluster] both say where the micro runs go; "
+                                 "keep [cluster] (cluster.address, cluster.local.n_workers)")
+        return self
 
     # -- builders ---------------------------------------------------------------------------
     def build_oracle(self):

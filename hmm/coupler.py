@@ -61,7 +61,9 @@ class Coupler:
         ``None`` starts an embedded ``LocalCluster`` on 127.0.0.1 with the
         dashboard off, closed by :meth:`close` or on context exit; a scheduler
         address (``tcp://host:port``, ``tls://...``) or a ``Client`` uses an
-        existing cluster; ``"sync"`` runs every query in this process.
+        existing cluster; ``"sync"`` runs every query in this process; a
+        ``ResolvedClient`` from :func:`hmm.cluster.open_cluster` (a ``[cluster]``
+        section) is used and closed with the Coupler.
     seed : int
         Root seed. Query ``i`` gets ``SeedSequence(seed, spawn_key=(bits of
         state_i, replica))``, so results do not depend on worker count, order
