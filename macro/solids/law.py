@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -87,13 +88,18 @@ class SolidEvaluation:
     internal : ndarray (n_dofs,)
         Internal force vector (including reactions at Dirichlet dofs).
     stiffness : scipy.sparse.csr_matrix
-        The tangent matrix assembled from the closure tangents.
+        The tangent matrix assembled from the closure tangents (assembled on
+        first access: an accepted iterate never pays for it).
     """
 
     points: np.ndarray
     result: ClosureResult
     internal: np.ndarray
-    stiffness: sp.csr_matrix
+    _assemble: Callable[[], sp.spmatrix]
+
+    @cached_property
+    def stiffness(self) -> sp.csr_matrix:
+        return self._assemble().tocsr()
 
 
 def _voigt_of(g: np.ndarray, dim: int) -> list[np.ndarray]:
@@ -102,7 +108,7 @@ def _voigt_of(g: np.ndarray, dim: int) -> list[np.ndarray]:
 
 @BilinearForm
 def _small_tangent(u, v, w):
-    C = w["C"].value
+    C = np.asarray(w["C"])
     dim = grad(u).shape[0]
     eu, ev = _voigt_of(grad(u), dim), _voigt_of(grad(v), dim)
     return sum(C[a, b] * eu[b] * ev[a] for a in range(len(eu)) for b in range(len(eu)))
@@ -110,7 +116,7 @@ def _small_tangent(u, v, w):
 
 @LinearForm
 def _small_internal(v, w):
-    s = w["s"].value
+    s = np.asarray(w["s"])
     dim = grad(v).shape[0]
     ev = _voigt_of(grad(v), dim)
     return sum(s[a] * ev[a] for a in range(len(ev)))
@@ -118,7 +124,7 @@ def _small_internal(v, w):
 
 @BilinearForm
 def _finite_tangent(u, v, w):
-    A = w["A"].value
+    A = np.asarray(w["A"])
     gu, gv = grad(u), grad(v)
     d = gu.shape[0]
     fu = [gu[i, j] for i in range(d) for j in range(d)]
@@ -128,7 +134,7 @@ def _finite_tangent(u, v, w):
 
 @LinearForm
 def _finite_internal(v, w):
-    P = w["P"].value
+    P = np.asarray(w["P"])
     gv = grad(v)
     d = gv.shape[0]
     return sum(P[i * d + j] * gv[i, j] for i in range(d) for j in range(d))
@@ -358,19 +364,24 @@ class SolidLaw:
         tangent = mean[:, ns:].T.reshape(ns, ns, nel, nq)
         if self.kinematics == "small":
             internal = _small_internal.assemble(self.basis, s=stress)
-            K = _small_tangent.assemble(self.basis, C=tangent)
-        else:
-            internal = _finite_internal.assemble(self.basis, P=stress)
-            K = _finite_tangent.assemble(self.basis, A=tangent)
-        return SolidEvaluation(points, result, internal, K.tocsr())
+            return SolidEvaluation(points, result, internal, lambda: _small_tangent.assemble(self.basis, C=tangent))
+        internal = _finite_internal.assemble(self.basis, P=stress)
+        return SolidEvaluation(points, result, internal, lambda: _finite_tangent.assemble(self.basis, A=tangent))
 
     def displacement_at(self, u: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Displacement ``(dim, n)`` of the field ``u`` at reference points ``x`` ``(dim, n)``."""
         x = np.asarray(x, dtype=float)
-        P = self.basis.probes(x)
-        comp = self._component
-        out = np.zeros((self.dim, x.shape[1]))
-        for c in range(self.dim):
-            uc = np.where(comp == c, u, 0.0)
-            out[c] = P @ uc
-        return out
+        return (self.basis.probes(x) @ np.asarray(u, dtype=float)).reshape(self.dim, x.shape[1])
+
+    def nodal_displacement(self, u: np.ndarray) -> np.ndarray:
+        """Displacement ``(dim, n_nodes)`` at the mesh nodes ``mesh.p``."""
+        return np.asarray(u, dtype=float)[self.basis.nodal_dofs]
+
+    def interpolate_field(self, function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The dof vector of the displacement field ``function(x) -> (dim, n)`` (nodal
+        interpolation at the dof locations; exact for polynomials of the element order)."""
+        locs = self.basis.doflocs
+        values = np.asarray(function(locs), dtype=float)
+        if values.shape != (self.dim, self.n_dofs):
+            raise ValueError(f"SolidLaw.interpolate_field(): function must return shape ({self.dim}, n)")
+        return values[self._component, np.arange(self.n_dofs)]

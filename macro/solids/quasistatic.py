@@ -112,6 +112,8 @@ def solve_quasistatic(law: SolidLaw, closure: Callable[..., Any], steps: int | S
 
     Raises
     ------
+    ValueError
+        The law has no Dirichlet condition (rigid motions free).
     SolidNewtonError
         Newton did not converge at a step.
     EllipticityError
@@ -119,6 +121,9 @@ def solve_quasistatic(law: SolidLaw, closure: Callable[..., Any], steps: int | S
     """
     if not isinstance(law, SolidLaw):
         raise TypeError(f"solve_quasistatic(): `law` must be a SolidLaw, got {type(law).__name__}")
+    if law.dirichlet_dofs.size == 0:
+        raise ValueError("solve_quasistatic(): the law has no Dirichlet condition, so rigid motions are not "
+                         "constrained; give SolidLaw(dirichlet=[...])")
     closure = as_closure(closure)
     loads = load_factors(steps)
     u = np.zeros(law.n_dofs) if u0 is None else np.array(u0, dtype=float)
@@ -146,7 +151,10 @@ def solve_quasistatic(law: SolidLaw, closure: Callable[..., Any], steps: int | S
                     f"solve_quasistatic(): Newton did not converge at load step {step} (load factor {load:g}) "
                     f"in {max_iterations} iterations: relative residual {history[-1]:.3g} > tol={tol:g}")
             K = ev.stiffness
-            du = spla.spsolve(K[I][:, I].tocsc(), -r[I])
+            try:
+                du = spla.splu(K[I][:, I].tocsc(), permc_spec="MMD_AT_PLUS_A").solve(-r[I])
+            except RuntimeError:  # SuperLU: "Factor is exactly singular"
+                du = np.full(I.size, np.nan)
             if not np.isfinite(du).all():
                 raise SolidNewtonError(f"solve_quasistatic(): singular tangent at load step {step} "
                                        f"(load factor {load:g}); are rigid motions constrained?")
