@@ -191,7 +191,7 @@ class SolidLaw:
         self.check_tangent, self.tangent_rtol = bool(check_tangent), float(tangent_rtol)
         self.n_qp = self.basis.X.shape[1]
         self.n_points = self.basis.nelems * self.n_qp
-        self.positions = self.basis.global_coordinates().value.reshape(self.dim, -1).T.copy()
+        self.positions = np.asarray(self.basis.global_coordinates()).reshape(self.dim, -1).T.copy()
         self._component = self._dof_components()
         self.dirichlet = tuple(dirichlet)
         self.traction = tuple(traction)
