@@ -151,10 +151,10 @@ def test_closed_form_stress_and_tangent_against_finite_differences(lattice):
     _, _, A0 = oracle.response(np.eye(d))
     h = 1e-4  # truncation h^2 |W''''| / 12 ~ 1e-7 |C|, round-off eps |W| / h^2 ~ 1e-7
     for (i, J), (k, L) in [((0, 0), (0, 0)), ((0, 0), (1, 1)), ((0, 1), (0, 1))]:
-        def w(a, b):
+        def w(a, b, first=(i, J), second=(k, L)):
             dF = np.zeros((d, d))
-            dF[i, J] += a
-            dF[k, L] += b
+            dF[first] += a
+            dF[second] += b
             return oracle.response(np.eye(d) + dF)[0]
         second = (w(h, h) - w(h, -h) - w(-h, h) + w(-h, -h)) / (4 * h * h)
         assert second == pytest.approx(A0[i, J, k, L], rel=1e-5)
