@@ -18,8 +18,8 @@ is not counted). The FE² work does not depend on eps; its error against the
 direct solve (relative L2 at the fine nodes) falls as O(eps). Run:
 ``OMP_NUM_THREADS=1 python benchmarks/fe2_vs_direct.py [--smallest 32]``. The last
 line is ``speedup = <direct wall s / FE² wall s>`` at the smallest eps (default
-1/64: the direct P1 solve then has about 5e5 unknowns and needs about 3 GB; 1/128
-would need about four times that).
+1/64: the direct P1 solve then has about 5e5 unknowns; 1/128 has four times as
+many, beyond a small shared machine's memory for a direct factorisation).
 """
 
 from __future__ import annotations
