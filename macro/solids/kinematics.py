@@ -157,7 +157,8 @@ def _where(positions: np.ndarray, k: int) -> str:
 
 def check_stiffness(C: np.ndarray, positions: np.ndarray, *, rtol: float = 1e-6) -> None:
     """Check small-strain tangents ``C`` ``(n, nv, nv)``: symmetric within ``rtol``
-    (relative to the largest entry) and positive definite.
+    (relative to the largest entry) and positive definite (smallest eigenvalue of the
+    symmetric part above ``rtol`` times the largest entry).
 
     Raises
     ------
@@ -201,7 +202,7 @@ def acoustic_directions(dim: int, n: int = 64) -> np.ndarray:
 def check_piola_tangent(A: np.ndarray, positions: np.ndarray, *, rtol: float = 1e-6) -> None:
     r"""Check finite-strain tangents ``A`` ``(n, d^2, d^2)``: major symmetry
     :math:`A_{iJkL} = A_{kLiJ}` within ``rtol`` (a hyperelastic micro model) and strong
-    ellipticity, :math:`\min_{|n|=1}\lambda_{\min}(Q(n)) > 0` with the acoustic tensor
+    ellipticity, :math:`\min_{|n|=1}\lambda_{\min}(Q(n)) > ` ``rtol`` times the largest entry, with the acoustic tensor
     :math:`Q_{ik}(n) = A_{iJkL} n_J n_L` (sampled directions, :func:`acoustic_directions`).
 
     Raises
