@@ -95,3 +95,17 @@ def test_fe2_closure_names_what_does_not_match():
             fe2_closure(coupler, law)
         with pytest.raises(TypeError, match="SolidLaw"):
             fe2_closure(coupler, object())
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_law_and_oracle_column_names_agree(dim):
+    from macro.solids import box
+
+    mesh = rectangle(1, 1) if dim == 2 else box(1, 1, 1)
+    small, finite = SolidLaw(mesh), SolidLaw(mesh, kinematics="finite")
+    cell = CellProblemStress(LAM, dim=dim, cells=4)
+    born = CauchyBornStress("triangular" if dim == 2 else "fcc", cutoff=1.8)
+    assert cell.inputs == small.kinematic_names and set(small.closure_outputs()) <= set(cell.outputs)
+    assert born.inputs == finite.kinematic_names and set(finite.closure_outputs()) <= set(born.outputs)
+    with Coupler(cell, "sync") as c1, Coupler(born, "sync") as c2:
+        fe2_closure(c1, small), fe2_closure(c2, finite)  # the by-name mapping accepts both
