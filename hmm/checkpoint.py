@@ -63,17 +63,18 @@ workers)."""
 _UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
 
 
-def parse_every(value: Any, *, key: str = "run.checkpoint_every") -> tuple[int | None, float | None]:
+def parse_every(value: Any, *, key: str | None = "run.checkpoint_every") -> tuple[int | None, float | None]:
     """``(steps, seconds)`` of a checkpoint interval: ``None`` (every record),
     an int ``N >= 1`` (steps) or a string such as ``"30s"``, ``"5min"``,
     ``"2h"`` (wall seconds). ValueError naming ``key`` otherwise."""
+    where = f"{key}: " if key else ""
     if value is None:
         return None, None
     if isinstance(value, bool):
-        raise ValueError(f"{key}: must be an int >= 1 (steps) or a duration such as '30s', got {value!r}")
+        raise ValueError(f"{where}must be an int >= 1 (steps) or a duration such as '30s', got {value!r}")
     if isinstance(value, int):
         if value < 1:
-            raise ValueError(f"{key}: a number of steps must be >= 1, got {value}")
+            raise ValueError(f"{where}a number of steps must be >= 1, got {value}")
         return value, None
     if isinstance(value, str):
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|sec|min|h)\s*", value)
@@ -81,7 +82,7 @@ def parse_every(value: Any, *, key: str = "run.checkpoint_every") -> tuple[int |
             seconds = float(match.group(1)) * _UNITS[match.group(2)]
             if math.isfinite(seconds) and seconds > 0:
                 return None, seconds
-    raise ValueError(f"{key}: must be an int >= 1 (steps) or a positive duration such as '30s', "
+    raise ValueError(f"{where}must be an int >= 1 (steps) or a positive duration such as '30s', "
                      f"'5min' or '2h', got {value!r}")
 
 
