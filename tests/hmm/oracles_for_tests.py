@@ -114,3 +114,26 @@ class DeclaredOracle:
     def run(self, state, *, seed, budget):
         _bump(self.tag)
         return Estimate([float(budget.sampling_steps)], [0.0])
+
+
+@dataclass(frozen=True)
+class SlowNoisyFlux:
+    """A cheap stochastic flux closure ``q = k grad_x + noise * N(0, 1)`` that
+    takes ``delay_s`` of wall time per run and reports a fixed, exactly
+    representable cost (2**-10 s), so every result, including the recorded
+    micro seconds, is a pure function of the queries and seeds."""
+
+    k: float = 1.0
+    noise: float = 1e-3
+    delay_s: float = 0.0
+    inputs = ("x", "grad_x")
+    outputs = ("flux",)
+    units = {"x": "m", "grad_x": "K/m", "flux": "K m/s"}
+
+    def run(self, state, *, seed, budget):
+        import time
+
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        z = np.random.default_rng(seed).standard_normal()
+        return Estimate([self.k * state[1] + self.noise * z], [self.noise], n_eff=1.0, cost_s=2.0 ** -10)
