@@ -63,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--out must end in .nc, got {out!r}")
     checkpoint = _checkpoint_of(args, cfg)
+    _quiet_dask_tracebacks()
     oracle, grid, law, budget = cfg.build_oracle(), cfg.build_grid(), cfg.build_law(), cfg.build_budget()
     scheduler = args.scheduler if args.scheduler is not None else cfg.coupler.scheduler
     start = time.perf_counter()
@@ -94,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.run.mode == "transient" and solver.resumed_from_step is not None:
         when += (f" (resumed from step {solver.resumed_from_step} of {int(ds.attrs['n_steps'])}, "
                  f"checkpoint {checkpoint.resume_from})")
-    failed = int(ds.attrs.get("surrogate_answers", 0))
+    failed = int(ds.attrs.get("accounting_surrogate_answers", 0))
     if failed:
         when += f"; {failed} failed queries answered by the surrogate"
     print(f"{cfg.title}: {grid.dim}D {shape} grid, {when}; max|u|={np.max(np.abs(final)):.6g} "
@@ -133,6 +134,26 @@ def _exists(path) -> bool:
     from pathlib import Path
 
     return Path(path).exists()
+
+
+class _NoTracebacks:
+    """A logging filter: Dask's own error logs keep their message, lose their traceback
+    (the command line never shows one; the error that ends the run is reported by :func:`main`)."""
+
+    def filter(self, record) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return bool(str(record.msg).strip())
+
+
+def _quiet_dask_tracebacks() -> None:
+    import logging
+
+    import distributed  # noqa: F401 - configures its logging handlers first
+
+    for name in ("distributed", ""):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, _NoTracebacks) for f in handler.filters):
+                handler.addFilter(_NoTracebacks())
 
 
 def _fault_options(cfg) -> dict:
