@@ -255,21 +255,31 @@ class CouplerConfig(_Strict):
     on_failure: Literal["raise", "surrogate"] = "raise"
     """A micro query that failed on every attempt (retries with fresh recorded seeds): ``"raise"``
     stops the run with an oracle error naming state, seed and worker (exit code 4);
-    ``"surrogate"`` answers it from the nearest successful answers of the run, its stderr
-    inflated, while at most ``max_failed_fraction`` of the queries failed."""
+    ``"surrogate"`` answers it by the nearest successful query of the same batch (Coupler call),
+    its stderr inflated by the difference to the second nearest answer, counted in the results
+    (``micro_surrogate_answers`` per record, ``accounting_surrogate_answers`` in all), while at
+    most ``max_failed_fraction`` of the queries so far were so answered."""
     max_failed_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
-    """With ``on_failure = "surrogate"``: largest fraction of the run's queries that may be
-    answered by the surrogate (e.g. 0.05); one more fails the run."""
+    """With ``on_failure = "surrogate"``: largest fraction of the queries so far that may be
+    answered by the surrogate (e.g. 0.05), counted from the start of the run; the failure that
+    exceeds it stops the run as with ``"raise"``."""
     task_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     """Wall-time cap of one micro run, in seconds: a run still going then counts as a failed run
-    (retried, then handled by ``on_failure``). Unset: no cap."""
+    (retried with a fresh seed, then handled by ``on_failure``). Each run is waited for in a
+    helper thread of its worker; Python cannot stop a thread, so an abandoned run keeps its CPU
+    until it returns (oracles that can stop themselves honour ``budget.max_wall_s``). With a
+    cap, queries run one by one (not through an oracle's ``run_batch``). Unset: no cap."""
 
 
 class OutputConfig(_Strict):
     path: str = "results/hmm_run.nc"
     """Results file (netCDF, ``.nc``; ``--out`` overrides it)."""
     checkpoint: str | None = None
-    """Checkpoint file (``.nc``) rewritten at every record; a rerun resumes from it bit for bit."""
+    """Checkpoint of a transient run (``.nc``; ``--checkpoint`` overrides it): the records so far,
+    with ``PATH.manifest.json`` (step, run token, this configuration) and ``PATH.cache-<step>.npz``
+    (the micro-estimate cache) beside it, written atomically every ``run.checkpoint_every``.
+    ``hmm run CONFIG --resume PATH`` continues it bit for bit; an existing checkpoint is never
+    overwritten without ``--resume``."""
 
     @field_validator("path", "checkpoint")
     @classmethod

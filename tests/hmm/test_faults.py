@@ -53,8 +53,8 @@ def test_a_worker_killed_mid_batch_changes_no_bit_and_finished_work_is_kept(tmp_
     with Coupler(oracle, None, seed=5, n_workers=2, batch_size=1) as c:
         victim = sorted(c.client.run(os.getpid).values())[0]
 
-        def kill():  # part-way: once a quarter of the runs are done
-            _wait(lambda: marks(tag) >= before + 10, "runs on the cluster")
+        def kill():  # part-way: once 60 % of the runs are done
+            _wait(lambda: marks(tag) >= before + 24, "runs on the cluster")
             os.kill(victim, signal.SIGKILL)
 
         killer = threading.Thread(target=kill)
