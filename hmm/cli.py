@@ -93,8 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     when = (f"t={float(ds.time[-1]):.4g} after {int(ds.attrs['n_steps'])} {cfg.run.stepper} steps"
             if cfg.run.mode == "transient" else f"steady ({ds.attrs['newton_iterations']} Newton its)")
     if cfg.run.mode == "transient" and solver.resumed_from_step is not None:
-        when += (f" (resumed from step {solver.resumed_from_step} of {int(ds.attrs['n_steps'])}, "
-                 f"checkpoint {checkpoint.resume_from})")
+        when += (f", resumed from step {solver.resumed_from_step} of {int(ds.attrs['n_steps'])} "
+                 f"(checkpoint {checkpoint.resume_from})")
     failed = int(ds.attrs.get("accounting_surrogate_answers", 0))
     if failed:
         when += f"; {failed} failed queries answered by the surrogate"

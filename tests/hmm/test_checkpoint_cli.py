@@ -112,7 +112,7 @@ def test_a_sigkilled_run_resumes_to_the_same_bits(tmp_path):
     assert 0 < seen <= step < N_STEPS and step % 5 == 0  # part-way, at a record
     resumed = _hmm(cfg, "--resume", ckpt, "--out", part)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resumed from step {step} of {N_STEPS}, checkpoint {ckpt}" in resumed.stdout
+    assert f"resumed from step {step} of {N_STEPS} (checkpoint {ckpt})" in resumed.stdout
     a, b = xr.load_dataset(tmp_path / "full.nc"), xr.load_dataset(part)
     assert a.sizes["time"] == N_STEPS // 5 + 1
     _assert_same_results(a, b)
