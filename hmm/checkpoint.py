@@ -27,9 +27,18 @@ records than that manifest, and a resume keeps only the manifest's
 (records are only ever appended, so the first ones are unchanged).
 
 The run keeps no other state between records: the solver restarts its
-stepper at every record of a checkpointed run, and seeds derive from the
-root seed and the query (retries from the failed seed), so records, cache
-and root seed are everything a resumed run needs to repeat the bits.
+stepper at every record of a checkpointed run, seeds derive from the root
+seed and the query (retries from the failed seed), and the Coupler's failure
+surrogate uses only the batch at hand, so records, cache and root seed are
+everything a resumed run needs to repeat the bits. A wrapped closure with a
+state of its own (a :class:`hmm.ReuseClosure` surrogate) is not
+checkpointed, and :meth:`hmm.HMMSolver.run` refuses the combination.
+
+A path-backed micro cache (``Coupler(cache="file.npz")``, ``[coupler] cache =
+"file.npz"``) is saved at every record, so it may hold answers the killed run
+computed after its last checkpoint: the resumed run then reads them from
+that file, with the same fields but fewer fresh runs in its accounting than
+the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -230,6 +239,18 @@ class Checkpoint:
 
     def __repr__(self) -> str:
         return f"Checkpoint({str(self.path)!r}, every={self.every!r})"
+
+    @classmethod
+    def of(cls, checkpoint: Any, *, func: str = "Checkpoint.of()") -> "Checkpoint | None":
+        """A path (a checkpoint at every record) or a Checkpoint as a Checkpoint; None for none."""
+        if checkpoint is None or checkpoint is False or checkpoint == "":
+            return None
+        if isinstance(checkpoint, cls):
+            return checkpoint
+        if isinstance(checkpoint, (str, os.PathLike)):
+            return cls(checkpoint)
+        raise TypeError(f"{func}: `checkpoint` must be a path or a hmm.checkpoint.Checkpoint, "
+                        f"got {type(checkpoint).__name__}")
 
     # -- when -----------------------------------------------------------------------------
     def start(self, step: int) -> None:

@@ -195,6 +195,14 @@ class Coupler:
         """Snapshot of the micro work done through this Coupler (the one ledger)."""
         return self._ledger
 
+    def carry_over(self, work: Accounting) -> None:
+        """Count ``work`` done before this Coupler existed (the part of a run a
+        checkpoint holds) in the failed-fraction bound of ``on_failure="surrogate"``:
+        its queries and surrogate answers are added to the ledger (integers, so
+        the differences drivers record are unchanged)."""
+        self._ledger = self._ledger + Accounting(queries=int(work.queries),
+                                                 surrogate_answers=int(work.surrogate_answers))
+
     @property
     def n_evaluated(self) -> int:
         """Fresh micro runs so far (``accounting.fresh_runs``)."""

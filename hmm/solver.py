@@ -343,7 +343,7 @@ class HMMSolver:
                                       "so a resumed run would not repeat the bits")
         t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
         save_every = _check_save_every(save_every, n_steps)
-        checkpoint = self._checkpoint(checkpoint)
+        checkpoint = Checkpoint.of(checkpoint, func="HMMSolver.run()")
         initial = self.initial_state(u0)
         token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
                                 u0=hashlib.blake2b(initial.tobytes(), digest_size=8).hexdigest())
@@ -396,20 +396,11 @@ class HMMSolver:
     resumed_from_step: int | None = None
     """Step of the checkpoint the last :meth:`run` resumed from (None: it started afresh)."""
 
-    @staticmethod
-    def _checkpoint(checkpoint: Any) -> Checkpoint | None:
-        """``run(checkpoint=...)`` as a :class:`hmm.checkpoint.Checkpoint` (None for none)."""
-        if checkpoint is None or checkpoint is False or checkpoint == "":
-            return None
-        if isinstance(checkpoint, Checkpoint):
-            return checkpoint
-        if isinstance(checkpoint, (str, Path)):
-            return Checkpoint(checkpoint)
-        raise TypeError("HMMSolver.run(): `checkpoint` must be a path or a hmm.checkpoint.Checkpoint, "
-                        f"got {type(checkpoint).__name__}")
-
     def _resume(self, checkpoint: Checkpoint, token: str) -> Records | None:
         """The records of a checkpoint (the Coupler's cache filled from it), None
         if there is none; CheckpointError if it cannot be read or belongs to
         another run."""
-        return checkpoint.load(token, self.fields, tuple(self.names.values()), cache=self.coupler.cache)
+        records = checkpoint.load(token, self.fields, tuple(self.names.values()), cache=self.coupler.cache)
+        if records is not None:
+            self.coupler.carry_over(records.total)  # the failed-fraction bound counts from the run's start
+        return records

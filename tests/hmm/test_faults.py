@@ -123,6 +123,16 @@ def test_the_surrogate_answers_failed_queries_within_the_bound():
         # ... a third failure is not: 3 of 21 > 0.1
         with pytest.raises(OracleError, match="more than max_failed_fraction = 0.1"):
             c.evaluate(np.array([[4.0]]))
+    # a resumed run counts the queries its checkpoint holds (HMMSolver carries them over)
+    from hmm.accounting import Accounting
+
+    with Coupler(FailingAt(bad=(4.0,)), "sync", on_failure="surrogate", max_failed_fraction=0.1) as c:
+        with pytest.raises(OracleError, match="1 of 1 queries failed"):
+            c.evaluate(np.array([[4.0], [5.0]])[:1])
+    with Coupler(FailingAt(bad=(4.0,)), "sync", on_failure="surrogate", max_failed_fraction=0.1) as c:
+        c.carry_over(Accounting(queries=19, surrogate_answers=1, fresh_runs=7))
+        assert c.evaluate(np.array([[4.0], [5.0]])).worker[0] == "surrogate"  # 2 of 21
+        assert c.accounting.fresh_runs == 1  # only the counts of the bound are carried over
     with Coupler(FailingAt(bad=(4.0,)), "sync", on_failure="surrogate", max_failed_fraction=1.0) as c:
         with pytest.raises(OracleError, match="no query of the batch succeeded"):
             c.evaluate(np.array([[4.0]]))
