@@ -23,10 +23,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import uuid
-from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -79,6 +79,20 @@ class FailurePolicy:
 
         return dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures})
 
+    def check_external(self, client: Any, address: str) -> None:
+        """Warn when ``allowed_failures`` was asked of a scheduler that keeps another value."""
+        if client is None or self.allowed_failures is None:
+            return
+        try:
+            actual = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+        except Exception:  # noqa: BLE001 - a scheduler that does not say is warned about too
+            actual = "unknown"
+        if actual != self.allowed_failures:
+            import warnings
+
+            warnings.warn(f"Coupler(): allowed_failures={self.allowed_failures} applies to the embedded "
+                          f"cluster only; the scheduler at {address} keeps its own ({actual})", stacklevel=3)
+
     def allows(self, answered: int, asked: int) -> bool:
         """Whether ``answered`` surrogate answers among ``asked`` queries are within the bound."""
         return answered <= self.max_failed_fraction * asked
@@ -101,10 +115,10 @@ def gather_as_completed(client: Any, spec: Any, blocks: list[np.ndarray], name: 
     k = len(blocks)
     # no Dask-level `retries`: oracle failures are retried inside the task (once
     # counted), and a lost worker's tasks are rescheduled by the scheduler itself
-    futures = client.map(run_chunk, [spec] * k, blocks, key=[f"hmm-{name}-{tag}-{i}" for i in range(k)])
-    index = {f.key: i for i, f in enumerate(futures)}
     done: dict[int, Any] = {}
     try:
+        futures = client.map(run_chunk, [spec] * k, blocks, key=[f"hmm-{name}-{tag}-{i}" for i in range(k)])
+        index = {f.key: i for i, f in enumerate(futures)}
         for batch in as_completed(futures, loop=client.loop).batches():
             finished = sorted(batch, key=lambda f: index[f.key])
             for future, result in zip(finished, client.gather(finished)):
@@ -116,7 +130,7 @@ def gather_as_completed(client: Any, spec: Any, blocks: list[np.ndarray], name: 
             f"{name}: a task was running on workers that died more often than the scheduler allows "
             f"(allowed-failures; [coupler] allowed_failures): {exc}", oracle=name,
             cause=f"KilledWorker: {exc}") from None
-    except (CancelledError, OSError, TimeoutError) as exc:
+    except (asyncio.CancelledError, Exception) as exc:  # a lost scheduler cancels every future
         keep(sorted(done.items()))
         if _connected(client):
             raise
@@ -130,10 +144,8 @@ def gather_as_completed(client: Any, spec: Any, blocks: list[np.ndarray], name: 
 
 
 def _connected(client: Any) -> bool:
-    try:
-        return client.status == "running" and bool(client.scheduler_info().get("workers") is not None)
-    except Exception:  # noqa: BLE001 - any failure to ask means no connection
-        return False
+    """Whether the client still holds its scheduler connection (not lost, reconnecting or closed)."""
+    return getattr(client, "status", None) == "running"
 
 
 def _address(client: Any) -> str:

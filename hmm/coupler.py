@@ -138,6 +138,8 @@ class Coupler:
         with self.failure_policy.dask_config(embedded=client is None):
             self._resolved = resolve_client(client, n_workers=n_workers, security=security,
                                             timeout_s=timeout_s)
+        if client is not None:
+            self.failure_policy.check_external(self._resolved.client, self.describe())
         self._ledger = Accounting()
         self._cost_per_query: float | None = None  # running mean, sizes automatic batches
 

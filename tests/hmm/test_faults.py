@@ -207,6 +207,8 @@ dt = 0.002
 stepper = "explicit_euler"
 save_every = 5
 checkpoint_every = 10
+[coupler]
+allowed_failures = 7
 [output]
 path = "{out}"
 """
@@ -247,6 +249,7 @@ def test_a_lost_scheduler_exits_3_and_the_checkpoint_resumes(tmp_path):
     assert run.returncode == 3, err
     assert "lost the connection to the Dask scheduler" in err and address in err
     assert "Traceback" not in err and not (tmp_path / "out.nc").exists()
+    assert "allowed_failures=7 applies to the embedded cluster only" in err  # not silently ignored
     step = read_manifest(ckpt)["step"]
     assert 0 < step < 200
     # the last checkpoint is intact: it resumes (in process now) to the bits of an uninterrupted run
