@@ -3,6 +3,12 @@
 Exit codes: 0 success, 2 invalid configuration, arguments or input, 3
 unreachable scheduler, 4 a micro run failed (OracleError), 5 macro solver
 failure or out of memory, 130 interrupted. No error ends in a traceback.
+
+``hmm run CONFIG --checkpoint PATH`` checkpoints a transient run
+(:mod:`hmm.checkpoint`); ``hmm run CONFIG --resume PATH`` continues it, and
+refuses (exit 2) a checkpoint written by another configuration, naming the
+differing keys. A lost scheduler ends with exit code 3 and leaves the last
+checkpoint intact.
 """
 
 from __future__ import annotations
