@@ -262,3 +262,31 @@ def test_a_lost_scheduler_exits_3_and_the_checkpoint_resumes(tmp_path):
         assert np.array_equal(a[name].values, b[name].values), name
     skip = {"wall_s"}
     assert {k: v for k, v in a.attrs.items() if k not in skip} == {k: v for k, v in b.attrs.items() if k not in skip}
+
+
+def test_the_cli_sets_allowed_failures_for_the_cluster_it_starts(tmp_path):
+    """`hmm run` starts the embedded cluster itself (hmm.cluster.open_cluster) and hands the client to the
+    Coupler, which checks the scheduler's value and warns when it differs: no warning means it was set."""
+    import warnings
+
+    cfg = tmp_path / "af.toml"
+    cfg.write_text(f"""
+[oracle]
+kind = "noisy_cell_problem_flux"
+cells = 8
+coefficient = {{ kind = "layered_cosine", a0 = 2.0, amp = 1.0 }}
+[macro]
+cells = [4]
+source = 1.0
+[run]
+mode = "steady"
+[coupler]
+workers = 1
+allowed_failures = 7
+[output]
+path = "{(tmp_path / 'af.nc').as_posix()}"
+""")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["run", str(cfg), "--no-progress"]) == 0
+    assert not [w for w in caught if "allowed_failures" in str(w.message)], [str(w.message) for w in caught]
