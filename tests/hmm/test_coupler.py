@@ -292,8 +292,9 @@ def test_tls_cluster_through_security():
     from distributed.security import Security
 
     security = Security.temporary()
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls",
-                      security=security, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tls", host="127.0.0.1",
+                      security=security, dashboard_address=None,
+                      scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}) as cluster:
         assert cluster.scheduler_address.startswith("tls://")
         with Coupler(TrivialOracle(), cluster.scheduler_address, security=security) as c:
             assert c.evaluate(np.array([[1.5], [2.5]])).mean[:, 0].tolist() == [1.5, 2.5]
