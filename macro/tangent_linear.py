@@ -1,0 +1,338 @@
+r"""Closure noise carried through a transient run by the tangent-linear model of each step.
+
+A step maps the state and the closure answers ``A`` it used to the new
+state. Linearised about the run, every step of the semi-discrete steppers
+is
+
+.. math::
+
+    \delta u_1 = P\,\bigl(Q\,\delta u_0 + \textstyle\sum_k K_k B_k\, e_k\bigr),
+
+with ``e_k`` the noise of the answers of the step's evaluation ``k``
+(standard errors ``sigma_k``) and ``B_k = dR/dA`` of the law at that
+evaluation (from the law's own arithmetic by replaying the stored answers:
+no closure call, :mod:`macro._sensitivity`):
+
+==================  =========================  =====================  ======================================
+stepper             ``P``                      ``Q``                  noise terms ``K_k B_k e_k``
+==================  =========================  =====================  ======================================
+theta (implicit)    ``(I - dt th J)^{-1}``     ``I + dt (1-th) J``    ``dt (1-th) B_0 e_0 + dt th B_1 e_1``
+explicit Euler      ``I``                      ``I + h J``            ``h B_0 e_0``
+Heun                ``I``                      ``I + h J + h^2 J^2/2`` ``h/2 (I + h J) B_0 e_0 + h/2 B_* e_*``
+==================  =========================  =====================  ======================================
+
+(one row per sub-step of the explicit steppers). The covariance ``C`` of
+the flat state is propagated exactly for this linear model,
+``C_1 = P (Q C_0 Q^T + cross terms + W) P^T``, so ``{field}_stderr =
+sqrt(diag C)``.
+
+**Jacobians.** The theta steppers reuse the modified-Newton matrix they
+hold (its SuperLU factorisation for ``P`` and the same ``J`` in ``Q``): no
+closure call, no micro run. That ``J`` was computed at the last refresh
+(the first step, a change of ``dt``, slow contraction), so it is exact for
+closures linear in the state and otherwise lags by the state change since
+that refresh, a relative error of order ``|dJ/du| |u - u_refresh| / |J|``
+in the step's tangent. The explicit steppers hold no Jacobian: one is
+computed by ``law.jacobian`` at the start of the step every
+``jacobian_refresh`` steps (default 10) and used for every sub-step until
+the next refresh. It costs one closure call: with an exact
+``closure.tangent`` the answers are cache hits of the step's own
+evaluation, with finite-difference tangents ``dim`` fresh points per face
+(micro runs). A run whose every answer is exact (zero stderr) computes no
+Jacobian and changes nothing.
+
+**Noise identity.** Answers are independent unless they are the same noise
+source. Two answers are the same source when they share their seed row and
+output column (the closure protocol: rows with equal seed rows share their
+random numbers, so a cache hit of an earlier answer is the same draw), or,
+for a closure that ignores seed rows, when they are the same entry of the
+same evaluation (the start evaluation of a Crank-Nicolson step is the end
+evaluation of the step before). The cross-covariance of the state with the
+previous step's sources is carried (lazily, column by column), so a source
+repeated by consecutive steps is exact. A source that comes back after a
+step without it, and an answer a closure wrapper reuses under another seed
+row (a table, a quantised lattice, a surrogate), count as fresh draws: there
+the propagated stderr is too small.
+
+**Size.** ``C`` is dense, ``n_state^2`` floats, and a theta step solves
+with ``P`` for ``2 n_state`` right-hand sides: :class:`TangentLinear`
+refuses states larger than ``max_state`` (default
+:data:`MAX_COVARIANCE_STATE`) with a ``ValueError`` naming the option.
+
+**Goals.** :meth:`TangentLinear.goal_stderr` gives the stderr of a linear
+functional ``w . u`` at the last step by the backward adjoint sweep over
+the kept step tangents (``keep_steps=True``), ``lambda_k = Q_k^T P_k^T
+lambda_{k+1}``, one transposed solve per step, the contributions of one
+source summed before squaring; it equals ``sqrt(w^T C w)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._sensitivity import AnswerSensitivity
+from ._validate import check_int
+from .closure import ignores_seed_rows
+from .law import Evaluation, state_shape
+
+__all__ = ["TangentLinear", "TangentStep", "TapedEvaluation", "MAX_COVARIANCE_STATE"]
+
+MAX_COVARIANCE_STATE = 4096
+"""Default largest flat state (entries) whose covariance :class:`TangentLinear` propagates (128 MiB)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TapedEvaluation:
+    """One evaluation a step used: the evaluation, the state and time it was made at and its seed rows
+    (``None``: the query points themselves)."""
+
+    evaluation: Evaluation
+    state: np.ndarray
+    t: float
+    seeds: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class TangentStep:
+    """What a stepper records of one (sub-)step for its tangent-linear model (see the module docstring).
+
+    Attributes
+    ----------
+    kind : {"theta", "euler", "heun"}
+    h : float
+        The (sub-)step (time).
+    start : ndarray
+        State at its start.
+    t : float
+        Time at its start.
+    evaluations : tuple of TapedEvaluation
+        theta: (start evaluation or None, end evaluation); euler: (start,); heun: (start, stage).
+    theta : float
+        theta of a theta step.
+    solve, solve_t : callable, optional
+        ``x -> (I - dt th J)^{-1} x`` and its transpose (theta steps).
+    jacobian : sparse matrix, optional
+        The ``J`` of that matrix (theta steps).
+    """
+
+    kind: str
+    h: float
+    start: np.ndarray
+    t: float
+    evaluations: tuple[TapedEvaluation | None, ...]
+    theta: float = 1.0
+    solve: Callable[[np.ndarray], np.ndarray] | None = None
+    solve_t: Callable[[np.ndarray], np.ndarray] | None = None
+    jacobian: Any = None
+
+
+@dataclass(eq=False)
+class _Previous:
+    """The last step's sources: cross-covariance of the state with them, on demand."""
+
+    keys: dict
+    post: Callable[[np.ndarray], np.ndarray] | None
+    q: Any
+    recurring: dict[int, np.ndarray]
+    cr: sp.csc_matrix
+    gids: np.ndarray
+    refs: tuple  # keeps the evaluations alive (identity keys use their ids)
+
+    def cross(self, s: int) -> np.ndarray:
+        """``Cov(du_now, xi_s)`` for source ``s`` of that step (unit-variance sources)."""
+        col = self.cr[:, [s]].toarray().ravel()
+        if s in self.recurring:
+            col = col + self.q @ self.recurring[s]
+        return col if self.post is None else self.post(col)
+
+
+class TangentLinear:
+    """Forward covariance of a transient run's state from its closure noise (see the module docstring).
+
+    Parameters
+    ----------
+    law : semi-discrete macro.ConservationLaw
+    grid : Grid1D or Grid2D
+    covariance : ndarray, optional
+        Covariance of the flat initial state (zeros: a given initial state).
+    max_state : int
+        Largest flat state accepted (``n_state^2`` floats are kept).
+    jacobian_refresh : int
+        Explicit steppers: steps between Jacobians (>= 1).
+    keep_steps : bool
+        Keep every step's tangent for :meth:`goal_stderr` (memory grows with the steps).
+
+    Raises
+    ------
+    ValueError
+        The state has more than ``max_state`` entries, or a bad option.
+    """
+
+    def __init__(self, law: Any, grid: Any, *, covariance: np.ndarray | None = None,
+                 max_state: int = MAX_COVARIANCE_STATE, jacobian_refresh: int = 10,
+                 keep_steps: bool = False) -> None:
+        func = "TangentLinear()"
+        self.law, self.grid = law, grid
+        self.shape = state_shape(law, grid)
+        n = int(np.prod(self.shape))
+        max_state = check_int(max_state, "max_state", func, minimum=1)
+        if n > max_state:
+            raise ValueError(f"{func}: the flat state has {n} entries, more than `max_state` = {max_state}: "
+                             f"its dense covariance would hold {n}^2 floats ({8 * n * n / 2**20:.0f} MiB); "
+                             "raise `max_state` to propagate it anyway")
+        self.n = n
+        self.jacobian_refresh = check_int(jacobian_refresh, "jacobian_refresh", func, minimum=1)
+        if covariance is None:
+            self.covariance = np.zeros((n, n))
+        else:
+            self.covariance = np.array(covariance, dtype=float)
+            if self.covariance.shape != (n, n):
+                raise ValueError(f"{func}: `covariance` must have shape {(n, n)}, got {self.covariance.shape}")
+        self.initial_covariance = self.covariance.copy()
+        self._zero = not np.any(self.covariance)
+        self.sensitivity = AnswerSensitivity(law, grid, "TangentLinear")
+        self._previous: _Previous | None = None
+        self._jacobian = None
+        self._jacobian_age = 0
+        self.n_jacobians = 0
+        self.n_sources = 0
+        self.keep_steps = bool(keep_steps)
+        self.steps: list[tuple[Any, Any, sp.csc_matrix, np.ndarray]] = []
+
+    @property
+    def stderr(self) -> np.ndarray:
+        """Standard error of every state entry (state shape)."""
+        return np.sqrt(np.clip(np.diag(self.covariance), 0.0, None)).reshape(self.shape)
+
+    def restart_jacobian(self) -> None:
+        """Forget the explicit steppers' lagged Jacobian (the next step computes one)."""
+        self._jacobian = None
+
+    def advance(self, stepper: Any) -> None:
+        """Propagate through the steps ``stepper`` recorded in ``stepper.tangent_tape`` (and empty it)."""
+        tape, first = list(stepper.tangent_tape), True
+        stepper.tangent_tape.clear()
+        for entry in tape:
+            self._advance(entry, stepper, first)
+            first = False
+        if tape and tape[0].kind != "theta":
+            self._jacobian_age += 1
+
+    # -- one (sub-)step ---------------------------------------------------------------
+    def _sources(self, entry: TangentStep, closure: Any):
+        """Noise columns of the step (sparse n x S, unit-variance sources), their keys and the
+        coefficient operators' inputs."""
+        seeded = not ignores_seed_rows(closure)
+        keys: dict = {}
+        blocks = []
+        for taped in entry.evaluations:
+            if taped is None:
+                blocks.append(None)
+                continue
+            cols, answers = self.sensitivity.columns(taped.evaluation, taped.state, taped.t)
+            n_out = np.shape(taped.evaluation.mean)[1]
+            rows = taped.evaluation.points if taped.seeds is None else taped.seeds
+            local = np.empty(len(answers), dtype=int)
+            for i, a in enumerate(answers):
+                p, j = divmod(int(a), n_out)
+                key = (b"s", np.ascontiguousarray(rows[p], dtype=float).tobytes(), j) if seeded \
+                    else (b"e", id(taped.evaluation), p, j)
+                local[i] = keys.setdefault(key, len(keys))
+            blocks.append((cols, local))
+        return keys, blocks
+
+    def _advance(self, entry: TangentStep, stepper: Any, first: bool) -> None:
+        keys, blocks = self._sources(entry, stepper.closure)
+        if self._zero and not keys:
+            self._previous = None
+            return
+        n, h = self.n, entry.h
+        eye = sp.identity(n, format="csr")
+        if entry.kind == "theta":
+            jac = sp.csr_matrix(entry.jacobian)
+            post, post_t = entry.solve, entry.solve_t
+            a, b = h * (1.0 - entry.theta), h * entry.theta
+            q = eye + a * jac if a else eye
+            coefs = [a, b]
+        else:
+            jac = self._lagged_jacobian(entry, stepper, first)
+            post = post_t = None
+            if entry.kind == "euler":
+                q, coefs = eye + h * jac, [h]
+            elif entry.kind == "heun":
+                hj = h * jac
+                q = eye + hj + 0.5 * (hj @ hj)
+                coefs = [0.5 * h * (eye + hj), 0.5 * h]
+            else:
+                raise ValueError(f"TangentLinear.advance(): unknown tangent step kind {entry.kind!r}")
+        n_src = len(keys)
+        cr = sp.csc_matrix((n, n_src))
+        for coef, block in zip(coefs, blocks):
+            if block is None or not np.size(block[1]):
+                continue
+            cols, local = block
+            agg = sp.csr_matrix((np.ones(len(local)), (np.arange(len(local)), local)), shape=(len(local), n_src))
+            cr = cr + sp.csc_matrix(coef * cols if np.isscalar(coef) else coef @ cols) @ agg
+        cr = sp.csc_matrix(cr)
+        # sources repeated from the previous step: their cross-covariance with the state
+        recurring: dict[int, np.ndarray] = {}
+        gids = np.empty(n_src, dtype=int)
+        prev = self._previous
+        for key, s in keys.items():
+            s_prev = prev.keys.get(key) if prev is not None else None
+            if s_prev is None:
+                gids[s] = self.n_sources
+                self.n_sources += 1
+            else:
+                recurring[s] = prev.cross(s_prev)
+                gids[s] = prev.gids[s_prev]
+        c0 = self.covariance
+        x = np.asarray(q @ np.asarray(q @ c0).T).T if not self._zero else np.zeros((n, n))
+        if recurring:
+            idx = np.array(sorted(recurring))
+            qh = np.asarray(q @ np.column_stack([recurring[s] for s in idx]))
+            cross = qh @ cr[:, idx].toarray().T
+            x = x + cross + cross.T
+        x = x + (cr @ cr.T).toarray()
+        if post is not None:
+            x = post(np.asarray(post(x)).T).T
+        self.covariance = 0.5 * (x + x.T)
+        self._zero = not np.any(self.covariance)
+        self._previous = _Previous(keys, post, q, recurring, cr, gids,
+                                   tuple(t.evaluation for t in entry.evaluations if t is not None))
+        if self.keep_steps:
+            self.steps.append((q, post_t, cr, gids))
+
+    def _lagged_jacobian(self, entry: TangentStep, stepper: Any, first: bool):
+        if self._jacobian is None or (first and self._jacobian_age >= self.jacobian_refresh):
+            self._jacobian, _ = self.law.jacobian(self.grid, entry.start, entry.t, stepper.closure)
+            self._jacobian = sp.csr_matrix(self._jacobian)
+            stepper.n_jacobians += 1
+            self.n_jacobians += 1
+            self._jacobian_age = 0
+        return self._jacobian
+
+    # -- goals ------------------------------------------------------------------------
+    def goal_stderr(self, weights: Any) -> float:
+        """Standard error of ``weights . u`` at the last step by the backward adjoint sweep.
+
+        Needs ``keep_steps=True`` from the start. ``weights`` has the state's shape (or is flat).
+        """
+        func = "TangentLinear.goal_stderr()"
+        if not self.keep_steps:
+            raise ValueError(f"{func}: the step tangents were not kept; construct with keep_steps=True")
+        lam = np.asarray(weights, dtype=float).reshape(-1)
+        if lam.size != self.n:
+            raise ValueError(f"{func}: `weights` must have {self.n} entries (the state), got {lam.size}")
+        total: dict[int, float] = {}
+        for q, post_t, cr, gids in reversed(self.steps):
+            mu = lam if post_t is None else np.asarray(post_t(lam))
+            for gid, c in zip(gids, cr.T @ mu):
+                total[int(gid)] = total.get(int(gid), 0.0) + float(c)
+            lam = np.asarray(q.T @ mu)
+        variance = sum(c * c for c in total.values()) + float(lam @ self.initial_covariance @ lam)
+        return float(np.sqrt(max(variance, 0.0)))
