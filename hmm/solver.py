@@ -29,6 +29,7 @@ from .budget import Budget
 from .closure import CouplerClosure
 from .contract import oracle_units
 from .coupler import Coupler
+from ._linear_uq import RunUncertainty, check_goals, goal_units
 from .errors import CheckpointError
 from .provenance import package_version
 from .results import Records, netcdf_attrs, records_dataset, write_netcdf
@@ -228,7 +229,7 @@ class HMMSolver:
 
     # -- steady -----------------------------------------------------------------------
     def solve_steady(self, u0: Any = None, *, stderr: bool = True, covariance: bool = False,
-                     final_correction: bool = False, **options: Any):
+                     final_correction: bool = False, goals: Mapping[str, Any] | None = None, **options: Any):
         """Solve ``R(u) = 0`` (``div q + f = 0``) by Newton with closure tangents
         (:func:`macro.solve_steady`); return a Dataset with dims ``x`` [, ``y``]
         (no time).
@@ -258,6 +259,11 @@ class HMMSolver:
             answers balance. Free (no closure call); the
             accepted iterate is kept as ``<field>_accepted``, and the recorded
             closure answers are those at the accepted iterate.
+        goals : mapping, optional
+            Name -> goal (:mod:`macro.goals`): adds ``goal_<name>`` and, with
+            ``stderr``, ``goal_<name>_stderr`` (the goal's units) by the
+            adjoint ``J^T lambda = w`` (:func:`macro.steady.goal_uncertainty`:
+            one transposed solve per goal, no micro runs).
         **options
             Passed to :func:`macro.solve_steady` (``tol``, ``max_iter``, ...).
         """
@@ -265,6 +271,7 @@ class HMMSolver:
         from macro.steady import newton_correction, steady_uncertainty
 
         start = time.perf_counter()
+        weights = check_goals(goals, self.grid, self.fields, "HMMSolver.solve_steady()")
         mark = self.coupler.accounting
         res = solve_steady(self.law, self.grid, self.closure, self._state(self.initial_state(u0)), **options)
         records = Records(self.fields)
@@ -292,12 +299,28 @@ class HMMSolver:
                     {"units": f"({unit})^2" if single else "field units squared",
                      "long_name": f"covariance of the flat state (fields {self.fields}, cells in C order), "
                                   "closure noise propagated through the Newton Jacobian"})
+        if weights:
+            self._steady_goals(ds, res, u, goals, weights, stderr)
         return ds
+
+    def _steady_goals(self, ds, res, u, goals, weights, stderr: bool) -> None:
+        """``goal_<name>`` (and ``goal_<name>_stderr`` by the adjoint) of a steady dataset."""
+        from macro.steady import goal_uncertainty
+
+        units = goal_units(goals, self.grid, self.fields, self.units)
+        errs = goal_uncertainty(self.law, self.grid, res, np.array(list(weights.values()))) if stderr else None
+        flat = np.asarray(u, dtype=float).ravel()
+        for k, (name, w) in enumerate(weights.items()):
+            ds[f"goal_{name}"] = ((), float(w @ flat), {"units": units[name], "long_name": f"goal {name}: {goals[name]!r}"})
+            if errs is not None:
+                ds[f"goal_{name}_stderr"] = ((), float(errs[k]), {
+                    "units": units[name], "long_name": f"standard error of goal {name} (adjoint J^T lambda = w)"})
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
             save_every: int | None = None, checkpoint: str | Path | None = None,
-            progress: bool = False):
+            progress: bool = False, stderr: bool = True, covariance: bool = False,
+            goals: Mapping[str, Any] | None = None, stderr_options: Mapping[str, Any] | None = None):
         """Advance from ``t0`` to ``t_end`` with steps ``dt``; return an xarray Dataset.
 
         Parameters
@@ -317,6 +340,31 @@ class HMMSolver:
             gives the same bits as an uninterrupted run.
         progress : bool
             Show a progress bar (tqdm, on stderr).
+        stderr : bool
+            Add ``<field>_stderr`` (the field's dims and units): the closure's
+            standard errors propagated through the tangent-linear model of
+            every step (:mod:`macro.tangent_linear`; answers independent
+            unless they share a seed row). Implicit steppers reuse their
+            Newton matrix (no micro runs); explicit steppers compute a
+            Jacobian every ``jacobian_refresh`` steps (one closure call each:
+            ``dim`` fresh micro runs per face with finite-difference
+            tangents). Steppers without a tangent-linear model
+            (``nessyahu_tadmor``) record none; the dataset attribute
+            ``stderr_method`` says what was done.
+        covariance : bool
+            Also add the covariance of the flat state at every record (dims
+            ``time, state, state_t``): ``u_covariance`` for a one-field law,
+            else ``state_covariance``.
+        goals : mapping, optional
+            Name -> goal (:mod:`macro.goals`, e.g. ``{"flow_rate":
+            macro.FlowRate()}``): adds ``goal_<name>`` and
+            ``goal_<name>_stderr`` (dim ``time``, the goal's units).
+        stderr_options : mapping, optional
+            ``max_state`` (largest flat state whose dense covariance is
+            propagated, default :data:`macro.MAX_COVARIANCE_STATE`; above it
+            a ``RuntimeWarning`` and no stderr, or a ``ValueError`` with
+            ``covariance=True``) and ``jacobian_refresh`` (explicit steppers,
+            default 10).
 
         Notes
         -----
@@ -344,28 +392,35 @@ class HMMSolver:
         token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
                                 u0=hashlib.blake2b(initial.tobytes(), digest_size=8).hexdigest())
         start = time.perf_counter()
+        noise = RunUncertainty(self, stderr=stderr, covariance=covariance, goals=goals, options=stderr_options)
         records = self._resume(checkpoint, token) if checkpoint else None
         if records is None:
             records, mark = Records(self.fields), self.coupler.accounting
             state = self._state(initial)
             evaluation = self.law.evaluate(self.grid, state, t0, self.closure)
             self._record(records, 0, t0, state, evaluation, self.coupler.accounting - mark)
+            noise.record(state)
+        else:
+            noise.resume(checkpoint, records, self)
         step = records.step[-1]
         state = self._state(records.last_state())
         mark = self.coupler.accounting
         stepper = None
 
-        def dataset():
-            return self._dataset(records, mode="transient", run_token=token, n_steps=n_steps,
-                                 completed_steps=int(records.step[-1]), wall_s=time.perf_counter() - start)
+        def dataset(for_checkpoint: bool = False):
+            ds = self._dataset(records, mode="transient", run_token=token, n_steps=n_steps,
+                               completed_steps=int(records.step[-1]), wall_s=time.perf_counter() - start)
+            return noise.add_to(ds, self, checkpoint=for_checkpoint)
 
         with tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step") as bar:
             while step < n_steps:
                 if stepper is None:
                     stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
+                    noise.attach(stepper)
                 t = t0 + step * dt
                 h = min(dt, t_end - t) if step == n_steps - 1 else dt
                 result = stepper.step(state, t, h)
+                noise.advance(stepper)
                 state, step = result.u, step + 1
                 bar.update(1)
                 bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self.coupler.accounting.micro_seconds:.3g}")
@@ -375,10 +430,12 @@ class HMMSolver:
                                   else self.law.evaluate(self.grid, state, t_now, self.closure))
                     now = self.coupler.accounting
                     self._record(records, step, t_now, state, evaluation, now - mark)
+                    noise.record(state)
                     mark = now
                     if checkpoint:
                         stepper = None  # restart the stepper where a resumed run restarts it
-                        write_netcdf(dataset(), checkpoint)
+                        noise.restart()
+                        write_netcdf(dataset(for_checkpoint=True), checkpoint)
                         self.coupler.save_cache()
         return dataset()
 

@@ -208,9 +208,11 @@ class TangentLinear:
         """Standard error of every state entry (state shape)."""
         return np.sqrt(np.clip(np.diag(self.covariance), 0.0, None)).reshape(self.shape)
 
-    def restart_jacobian(self) -> None:
-        """Forget the explicit steppers' lagged Jacobian (the next step computes one)."""
+    def restart(self) -> None:
+        """Forget the lagged Jacobian of the explicit steppers and the previous step's sources, as a
+        stepper restarted at a checkpoint does (the next step computes a Jacobian when it needs one)."""
         self._jacobian = None
+        self._previous = None
 
     def advance(self, stepper: Any) -> None:
         """Propagate through the steps ``stepper`` recorded in ``stepper.tangent_tape`` (and empty it)."""
@@ -235,11 +237,12 @@ class TangentLinear:
                 continue
             cols, answers = self.sensitivity.columns(taped.evaluation, taped.state, taped.t)
             n_out = np.shape(taped.evaluation.mean)[1]
-            rows = taped.evaluation.points if taped.seeds is None else taped.seeds
+            # -0.0 -> +0.0: equal seed rows are equal numbers (as the Coupler seeds them)
+            rows = np.asarray(taped.evaluation.points if taped.seeds is None else taped.seeds, dtype=float) + 0.0
             local = np.empty(len(answers), dtype=int)
             for i, a in enumerate(answers):
                 p, j = divmod(int(a), n_out)
-                key = (b"s", np.ascontiguousarray(rows[p], dtype=float).tobytes(), j) if seeded \
+                key = (b"s", rows[p].tobytes(), j) if seeded \
                     else (b"e", id(taped.evaluation), p, j)
                 local[i] = keys.setdefault(key, len(keys))
             blocks.append((cols, local))
