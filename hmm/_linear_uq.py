@@ -54,8 +54,8 @@ class RunUncertainty:
 
         func = "HMMSolver.run()"
         self.fields, self.grid = solver.fields, solver.grid
-        self.goals = dict(goals or {})
         self.weights = check_goals(goals, solver.grid, solver.fields, func)
+        self.goals = dict(goals or {})
         self.goal_units = goal_units(self.goals, solver.grid, solver.fields, solver.units)
         self.covariance_wanted = bool(covariance)
         options = dict(options or {})
@@ -127,7 +127,7 @@ class RunUncertainty:
                 raise CheckpointError(f"checkpoint {str(checkpoint)!r} holds no closure-noise propagation "
                                       f"({RESTART_VARIABLE!r}): it was written with stderr=False; resume with "
                                       "stderr=False, covariance=False and no goals, or start a new run")
-            self.tl.covariance = np.array(ds[RESTART_VARIABLE].values, dtype=float)
+            self.tl.set_covariance(ds[RESTART_VARIABLE].values)
             self.tl.restart()
             n_rec = len(records.step)
             per_field = [ds[f"{f}_stderr"].values for f in self.fields]

@@ -28,8 +28,8 @@ class _Replay:
 
     def __init__(self, evaluation: Evaluation, func: str) -> None:
         self.shape = np.shape(evaluation.points)
-        self.mean = np.array(evaluation.mean, dtype=float)
-        self.stderr = np.asarray(evaluation.stderr, dtype=float)
+        self.mean = np.array(evaluation.mean, dtype=float, order="C")  # flat views below write into it
+        self.stderr = np.ascontiguousarray(evaluation.stderr, dtype=float)
         self.cost = np.zeros(len(self.mean))
         self.func = func
 

@@ -208,6 +208,16 @@ class TangentLinear:
         """Standard error of every state entry (state shape)."""
         return np.sqrt(np.clip(np.diag(self.covariance), 0.0, None)).reshape(self.shape)
 
+    def set_covariance(self, covariance: Any) -> None:
+        """Continue from a given covariance of the flat state (e.g. a checkpoint's); kept steps are dropped."""
+        c = np.array(covariance, dtype=float)
+        if c.shape != (self.n, self.n):
+            raise ValueError(f"TangentLinear.set_covariance(): `covariance` must have shape {(self.n, self.n)}, "
+                             f"got {c.shape}")
+        self.covariance, self.initial_covariance = c, c.copy()
+        self._zero = not np.any(c)
+        self.steps.clear()
+
     def restart(self) -> None:
         """Forget the lagged Jacobian of the explicit steppers and the previous step's sources, as a
         stepper restarted at a checkpoint does (the next step computes a Jacobian when it needs one)."""

@@ -271,10 +271,10 @@ def _chi_bounds(n):
                                             ("explicit_euler", 0.0), ("heun", 0.0),
                                             ("crank_nicolson", 0.5), ("heun", 0.5)])
 def test_ensemble_spread_matches_the_propagated_stderr(name, curvature):
-    n, sigma = 200, 0.05
+    n, sigma = 150, 0.05
     law, grid = DiffusionLaw(source=1.5, boundary=0.0, capacity=3.0), Grid1D(8, (0.0, 4.0))
     u0 = np.sin(np.linspace(0.3, 2.9, 8))
-    dt, n_steps = 0.2, 8
+    dt, n_steps = 0.25, 6
     finals, stderrs = [], []
     for seed in range(n):
         tl, us, _, _ = _propagate(law, grid, _Noisy(seed, sigma, curvature), name, u0, dt, n_steps,
