@@ -83,7 +83,8 @@ class RunUncertainty:
                                   RuntimeWarning, stacklevel=3)
                 else:
                     self.method = ("tangent_linear: the held modified-Newton matrix" if stepper.implicit else
-                                   f"tangent_linear: law.jacobian every {self.tl.jacobian_refresh} steps")
+                                   "tangent_linear: law.jacobian every "
+                                   f"{self.tl.jacobian_refresh or solver.stepper_options.get('cfl_refresh', 10)} steps")
         self.stderr_wanted = bool(stderr) and self.tl is not None
         self.stderr: list[np.ndarray] = []
         self.cov: list[np.ndarray] = []

@@ -346,9 +346,10 @@ class HMMSolver:
             every step (:mod:`macro.tangent_linear`; answers independent
             unless they share a seed row). Implicit steppers reuse their
             Newton matrix (no micro runs); explicit steppers compute a
-            Jacobian every ``jacobian_refresh`` steps (one closure call each:
-            ``dim`` fresh micro runs per face with finite-difference
-            tangents). Steppers without a tangent-linear model
+            Jacobian every ``jacobian_refresh`` steps, the tangent query
+            their CFL estimate makes on the same schedule (cache hits with
+            ``Coupler(cache=True)``; else ``dim + 1`` micro runs per face
+            each time). Steppers without a tangent-linear model
             (``nessyahu_tadmor``) record none; the dataset attribute
             ``stderr_method`` says what was done.
         covariance : bool
@@ -364,7 +365,7 @@ class HMMSolver:
             propagated, default :data:`macro.MAX_COVARIANCE_STATE`; above it
             a ``RuntimeWarning`` and no stderr, or a ``ValueError`` with
             ``covariance=True``) and ``jacobian_refresh`` (explicit steppers,
-            default 10).
+            default their ``cfl_refresh``).
 
         Notes
         -----

@@ -27,19 +27,24 @@ the flat state is propagated exactly for this linear model,
 sqrt(diag C)``.
 
 **Jacobians.** The theta steppers reuse the modified-Newton matrix they
-hold (its SuperLU factorisation for ``P`` and the same ``J`` in ``Q``): no
-closure call, no micro run. That ``J`` was computed at the last refresh
+hold (``I - dt th J`` for ``P``, the same ``J`` in ``Q``): no closure call,
+no micro run. ``P`` acts on ``n_state`` columns per step, so it is inverted
+densely once per Newton-matrix refresh (BLAS-3; the stepper's SuperLU
+factorisation solves column by column, far slower for that many right-hand
+sides) and applied by two dense products per step, ``O(n_state^3)``. That ``J`` was computed at the last refresh
 (the first step, a change of ``dt``, slow contraction), so it is exact for
 closures linear in the state and otherwise lags by the state change since
 that refresh, a relative error of order ``|dJ/du| |u - u_refresh| / |J|``
 in the step's tangent. The explicit steppers hold no Jacobian: one is
 computed by ``law.jacobian`` at the start of the step every
-``jacobian_refresh`` steps (default 10) and used for every sub-step until
-the next refresh. It costs one closure call: with an exact
-``closure.tangent`` the answers are cache hits of the step's own
-evaluation, with finite-difference tangents ``dim`` fresh points per face
-(micro runs). A run whose every answer is exact (zero stderr) computes no
-Jacobian and changes nothing.
+``jacobian_refresh`` steps (default: the stepper's ``cfl_refresh``, 10) and
+used for every sub-step until the next refresh. It costs one closure call,
+the same tangent query the stepper's CFL estimate (``law.max_rate``) makes
+at that state on that schedule, so a caching closure (``hmm.Coupler(...,
+cache=True)``) answers it from its cache; without a cache it repeats
+``(dim + 1)`` micro runs per face (finite-difference tangents) or one per
+face (an exact ``closure.tangent``). A run whose every answer is exact
+(zero stderr) computes no Jacobian and changes nothing.
 
 **Noise identity.** Answers are independent unless they are the same noise
 source. Two answers are the same source when they share their seed row and
@@ -69,7 +74,7 @@ source summed before squaring; it equals ``sqrt(w^T C w)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,10 +118,8 @@ class TangentStep:
         theta: (start evaluation or None, end evaluation); euler: (start,); heun: (start, stage).
     theta : float
         theta of a theta step.
-    solve, solve_t : callable, optional
-        ``x -> (I - dt th J)^{-1} x`` and its transpose (theta steps).
     jacobian : sparse matrix, optional
-        The ``J`` of that matrix (theta steps).
+        The ``J`` of the Newton matrix ``I - dt th J`` the step holds (theta steps).
     """
 
     kind: str
@@ -125,8 +128,6 @@ class TangentStep:
     t: float
     evaluations: tuple[TapedEvaluation | None, ...]
     theta: float = 1.0
-    solve: Callable[[np.ndarray], np.ndarray] | None = None
-    solve_t: Callable[[np.ndarray], np.ndarray] | None = None
     jacobian: Any = None
 
 
@@ -135,7 +136,7 @@ class _Previous:
     """The last step's sources: cross-covariance of the state with them, on demand."""
 
     keys: dict
-    post: Callable[[np.ndarray], np.ndarray] | None
+    p: np.ndarray | None
     q: Any
     recurring: dict[int, np.ndarray]
     cr: sp.csc_matrix
@@ -147,7 +148,7 @@ class _Previous:
         col = self.cr[:, [s]].toarray().ravel()
         if s in self.recurring:
             col = col + self.q @ self.recurring[s]
-        return col if self.post is None else self.post(col)
+        return col if self.p is None else self.p @ col
 
 
 class TangentLinear:
@@ -161,8 +162,9 @@ class TangentLinear:
         Covariance of the flat initial state (zeros: a given initial state).
     max_state : int
         Largest flat state accepted (``n_state^2`` floats are kept).
-    jacobian_refresh : int
-        Explicit steppers: steps between Jacobians (>= 1).
+    jacobian_refresh : int, optional
+        Explicit steppers: steps between Jacobians (>= 1); default the stepper's ``cfl_refresh``
+        (10 when it has none).
     keep_steps : bool
         Keep every step's tangent for :meth:`goal_stderr` (memory grows with the steps).
 
@@ -173,7 +175,7 @@ class TangentLinear:
     """
 
     def __init__(self, law: Any, grid: Any, *, covariance: np.ndarray | None = None,
-                 max_state: int = MAX_COVARIANCE_STATE, jacobian_refresh: int = 10,
+                 max_state: int = MAX_COVARIANCE_STATE, jacobian_refresh: int | None = None,
                  keep_steps: bool = False) -> None:
         func = "TangentLinear()"
         self.law, self.grid = law, grid
@@ -185,7 +187,8 @@ class TangentLinear:
                              f"its dense covariance would hold {n}^2 floats ({8 * n * n / 2**20:.0f} MiB); "
                              "raise `max_state` to propagate it anyway")
         self.n = n
-        self.jacobian_refresh = check_int(jacobian_refresh, "jacobian_refresh", func, minimum=1)
+        self.jacobian_refresh = (None if jacobian_refresh is None
+                                 else check_int(jacobian_refresh, "jacobian_refresh", func, minimum=1))
         if covariance is None:
             self.covariance = np.zeros((n, n))
         else:
@@ -198,6 +201,7 @@ class TangentLinear:
         self._previous: _Previous | None = None
         self._jacobian = None
         self._jacobian_age = 0
+        self._inverse_cache: tuple | None = None
         self.n_jacobians = 0
         self.n_sources = 0
         self.keep_steps = bool(keep_steps)
@@ -267,13 +271,13 @@ class TangentLinear:
         eye = sp.identity(n, format="csr")
         if entry.kind == "theta":
             jac = sp.csr_matrix(entry.jacobian)
-            post, post_t = entry.solve, entry.solve_t
+            p = self._inverse(entry.jacobian, h * entry.theta)
             a, b = h * (1.0 - entry.theta), h * entry.theta
             q = eye + a * jac if a else eye
             coefs = [a, b]
         else:
             jac = self._lagged_jacobian(entry, stepper, first)
-            post = post_t = None
+            p = None
             if entry.kind == "euler":
                 q, coefs = eye + h * jac, [h]
             elif entry.kind == "heun":
@@ -311,17 +315,31 @@ class TangentLinear:
             cross = qh @ cr[:, idx].toarray().T
             x = x + cross + cross.T
         x = x + (cr @ cr.T).toarray()
-        if post is not None:
-            x = post(np.asarray(post(x)).T).T
+        if p is not None:
+            x = p @ x @ p.T
         self.covariance = 0.5 * (x + x.T)
         self._zero = not np.any(self.covariance)
-        self._previous = _Previous(keys, post, q, recurring, cr, gids,
+        self._previous = _Previous(keys, p, q, recurring, cr, gids,
                                    tuple(t.evaluation for t in entry.evaluations if t is not None))
         if self.keep_steps:
-            self.steps.append((q, post_t, cr, gids))
+            self.steps.append((q, p, cr, gids))
+
+    def _inverse(self, jac: Any, b: float) -> np.ndarray:
+        """Dense ``(I - b J)^{-1}``, kept while the stepper holds the same Newton matrix."""
+        cached = self._inverse_cache
+        if cached is not None and cached[0] is jac and cached[1] == b:
+            return cached[2]
+        matrix = np.eye(self.n) - b * sp.csr_matrix(jac).toarray()
+        try:
+            inverse = np.linalg.inv(matrix)
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(f"TangentLinear: the Newton matrix I - dt theta J is singular: {exc}") from exc
+        self._inverse_cache = (jac, b, inverse)
+        return inverse
 
     def _lagged_jacobian(self, entry: TangentStep, stepper: Any, first: bool):
-        if self._jacobian is None or (first and self._jacobian_age >= self.jacobian_refresh):
+        refresh = self.jacobian_refresh or getattr(stepper, "cfl_refresh", 10)
+        if self._jacobian is None or (first and self._jacobian_age >= refresh):
             self._jacobian, _ = self.law.jacobian(self.grid, entry.start, entry.t, stepper.closure)
             self._jacobian = sp.csr_matrix(self._jacobian)
             stepper.n_jacobians += 1
@@ -342,8 +360,8 @@ class TangentLinear:
         if lam.size != self.n:
             raise ValueError(f"{func}: `weights` must have {self.n} entries (the state), got {lam.size}")
         total: dict[int, float] = {}
-        for q, post_t, cr, gids in reversed(self.steps):
-            mu = lam if post_t is None else np.asarray(post_t(lam))
+        for q, p, cr, gids in reversed(self.steps):
+            mu = lam if p is None else p.T @ lam
             for gid, c in zip(gids, cr.T @ mu):
                 total[int(gid)] = total.get(int(gid), 0.0) + float(c)
             lam = np.asarray(q.T @ mu)

@@ -156,11 +156,10 @@ class _Theta(Stepper):
 
     def _tape(self, u, t, dt, f0, f0_seeds, ev, v) -> None:
         """Record the accepted step's linearisation with the Newton matrix held (no new Jacobian)."""
-        lu = self._lu
         start = None if f0 is None else TapedEvaluation(f0, u, t, f0_seeds)
         self.tangent_tape.append(TangentStep(
             "theta", dt, u, t, (start, TapedEvaluation(ev, v.copy(), t + dt, self._seeds)), theta=self.theta,
-            solve=lu.solve, solve_t=lambda b: lu.solve(b, trans="T"), jacobian=self._jac))
+            jacobian=self._jac))
 
 
 def _accepted(status: str, iterations: int, rnorm: float, tol: float, floor: float, rule: str) -> str:
