@@ -45,6 +45,21 @@ def goal_units(goals: Mapping[str, Any], grid: Any, fields: tuple[str, ...], uni
                                  units.get("x", "1"))) for name, goal in goals.items()}
 
 
+def steady_goals(ds: Any, solver: Any, res: Any, u: np.ndarray, goals: Mapping[str, Any],
+                 weights: Mapping[str, np.ndarray], *, stderr: bool) -> None:
+    """Add ``goal_<name>`` (and, with ``stderr``, ``goal_<name>_stderr`` by the adjoint) to a steady dataset."""
+    from macro.steady import goal_uncertainty
+
+    units = goal_units(goals, solver.grid, solver.fields, solver.units)
+    errs = goal_uncertainty(solver.law, solver.grid, res, np.array(list(weights.values()))) if stderr else None
+    flat = np.asarray(u, dtype=float).ravel()
+    for k, (name, w) in enumerate(weights.items()):
+        ds[f"goal_{name}"] = ((), float(w @ flat), {"units": units[name], "long_name": f"goal {name}: {goals[name]!r}"})
+        if errs is not None:
+            ds[f"goal_{name}_stderr"] = ((), float(errs[k]), {
+                "units": units[name], "long_name": f"standard error of goal {name} (adjoint J^T lambda = w)"})
+
+
 class RunUncertainty:
     """Tangent-linear bookkeeping of one transient run (see the module docstring)."""
 

@@ -29,7 +29,7 @@ from .budget import Budget
 from .closure import CouplerClosure
 from .contract import oracle_units
 from .coupler import Coupler
-from ._linear_uq import RunUncertainty, check_goals, goal_units
+from ._linear_uq import RunUncertainty, check_goals, steady_goals
 from .errors import CheckpointError
 from .provenance import package_version
 from .results import Records, netcdf_attrs, records_dataset, write_netcdf
@@ -300,21 +300,8 @@ class HMMSolver:
                      "long_name": f"covariance of the flat state (fields {self.fields}, cells in C order), "
                                   "closure noise propagated through the Newton Jacobian"})
         if weights:
-            self._steady_goals(ds, res, u, goals, weights, stderr)
+            steady_goals(ds, self, res, u, goals, weights, stderr=stderr)
         return ds
-
-    def _steady_goals(self, ds, res, u, goals, weights, stderr: bool) -> None:
-        """``goal_<name>`` (and ``goal_<name>_stderr`` by the adjoint) of a steady dataset."""
-        from macro.steady import goal_uncertainty
-
-        units = goal_units(goals, self.grid, self.fields, self.units)
-        errs = goal_uncertainty(self.law, self.grid, res, np.array(list(weights.values()))) if stderr else None
-        flat = np.asarray(u, dtype=float).ravel()
-        for k, (name, w) in enumerate(weights.items()):
-            ds[f"goal_{name}"] = ((), float(w @ flat), {"units": units[name], "long_name": f"goal {name}: {goals[name]!r}"})
-            if errs is not None:
-                ds[f"goal_{name}_stderr"] = ((), float(errs[k]), {
-                    "units": units[name], "long_name": f"standard error of goal {name} (adjoint J^T lambda = w)"})
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
