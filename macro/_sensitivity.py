@@ -1,7 +1,10 @@
 """Private: ``B = dR/d(answers)`` of a semi-discrete law from its own arithmetic, no closure call.
 
 The right-hand side ``R(U, t; A)`` of a law depends on the closure answers
-``A`` of one evaluation. Column ``a`` of ``B diag(sigma)`` is
+``A`` of one evaluation. A law may give ``B`` itself,
+``law.answer_jacobian(grid, U, t, evaluation)`` (sparse, answers flat in
+row-major order; :meth:`macro.DiffusionLaw.answer_jacobian`). Otherwise
+column ``a`` of ``B diag(sigma)`` is
 ``R(U; A + sigma_a e_a) - R(U; A)`` (rescaled by the representable step),
 evaluated by ``law.evaluate`` with a closure that replays the stored
 answers: exact for a law affine in its answers (:class:`macro.DiffusionLaw`).
@@ -95,6 +98,13 @@ class AnswerSensitivity:
         n = int(np.size(U))
         if not np.any(flat_sigma > 0):
             return sp.csc_matrix((n, 0)), np.zeros(0, dtype=int)
+        if callable(getattr(self.law, "answer_jacobian", None)):
+            b = sp.csc_matrix(self.law.answer_jacobian(self.grid, U, t, evaluation))
+            if b.shape != (n, flat_sigma.size):
+                raise ValueError(f"{self.func}: law.answer_jacobian returned shape {b.shape}, expected "
+                                 f"{(n, flat_sigma.size)}")
+            answers = np.flatnonzero((flat_sigma > 0) & (np.diff(b.indptr) > 0))
+            return sp.csc_matrix(b[:, answers] @ sp.diags(flat_sigma[answers])), answers
         base = self._rhs(U, t, replay)
         if self._layout != replay.mean.shape:
             self._probe(U, t, replay, base)

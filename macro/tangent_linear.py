@@ -59,9 +59,9 @@ step without it, and an answer a closure wrapper reuses under another seed
 row (a table, a quantised lattice, a surrogate), count as fresh draws: there
 the propagated stderr is too small.
 
-**Size.** ``C`` is dense, ``n_state^2`` floats, and a theta step solves
-with ``P`` for ``2 n_state`` right-hand sides: :class:`TangentLinear`
-refuses states larger than ``max_state`` (default
+**Size.** ``C`` is dense, ``n_state^2`` floats; a theta step costs two
+dense ``n_state^3`` products (an explicit sub-step ``O(n_state^2)``):
+:class:`TangentLinear` refuses states larger than ``max_state`` (default
 :data:`MAX_COVARIANCE_STATE`) with a ``ValueError`` naming the option.
 
 **Goals.** :meth:`TangentLinear.goal_stderr` gives the stderr of a linear
@@ -86,8 +86,9 @@ from .law import Evaluation, state_shape
 
 __all__ = ["TangentLinear", "TangentStep", "TapedEvaluation", "MAX_COVARIANCE_STATE"]
 
-MAX_COVARIANCE_STATE = 4096
-"""Default largest flat state (entries) whose covariance :class:`TangentLinear` propagates (128 MiB)."""
+MAX_COVARIANCE_STATE = 2048
+"""Default largest flat state (entries) whose covariance :class:`TangentLinear` propagates: 32 MiB, and
+about ``4 n^3 = 3.4e10`` flops per implicit step (a few seconds on one core)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,17 +139,24 @@ class _Previous:
     keys: dict
     p: np.ndarray | None
     q: Any
-    recurring: dict[int, np.ndarray]
+    rec_idx: np.ndarray  # that step's sources repeated from the step before it
+    rec_h: np.ndarray  # (n, len(rec_idx)): their cross-covariance with the state at that step's start
     cr: sp.csc_matrix
     gids: np.ndarray
     refs: tuple  # keeps the evaluations alive (identity keys use their ids)
 
-    def cross(self, s: int) -> np.ndarray:
-        """``Cov(du_now, xi_s)`` for source ``s`` of that step (unit-variance sources)."""
-        col = self.cr[:, [s]].toarray().ravel()
-        if s in self.recurring:
-            col = col + self.q @ self.recurring[s]
-        return col if self.p is None else self.p @ col
+    def cross(self, sources: np.ndarray) -> np.ndarray:
+        """``Cov(du_now, xi_s)`` for sources ``s`` of that step (unit-variance sources), (n, len(sources))."""
+        cols = self.cr[:, sources].toarray()
+        if len(self.rec_idx):
+            where = {int(s): k for k, s in enumerate(self.rec_idx)}
+            pick = [(i, where[int(s)]) for i, s in enumerate(sources) if int(s) in where]
+            if pick:
+                h = np.zeros_like(cols)
+                for i, k in pick:
+                    h[:, i] = self.rec_h[:, k]
+                cols = cols + np.asarray(self.q @ h)
+        return cols if self.p is None else self.p @ cols
 
 
 class TangentLinear:
@@ -189,14 +197,11 @@ class TangentLinear:
         self.n = n
         self.jacobian_refresh = (None if jacobian_refresh is None
                                  else check_int(jacobian_refresh, "jacobian_refresh", func, minimum=1))
-        if covariance is None:
-            self.covariance = np.zeros((n, n))
-        else:
-            self.covariance = np.array(covariance, dtype=float)
-            if self.covariance.shape != (n, n):
-                raise ValueError(f"{func}: `covariance` must have shape {(n, n)}, got {self.covariance.shape}")
-        self.initial_covariance = self.covariance.copy()
-        self._zero = not np.any(self.covariance)
+        self._cov = np.zeros((n, n)) if covariance is None else np.array(covariance, dtype=float)
+        if self._cov.shape != (n, n):
+            raise ValueError(f"{func}: `covariance` must have shape {(n, n)}, got {self._cov.shape}")
+        self.initial_covariance = self._cov.copy()
+        self._zero = not np.any(self._cov)
         self.sensitivity = AnswerSensitivity(law, grid, "TangentLinear")
         self._previous: _Previous | None = None
         self._jacobian = None
@@ -210,7 +215,12 @@ class TangentLinear:
     @property
     def stderr(self) -> np.ndarray:
         """Standard error of every state entry (state shape)."""
-        return np.sqrt(np.clip(np.diag(self.covariance), 0.0, None)).reshape(self.shape)
+        return np.sqrt(np.clip(np.diag(self._cov), 0.0, None)).reshape(self.shape)
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Covariance of the flat state (state units squared), symmetrised."""
+        return 0.5 * (self._cov + self._cov.T)
 
     def set_covariance(self, covariance: Any) -> None:
         """Continue from a given covariance of the flat state (e.g. a checkpoint's); kept steps are dropped."""
@@ -218,7 +228,7 @@ class TangentLinear:
         if c.shape != (self.n, self.n):
             raise ValueError(f"TangentLinear.set_covariance(): `covariance` must have shape {(self.n, self.n)}, "
                              f"got {c.shape}")
-        self.covariance, self.initial_covariance = c, c.copy()
+        self._cov, self.initial_covariance = c, c.copy()
         self._zero = not np.any(c)
         self.steps.clear()
 
@@ -227,6 +237,7 @@ class TangentLinear:
         stepper restarted at a checkpoint does (the next step computes a Jacobian when it needs one)."""
         self._jacobian = None
         self._previous = None
+        self._cov = self.covariance  # as a checkpoint stores it
 
     def advance(self, stepper: Any) -> None:
         """Propagate through the steps ``stepper`` recorded in ``stepper.tangent_tape`` (and empty it)."""
@@ -296,30 +307,33 @@ class TangentLinear:
             cr = cr + sp.csc_matrix(coef * cols if np.isscalar(coef) else coef @ cols) @ agg
         cr = sp.csc_matrix(cr)
         # sources repeated from the previous step: their cross-covariance with the state
-        recurring: dict[int, np.ndarray] = {}
         gids = np.empty(n_src, dtype=int)
         prev = self._previous
+        rec_idx, prev_idx = [], []
         for key, s in keys.items():
             s_prev = prev.keys.get(key) if prev is not None else None
             if s_prev is None:
                 gids[s] = self.n_sources
                 self.n_sources += 1
             else:
-                recurring[s] = prev.cross(s_prev)
+                rec_idx.append(s)
+                prev_idx.append(s_prev)
                 gids[s] = prev.gids[s_prev]
-        c0 = self.covariance
-        x = np.asarray(q @ np.asarray(q @ c0).T).T if not self._zero else np.zeros((n, n))
-        if recurring:
-            idx = np.array(sorted(recurring))
-            qh = np.asarray(q @ np.column_stack([recurring[s] for s in idx]))
-            cross = qh @ cr[:, idx].toarray().T
-            x = x + cross + cross.T
-        x = x + (cr @ cr.T).toarray()
+        rec = np.array(rec_idx, dtype=int)
+        rec_h = prev.cross(np.array(prev_idx, dtype=int)) if len(rec) else np.zeros((n, 0))
+        # q C q^T (C symmetric up to round-off, so (q C)^T = C q^T); kept unsymmetrised between records
+        x = np.zeros((n, n)) if self._zero else np.asarray(q @ np.asarray(q @ self._cov).T)
+        if len(rec):
+            cross = np.asarray(q @ rec_h) @ cr[:, rec].toarray().T
+            x += cross
+            x += cross.T
+        w = (cr @ cr.T).tocoo()
+        np.add.at(x, (w.row, w.col), w.data)
         if p is not None:
             x = p @ x @ p.T
-        self.covariance = 0.5 * (x + x.T)
-        self._zero = not np.any(self.covariance)
-        self._previous = _Previous(keys, p, q, recurring, cr, gids,
+        self._cov = x
+        self._zero = self._zero and not np.any(x)
+        self._previous = _Previous(keys, p, q, rec, rec_h, cr, gids,
                                    tuple(t.evaluation for t in entry.evaluations if t is not None))
         if self.keep_steps:
             self.steps.append((q, p, cr, gids))

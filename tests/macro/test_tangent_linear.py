@@ -215,11 +215,11 @@ def test_exact_closure_costs_nothing_and_changes_nothing():
 
 def test_size_limit_and_arguments():
     law = DiffusionLaw()
-    with pytest.raises(ValueError, match=r"TangentLinear\(\): the flat state has 4225 entries, more than "
-                                         r"`max_state` = 4096"):
-        TangentLinear(law, Grid2D((65, 65)))
-    assert MAX_COVARIANCE_STATE == 4096
-    assert TangentLinear(law, Grid2D((65, 65)), max_state=5000).n == 4225
+    with pytest.raises(ValueError, match=r"TangentLinear\(\): the flat state has 2116 entries, more than "
+                                         r"`max_state` = 2048"):
+        TangentLinear(law, Grid2D((46, 46)))
+    assert MAX_COVARIANCE_STATE == 2048
+    assert TangentLinear(law, Grid2D((46, 46)), max_state=2116).n == 2116
     with pytest.raises(ValueError, match="jacobian_refresh"):
         TangentLinear(law, Grid1D(4), jacobian_refresh=0)
     with pytest.raises(ValueError, match=r"goal_stderr\(\): the step tangents were not kept"):
