@@ -47,6 +47,12 @@ class _Linear:
         return np.broadcast_to(self.tensor, (len(points),) + self.tensor.shape).copy()
 
 
+class _ReplayedLaw(DiffusionLaw):
+    """The same law without ``answer_jacobian``: B comes from replaying the answers (probed columns)."""
+
+    answer_jacobian = None
+
+
 def _key(row, j):
     return (np.asarray(row, dtype=float) + 0.0).tobytes(), j
 
@@ -144,9 +150,10 @@ def _check_exact(law, grid, closure, name, u0, dt, n_steps, expect_sources=None)
     return tl, subs, cov
 
 
+@pytest.mark.parametrize("law_class", [DiffusionLaw, _ReplayedLaw], ids=["answer_jacobian", "replayed"])
 @pytest.mark.parametrize("name", STEPPERS)
-def test_1d_covariance_equals_the_dense_closed_form(name):
-    law, grid = DiffusionLaw(source=1.5, boundary=0.2, capacity=3.0), Grid1D(8, (0.0, 4.0))
+def test_1d_covariance_equals_the_dense_closed_form(name, law_class):
+    law, grid = law_class(source=1.5, boundary=0.2, capacity=3.0), Grid1D(8, (0.0, 4.0))
     stderr = 0.01 * (1.0 + np.arange(grid.n_faces))[:, None]  # a stderr per face
     u0 = np.sin(np.linspace(0.3, 2.9, 8)) * (1.0 + np.linspace(0.0, 1.0, 8))
     # dt = 0.3 sub-cycles the explicit steppers (the CFL limit is 0.9 / (2 * 2 / 3 / 0.25) = 0.17)
@@ -159,9 +166,10 @@ def test_1d_covariance_equals_the_dense_closed_form(name):
         assert subs == [2] * 5 and tl.n_jacobians == 1  # one Jacobian for 5 steps (refresh every 10)
 
 
+@pytest.mark.parametrize("law_class", [DiffusionLaw, _ReplayedLaw], ids=["answer_jacobian", "replayed"])
 @pytest.mark.parametrize("name", ["implicit_euler", "crank_nicolson", "heun"])
-def test_2d_anisotropic_covariance_equals_the_dense_closed_form(name):
-    law, grid = DiffusionLaw(source=1.0, boundary=0.0), Grid2D((4, 3))
+def test_2d_anisotropic_covariance_equals_the_dense_closed_form(name, law_class):
+    law, grid = law_class(source=1.0, boundary=0.0), Grid2D((4, 3))
     stderr = 0.01 * (1.0 + np.arange(grid.n_faces * 2, dtype=float).reshape(grid.n_faces, 2) % 5)
     x, y = grid.coords()
     u0 = (x * (1 - x) * (1 + y) + 0.1 * y).ravel()
@@ -290,3 +298,23 @@ def test_ensemble_spread_matches_the_propagated_stderr(name, curvature):
     if curvature == 0.0:  # linear: the ensemble is unbiased and every run has the same stderr
         assert np.all(np.abs(finals.mean(axis=0) - exact) < 4 * predicted / math.sqrt(n))
         np.testing.assert_allclose(stderrs, stderrs[:1].repeat(n, axis=0), rtol=1e-12)
+
+
+def test_goal_weights():
+    from macro import FlowRate, PointValue, RegionMean
+
+    g1, g2 = Grid1D(8, (0.0, 4.0)), Grid2D((4, 5), ((0.0, 2.0), (1.0, 2.0)))
+    np.testing.assert_array_equal(FlowRate().weights(g1), np.full(8, 0.5))
+    assert FlowRate().weights(g2).sum() == pytest.approx(2.0, rel=1e-15)  # the domain's area
+    assert FlowRate().units(g1, "m/s", "m") == "m/s*m" and FlowRate().units(g2, "1", "m") == "m^2"
+    w = RegionMean((1.0, 2.6)).weights(g1)  # centres 1.25, 1.75, 2.25
+    np.testing.assert_array_equal(w, np.where((g1.centres[0] > 1) & (g1.centres[0] < 2.6), 1 / 3, 0.0))
+    # a point value is exact on a field linear between the outermost centres
+    for grid, x in ((g1, (1.6,)), (g2, (0.9, 1.37))):
+        coords = grid.coords()
+        u = 0.3 + sum((k + 1.5) * c for k, c in enumerate(coords))
+        value = PointValue(x).value(grid, u)
+        assert value == pytest.approx(0.3 + sum((k + 1.5) * v for k, v in enumerate(x)), rel=1e-14)
+        assert PointValue(x).weights(grid).sum() == pytest.approx(1.0, rel=1e-15)
+    # beyond the outermost centre: the nearest centre's value
+    np.testing.assert_array_equal(PointValue(3.9).weights(g1), np.eye(8)[7])
