@@ -53,6 +53,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from .errors import CheckpointError
 
 FORMAT = "hmm-checkpoint/1"
@@ -269,19 +271,33 @@ class Checkpoint:
     def cache_path(self, step: int) -> Path:
         return self.path.with_name(f"{self.path.name}.cache-{int(step)}.npz")
 
+    def extra_path(self, step: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.extra-{int(step)}.npz")
+
     def write(self, dataset: Any, *, step: int, n_steps: int, time_now: float, run_token: str,
-              root_seed: int, cache: Any = None) -> Path:
-        """Write the checkpoint of ``step``: cache, records, then the manifest (the commit)."""
+              root_seed: int, cache: Any = None, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write the checkpoint of ``step``: cache, extra arrays, records, then the manifest (the commit).
+
+        ``extra`` holds the solver's restart data that is not per record (e.g.
+        the last covariance of the closure-noise propagation), as plain
+        arrays in an ``.npz`` named by the manifest (read without pickle)."""
         from .results import write_netcdf
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         files: dict[str, dict[str, str]] = {}
-        cache_file = None
+        cache_file = extra_file = None
         if cache is not None:
             cache_file = self.cache_path(step)
             cache.save(cache_file)
             _fsync(cache_file)
             files["cache"] = {"name": cache_file.name, "blake2b": _digest(cache_file)}
+        if extra:
+            extra_file = self.extra_path(step)
+            tmp = extra_file.with_name(extra_file.name + ".tmp.npz")
+            np.savez(tmp, **{k: np.asarray(v) for k, v in extra.items()})
+            _fsync(tmp)
+            os.replace(tmp, extra_file)
+            files["extra"] = {"name": extra_file.name, "blake2b": _digest(extra_file)}
         write_netcdf(dataset, self.path)
         files["records"] = {"name": self.path.name}
         manifest = {
@@ -297,7 +313,24 @@ class Checkpoint:
         for old in self.path.parent.glob(f"{self.path.name}.cache-*.npz"):
             if cache_file is None or old.name != cache_file.name:
                 old.unlink(missing_ok=True)
+        for old in self.path.parent.glob(f"{self.path.name}.extra-*.npz"):
+            if extra_file is None or old.name != extra_file.name:
+                old.unlink(missing_ok=True)
         return self.path
+
+    def load_extra(self) -> dict[str, np.ndarray] | None:
+        """The extra arrays of the checkpoint resumed from (None if it has none).
+        CheckpointError if the file is missing or does not match the manifest."""
+        manifest = self.manifest()
+        entry = None if manifest is None else manifest.get("files", {}).get("extra")
+        if entry is None:
+            return None
+        path = self.resume_from.with_name(entry["name"])
+        if not path.exists() or _digest(path) != entry["blake2b"]:
+            raise CheckpointError(f"checkpoint {str(self.resume_from)!r}: file {path.name} is missing or does "
+                                  "not match the manifest's digest")
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
 
     # -- read -----------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any] | None:

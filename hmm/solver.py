@@ -30,6 +30,7 @@ from .checkpoint import Checkpoint
 from .closure import CouplerClosure
 from .contract import oracle_units
 from .coupler import Coupler
+from ._linear_uq import RunUncertainty, check_goals, steady_goals
 from .provenance import package_version
 from .results import Records, netcdf_attrs, records_dataset
 
@@ -228,7 +229,7 @@ class HMMSolver:
 
     # -- steady -----------------------------------------------------------------------
     def solve_steady(self, u0: Any = None, *, stderr: bool = True, covariance: bool = False,
-                     final_correction: bool = False, **options: Any):
+                     final_correction: bool = False, goals: Mapping[str, Any] | None = None, **options: Any):
         """Solve ``R(u) = 0`` (``div q + f = 0``) by Newton with closure tangents
         (:func:`macro.solve_steady`); return a Dataset with dims ``x`` [, ``y``]
         (no time).
@@ -258,6 +259,11 @@ class HMMSolver:
             answers balance. Free (no closure call); the
             accepted iterate is kept as ``<field>_accepted``, and the recorded
             closure answers are those at the accepted iterate.
+        goals : mapping, optional
+            Name -> goal (:mod:`macro.goals`): adds ``goal_<name>`` and, with
+            ``stderr``, ``goal_<name>_stderr`` (the goal's units) by the
+            adjoint ``J^T lambda = w`` (:func:`macro.steady.goal_uncertainty`:
+            one transposed solve per goal, no micro runs).
         **options
             Passed to :func:`macro.solve_steady` (``tol``, ``max_iter``, ...).
         """
@@ -265,6 +271,7 @@ class HMMSolver:
         from macro.steady import newton_correction, steady_uncertainty
 
         start = time.perf_counter()
+        weights = check_goals(goals, self.grid, self.fields, "HMMSolver.solve_steady()")
         mark = self.coupler.accounting
         res = solve_steady(self.law, self.grid, self.closure, self._state(self.initial_state(u0)), **options)
         records = Records(self.fields)
@@ -292,12 +299,15 @@ class HMMSolver:
                     {"units": f"({unit})^2" if single else "field units squared",
                      "long_name": f"covariance of the flat state (fields {self.fields}, cells in C order), "
                                   "closure noise propagated through the Newton Jacobian"})
+        if weights:
+            steady_goals(ds, self, res, u, goals, weights, stderr=stderr)
         return ds
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
             save_every: int | None = None, checkpoint: "str | Path | Checkpoint | None" = None,
-            progress: bool = False):
+            progress: bool = False, stderr: bool = True, covariance: bool = False,
+            goals: Mapping[str, Any] | None = None, stderr_options: Mapping[str, Any] | None = None):
         """Advance from ``t0`` to ``t_end`` with steps ``dt``; return an xarray Dataset.
 
         Parameters
@@ -321,6 +331,32 @@ class HMMSolver:
             uninterrupted run; :attr:`resumed_from_step` then says where.
         progress : bool
             Show a progress bar (tqdm, on stderr).
+        stderr : bool
+            Add ``<field>_stderr`` (the field's dims and units): the closure's
+            standard errors propagated through the tangent-linear model of
+            every step (:mod:`macro.tangent_linear`; answers independent
+            unless they share a seed row). Implicit steppers reuse their
+            Newton matrix (no micro runs); explicit steppers compute a
+            Jacobian every ``jacobian_refresh`` steps, the tangent query
+            their CFL estimate makes on the same schedule (cache hits with
+            ``Coupler(cache=True)``; else ``dim + 1`` micro runs per face
+            each time). Steppers without a tangent-linear model
+            (``nessyahu_tadmor``) record none; the dataset attribute
+            ``stderr_method`` says what was done.
+        covariance : bool
+            Also add the covariance of the flat state at every record (dims
+            ``time, state, state_t``): ``u_covariance`` for a one-field law,
+            else ``state_covariance``.
+        goals : mapping, optional
+            Name -> goal (:mod:`macro.goals`, e.g. ``{"flow_rate":
+            macro.FlowRate()}``): adds ``goal_<name>`` and
+            ``goal_<name>_stderr`` (dim ``time``, the goal's units).
+        stderr_options : mapping, optional
+            ``max_state`` (largest flat state whose dense covariance is
+            propagated, default :data:`macro.MAX_COVARIANCE_STATE`; above it
+            a ``RuntimeWarning`` and no stderr, or a ``ValueError`` with
+            ``covariance=True``) and ``jacobian_refresh`` (explicit steppers,
+            default their ``cfl_refresh``).
 
         Notes
         -----
@@ -349,6 +385,7 @@ class HMMSolver:
         token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
                                 u0=hashlib.blake2b(initial.tobytes(), digest_size=8).hexdigest())
         start = time.perf_counter()
+        noise = RunUncertainty(self, stderr=stderr, covariance=covariance, goals=goals, options=stderr_options)
         records = self._resume(checkpoint, token) if checkpoint else None
         self.resumed_from_step = None if records is None else int(records.step[-1])
         if records is None:
@@ -356,6 +393,9 @@ class HMMSolver:
             state = self._state(initial)
             evaluation = self.law.evaluate(self.grid, state, t0, self.closure)
             self._record(records, 0, t0, state, evaluation, self.coupler.accounting - mark)
+            noise.record(state)
+        else:
+            noise.resume(checkpoint, records, self)
         step = records.step[-1]
         state = self._state(records.last_state())
         mark = self.coupler.accounting
@@ -363,17 +403,20 @@ class HMMSolver:
         if checkpoint:
             checkpoint.start(step)
 
-        def dataset():
-            return self._dataset(records, mode="transient", run_token=token, n_steps=n_steps,
-                                 completed_steps=int(records.step[-1]), wall_s=time.perf_counter() - start)
+        def dataset(for_checkpoint: bool = False):
+            ds = self._dataset(records, mode="transient", run_token=token, n_steps=n_steps,
+                               completed_steps=int(records.step[-1]), wall_s=time.perf_counter() - start)
+            return noise.add_to(ds, self, checkpoint=for_checkpoint)
 
         with tqdm(total=n_steps, initial=step, disable=not progress, desc="HMM", unit="step") as bar:
             while step < n_steps:
                 if stepper is None:
                     stepper = self.stepper_class(self.law, self.grid, self.closure, **self.stepper_options)
+                    noise.attach(stepper)
                 t = t0 + step * dt
                 h = min(dt, t_end - t) if step == n_steps - 1 else dt
                 result = stepper.step(state, t, h)
+                noise.advance(stepper)
                 state, step = result.u, step + 1
                 bar.update(1)
                 bar.set_postfix(t=f"{result.t:.4g}", micro_s=f"{self.coupler.accounting.micro_seconds:.3g}")
@@ -383,13 +426,15 @@ class HMMSolver:
                                   else self.law.evaluate(self.grid, state, t_now, self.closure))
                     now = self.coupler.accounting
                     self._record(records, step, t_now, state, evaluation, now - mark)
+                    noise.record(state)
                     mark = now
                     if checkpoint:
                         stepper = None  # restart the stepper where a resumed run restarts it
+                        noise.restart()  # and the propagation's memory with it (as on resume)
                         if checkpoint.due(step, final=step == n_steps):
-                            checkpoint.write(dataset(), step=step, n_steps=n_steps, time_now=t_now,
-                                             run_token=token, root_seed=self.coupler.seed,
-                                             cache=self.coupler.cache)
+                            checkpoint.write(dataset(for_checkpoint=True), step=step, n_steps=n_steps,
+                                             time_now=t_now, run_token=token, root_seed=self.coupler.seed,
+                                             cache=self.coupler.cache, extra=noise.restart_arrays())
                         self.coupler.save_cache()
         return dataset()
 

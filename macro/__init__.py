@@ -24,7 +24,12 @@ Overview
   sub-cycling, implicit Euler and Crank-Nicolson with modified Newton (for
   semi-discrete laws), the Nessyahu-Tadmor central scheme (for flux-form laws).
 * :mod:`macro.newton` -- the noise-aware Newton acceptance rule.
-* :mod:`macro.steady` -- :func:`solve_steady`, Newton for ``div q + f = 0``.
+* :mod:`macro.steady` -- :func:`solve_steady`, Newton for ``div q + f = 0``;
+  the closure noise in the steady state and in goals (adjoint).
+* :mod:`macro.tangent_linear` -- :class:`TangentLinear`, closure noise
+  carried through a transient run by each step's tangent-linear model.
+* :mod:`macro.goals` -- goal functionals linear in a field
+  (:class:`FlowRate`, :class:`RegionMean`, :class:`PointValue`).
 * :mod:`macro.linsolve` -- :func:`solve_linear` (sparse LU or AMG-Krylov).
 * :mod:`macro.elastodynamics` -- :class:`ElasticWaveLaw` (1D Lagrangian
   elastodynamics, stress closure).
@@ -62,15 +67,18 @@ from .diffusion import DiffusionLaw, FluxEvaluation
 from .grid import Grid1D, Grid2D
 from .linsolve import LinearSolveError, solve_linear
 from .profiles import PROFILES, make_profile
-from .steady import (SteadyResult, SteadyStateError, SteadyUncertainty, newton_correction, solve_steady,
-                     steady_uncertainty)
+from .steady import (SteadyResult, SteadyStateError, SteadyUncertainty, goal_uncertainty, newton_correction,
+                     solve_steady, steady_uncertainty)
+from .goals import FlowRate, Goal, PointValue, RegionMean, goal_vector
+from .tangent_linear import MAX_COVARIANCE_STATE, TangentLinear, TangentStep
 from .steppers import STEPPERS, Stepper, StepperError, StepResult, get_stepper
 from .law import ConservationLaw, Evaluation, FluxFormLaw, SemiDiscreteLaw
 
 __all__ = [
     "Grid1D", "Grid2D", "DiffusionLaw", "FluxEvaluation", "STEPPERS", "get_stepper", "Stepper",
     "StepResult", "StepperError", "solve_steady", "SteadyResult", "SteadyStateError", "SteadyUncertainty",
-    "steady_uncertainty", "newton_correction",
+    "steady_uncertainty", "newton_correction", "goal_uncertainty", "Goal", "FlowRate", "RegionMean",
+    "PointValue", "goal_vector", "TangentLinear", "TangentStep", "MAX_COVARIANCE_STATE",
     "ClosureResult", "CoefficientFlux", "LinearFlux", "CountingClosure", "PROFILES",
     "make_profile", "solve_linear", "LinearSolveError", "ElasticWaveLaw", "NessyahuTadmor",
     "FieldStepResult", "FIELD_STEPPERS", "get_field_stepper", "ThermoElasticWaveLaw",

@@ -363,6 +363,15 @@ class DiffusionLaw:
         jac = (ops.divergence @ face_jac).tocsr() / self.capacity
         return jac, evaluation
 
+    def answer_jacobian(self, grid: Grid, u: Any, t: float, evaluation: FluxEvaluation) -> sp.csr_matrix:
+        """``d(du_dt) / d(answers)``, shape (n_cells, n_faces * dim), answers flat in row-major
+        ``evaluation.mean`` order: ``Div[:, f] / c`` for the normal component of face ``f``, zero for
+        the tangential ones (the law is affine in its answers, so this is exact and state-independent)."""
+        ops = self.operators(grid)
+        n, dim = grid.n_faces, grid.dim
+        select = sp.csr_matrix((np.ones(n), (np.arange(n), np.arange(n) * dim + ops.face_axes)), shape=(n, n * dim))
+        return (ops.divergence @ select).tocsr() / self.capacity
+
     def max_diffusivity(self, grid: Grid, u: Any, t: float, closure: Callable[[np.ndarray], Any]) -> float:
         """Bound on the effective diffusivity for the explicit CFL condition.
 

@@ -49,6 +49,13 @@ call, no micro run), exact for laws affine in the answers such as
 ``-J^{-1} F`` from the accepted iterate's evaluation (below the tolerance
 for a converged solve; the step a noise-floor acceptance leaves untaken); it
 costs no closure call.
+
+Goals
+-----
+A goal linear in the state, ``Q = w . u``, has ``Var(Q) = lambda^T B
+Sigma B^T lambda`` with the adjoint ``J^T lambda = w``: one transposed solve
+with the factorised Jacobian per goal, no covariance and no micro run
+(:func:`goal_uncertainty`).
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ from .newton import check_newton_rule, converged_threshold, newton_status
 from .newton import noise_factor as default_noise_factor
 
 __all__ = ["solve_steady", "SteadyResult", "SteadyStateError", "SteadyUncertainty", "steady_uncertainty",
-           "newton_correction"]
+           "newton_correction", "goal_uncertainty"]
 
 
 class SteadyStateError(RuntimeError):
@@ -384,3 +391,54 @@ def newton_correction(result: SteadyResult, *, linear_solver: str = "auto") -> n
     residual = np.asarray(result.evaluation.du_dt, dtype=float).ravel()
     step = solve_linear(result.jacobian, -residual, method=linear_solver)
     return result.u + step.reshape(np.shape(result.u))
+
+
+def goal_uncertainty(law: Any, grid: Any, result: SteadyResult, weights: Any) -> np.ndarray:
+    """Standard errors of goals ``Q_g = w_g . u`` at a steady state by the adjoint.
+
+    ``J^T lambda_g = w_g`` with ``J = result.jacobian`` (one factorisation,
+    one transposed solve per goal), then ``Var(Q_g) = sum_a (lambda_g .
+    B_a sigma_a)^2`` over the noisy closure answers ``a`` of
+    ``result.evaluation`` (``B = dR/dA`` from the law's arithmetic by
+    replaying the stored answers; answers taken independent, as in
+    :func:`steady_uncertainty`). Equals ``sqrt(w^T Cov(u) w)``.
+
+    Parameters
+    ----------
+    law, grid, result
+        As for :func:`steady_uncertainty`.
+    weights : array_like, (n_goals, n_state) or (n_state,)
+        Goal weights on the flat state (:func:`macro.goals.goal_vector`).
+
+    Returns
+    -------
+    ndarray (n_goals,)
+        Standard errors in the goals' units.
+    """
+    from ._sensitivity import AnswerSensitivity
+
+    func = "goal_uncertainty()"
+    if not isinstance(result, SteadyResult):
+        raise TypeError(f"{func}: `result` must be a macro.SteadyResult, got {type(result).__name__}")
+    if result.jacobian is None:
+        raise ValueError(f"{func}: `result` carries no Newton Jacobian (`result.jacobian` is None)")
+    n = int(np.size(result.u))
+    w = np.atleast_2d(np.asarray(weights, dtype=float))
+    if w.ndim != 2 or w.shape[1] != n:
+        raise ValueError(f"{func}: `weights` must have shape (n_goals, {n}), got {np.shape(weights)}")
+    ev = result.evaluation
+    cols, answers = AnswerSensitivity(law, grid, func).columns(ev, result.u, ev.t)
+    if not len(answers):
+        return np.zeros(len(w))
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from .linsolve import LinearSolveError
+
+    try:
+        lu = spla.splu(sp.csc_matrix(result.jacobian, dtype=float))
+    except RuntimeError as exc:
+        raise LinearSolveError(f"{func}: the Newton Jacobian cannot be factorised: {exc}") from exc
+    lam = lu.solve(np.ascontiguousarray(w.T), trans="T")  # (n, n_goals)
+    contributions = np.asarray(cols.T @ lam)  # (n_noisy, n_goals)
+    return np.sqrt(np.sum(contributions**2, axis=0))

@@ -86,7 +86,11 @@ class Stepper:
     4. Use only the protocol members of the law's form, with ``self.closure``
        (a :class:`macro.CountingClosure`, so calls are counted), and
        increment ``self.n_jacobians`` for every Jacobian.
-    5. Add the class to :data:`macro.STEPPERS`.
+    5. Optionally (``tangent_linear = True``): when ``self.tangent_tape`` is
+       a list, append one :class:`macro.tangent_linear.TangentStep` per
+       (sub-)step taken, describing its linearisation; this must not
+       change what the step computes.
+    6. Add the class to :data:`macro.STEPPERS`.
 
     The public :meth:`step` validates arguments, owns ``status``
     (``"ready"``, ``"running"``, ``"failed"``) and the counters
@@ -99,6 +103,8 @@ class Stepper:
     implicit: ClassVar[bool] = False
     forms: ClassVar[tuple[str, ...]] = ("semi_discrete",)
     grids: ClassVar[tuple[type, ...]] = (Grid1D, Grid2D)
+    tangent_linear: ClassVar[bool] = False
+    """Whether the stepper records its steps' tangent-linear model in ``tangent_tape``."""
 
     def __init__(self, law: Any, grid: Any, closure: Any) -> None:
         cls = type(self).__name__
@@ -112,6 +118,8 @@ class Stepper:
         self.n_jacobians = 0
         self.n_steps = 0
         self.status = "ready"
+        self.tangent_tape: list | None = None
+        """None, or a list the stepper appends :class:`macro.tangent_linear.TangentStep` records to."""
 
     @classmethod
     def check_law(cls, law: Any, func: str | None = None) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._validate import check_float, check_int
 from ..law import Evaluation
+from ..tangent_linear import TangentStep, TapedEvaluation
 from .base import Stepper
 
 __all__ = ["ExplicitEuler", "Heun"]
@@ -27,6 +28,8 @@ class _Explicit(Stepper):
     Options: ``cfl`` (default 0.9) and ``cfl_refresh`` (steps between
     stability-rate estimates, default 10).
     """
+
+    tangent_linear = True
 
     def __init__(self, law: Any, grid: Any, closure: Any, *, cfl: float = 0.9, cfl_refresh: int = 10) -> None:
         super().__init__(law, grid, closure)
@@ -43,7 +46,8 @@ class _Explicit(Stepper):
             self._last_estimate = self.n_steps
         return math.inf if self.rate == 0.0 else self.cfl / self.rate
 
-    def _stage(self, u: np.ndarray, t: float, h: float, k1: Evaluation) -> np.ndarray:
+    def _stage(self, u: np.ndarray, t: float, h: float, k1: Evaluation) -> tuple[np.ndarray, tuple]:
+        """The sub-step's new state and the further evaluations it made (as TapedEvaluation)."""
         raise NotImplementedError
 
     def _step_impl(self, u, t, dt):
@@ -56,7 +60,12 @@ class _Explicit(Stepper):
             ev = self._rhs(v, t + i * h)
             if first is None:
                 first = ev
-            v = self._stage(v, t + i * h, h, ev)
+            start = v
+            v, stages = self._stage(v, t + i * h, h, ev)
+            if self.tangent_tape is not None:
+                self.tangent_tape.append(TangentStep(
+                    "euler" if not stages else "heun", h, start, t + i * h,
+                    (TapedEvaluation(ev, start, t + i * h, None), *stages)))
             if not np.all(np.isfinite(v)):
                 return False, f"non-finite state in substep {i + 1}/{n_sub}", v, {"evaluation": first}
         msg = f"{n_sub} substep(s) of {h:.3g} (dt_max={limit:.3g})"
@@ -70,7 +79,7 @@ class ExplicitEuler(_Explicit):
     order = 1
 
     def _stage(self, u, t, h, k1):
-        return u + h * k1.du_dt
+        return u + h * k1.du_dt, ()
 
 
 class Heun(_Explicit):
@@ -80,5 +89,6 @@ class Heun(_Explicit):
     order = 2
 
     def _stage(self, u, t, h, k1):
-        k2 = self._rhs(u + h * k1.du_dt, t + h)
-        return u + 0.5 * h * (k1.du_dt + k2.du_dt)
+        predictor = u + h * k1.du_dt
+        k2 = self._rhs(predictor, t + h)
+        return u + 0.5 * h * (k1.du_dt + k2.du_dt), (TapedEvaluation(k2, predictor, t + h, None),)

@@ -34,6 +34,7 @@ from .._validate import check_float, check_int
 from ..law import Evaluation
 from ..newton import NOISE_RESOLUTION, check_newton_rule, converged_threshold, newton_status
 from ..newton import noise_factor as default_noise_factor
+from ..tangent_linear import TangentStep, TapedEvaluation
 from .base import Stepper
 
 __all__ = ["ImplicitEuler", "CrankNicolson"]
@@ -53,6 +54,7 @@ class _Theta(Stepper):
 
     theta: ClassVar[float] = 1.0
     implicit = True
+    tangent_linear = True
 
     def __init__(self, law: Any, grid: Any, closure: Any, *,
                  newton_tol: float = 1e-10, max_newton: int = 8,
@@ -69,7 +71,9 @@ class _Theta(Stepper):
         self._lu = None
         self._abs_j = None
         self._lu_dt: float | None = None
-        self._start: tuple[float, np.ndarray, Evaluation] | None = None  # last converged state
+        self._jac = None
+        # last converged state: (t, v, its evaluation, that evaluation's seed rows)
+        self._start: tuple[float, np.ndarray, Evaluation, np.ndarray | None] | None = None
         self._seeds: np.ndarray | None = None  # closure points of the current step's start
 
     def _refresh(self, v: np.ndarray, t1: float, dt: float) -> Evaluation:
@@ -82,14 +86,15 @@ class _Theta(Stepper):
             self._lu = None
             raise _SingularMatrix(f"Newton matrix I - dt*theta*J is singular: {err}") from err
         self._abs_j = abs(jac)
+        self._jac = jac
         self._lu_dt = dt
         return ev
 
-    def _start_rhs(self, u: np.ndarray, t: float) -> Evaluation:
-        """``F(u, t)``, reusing the previous step's converged evaluation when it matches."""
+    def _start_rhs(self, u: np.ndarray, t: float) -> tuple[Evaluation, np.ndarray | None]:
+        """``F(u, t)`` and its seed rows, reusing the previous step's converged evaluation when it matches."""
         if self._start is not None and self._start[0] == t and np.array_equal(self._start[1], u):
-            return self._start[2]
-        return self._rhs(u, t)
+            return self._start[2], self._start[3]
+        return self._rhs(u, t), None
 
     def _step_impl(self, u, t, dt):
         try:
@@ -108,7 +113,7 @@ class _Theta(Stepper):
         solves one smooth equation instead of chasing fresh noise."""
         th, t1 = self.theta, t + dt
         self._seeds = self.law.closure_points(self.grid, u, t)
-        f0 = self._start_rhs(u, t) if th < 1.0 else None
+        f0, f0_seeds = self._start_rhs(u, t) if th < 1.0 else (None, None)
         explicit_part = u + (dt * (1.0 - th)) * f0.du_dt if f0 is not None else u
         v = u.copy()
         if self._lu is None or self._lu_dt != dt:
@@ -131,7 +136,9 @@ class _Theta(Stepper):
                                    contraction=self.contraction, rule=self.newton_rule, moved=iterations > 0,
                                    last=last)
             if status != "continue":
-                self._start = (t1, v.copy(), ev)
+                self._start = (t1, v.copy(), ev, self._seeds)
+                if self.tangent_tape is not None:
+                    self._tape(u, t, dt, f0, f0_seeds, ev, v)
                 return True, _accepted(status, iterations, rnorm, tol, floor, self.newton_rule), v, \
                     {"evaluation": ev, "newton_iterations": iterations}
             if last:
@@ -145,6 +152,14 @@ class _Theta(Stepper):
             v, full_step = v + self._lu.solve(-r.ravel()).reshape(v.shape), fresh
             ev, fresh = self._iterate_rhs(v, t1), False
             prev, iterations, since_refresh = rnorm, iterations + 1, since_refresh + 1
+
+
+    def _tape(self, u, t, dt, f0, f0_seeds, ev, v) -> None:
+        """Record the accepted step's linearisation with the Newton matrix held (no new Jacobian)."""
+        start = None if f0 is None else TapedEvaluation(f0, u, t, f0_seeds)
+        self.tangent_tape.append(TangentStep(
+            "theta", dt, u, t, (start, TapedEvaluation(ev, v.copy(), t + dt, self._seeds)), theta=self.theta,
+            jacobian=self._jac))
 
 
 def _accepted(status: str, iterations: int, rnorm: float, tol: float, floor: float, rule: str) -> str:
