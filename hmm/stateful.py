@@ -122,6 +122,16 @@ def _advance_task(oracle: Any, parent: Any, row: np.ndarray, seed: int, budget: 
                          f"{row.tolist()}: {cause}", state=row, seed=seed, worker=_worker_address(), cause=cause)
 
 
+_STATE_TASKS = ("_advance_task-", "_initial_task-", "_restore_task-")
+
+
+def _sent_bytes(dask_worker: Any) -> tuple[int, int]:
+    """(all bytes this worker sent, bytes of state keys among them), run on each worker."""
+    states = sum(int(size) for entry in dask_worker.transfer_outgoing_log
+                 for key, size in entry.get("keys", {}).items() if str(key).startswith(_STATE_TASKS))
+    return int(dask_worker.transfer_outgoing_bytes_total), states
+
+
 # -- client side ---------------------------------------------------------------------------------
 
 @dataclass
@@ -227,11 +237,13 @@ class StatefulClosure:
         return self.client.submit(fn, *args, pure=False, **where)
 
     def _gather(self, handles: list[Any]) -> list[Any]:
+        """The summaries (estimate, seed, worker, state size) of ``handles``, pulled out on the
+        workers that hold them (a small task pinned with each advance), so the states stay."""
         if self.client is None:
             return [operator.getitem(h, 0) for h in handles]
         from distributed import KilledWorker
 
-        summaries = [self.client.submit(operator.getitem, h, 0, pure=False) for h in handles]
+        summaries = [self._submit(operator.getitem, h, 0, worker=home) for h, home in zip(handles, self._home)]
         try:
             return self.client.gather(summaries)
         except KilledWorker as exc:
@@ -239,12 +251,15 @@ class StatefulClosure:
                               f"allowed (distributed.scheduler.allowed-failures): {exc}",
                               cause=repr(exc)) from exc
 
-    def transfer_bytes(self) -> int:
-        """Bytes the workers have sent each other so far (Dask's transfer counters; 0 in sync mode)."""
+    def transfer_bytes(self) -> tuple[int, int]:
+        """Bytes the workers have sent so far, to each other and to this client: ``(all,
+        states)``, where ``states`` counts the keys that hold micro states (advance,
+        initial and restore results) and the rest are the answers gathered here. From
+        Dask's transfer counters and log; ``(0, 0)`` in sync mode."""
         if self.client is None:
-            return 0
-        sent = self.client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
-        return int(sum(sent.values()))
+            return 0, 0
+        sent = self.client.run(_sent_bytes, on_error="ignore")  # a worker just lost counts nothing
+        return int(sum(t for t, _ in sent.values())), int(sum(s for _, s in sent.values()))
 
     # -- the closure -----------------------------------------------------------------------------
     def _start(self, rows: np.ndarray) -> None:
