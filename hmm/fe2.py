@@ -120,7 +120,7 @@ def run_token(law: SolidLaw, closure: StatefulClosure, loads: np.ndarray) -> str
 
 
 def solve_fe2_stateful(law: SolidLaw, closure: StatefulClosure, steps: int | Sequence[float] = 1, *,
-                       checkpoint: str | os.PathLike | None = None,
+                       checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
                        callback: Callable[[int, float, Any], None] | None = None,
                        u0: np.ndarray | None = None, **newton: Any) -> FE2StatefulResult:
     """Quasi-static FE² with micro states kept on the workers, one load step at a time.
@@ -128,7 +128,9 @@ def solve_fe2_stateful(law: SolidLaw, closure: StatefulClosure, steps: int | Seq
     Each load step is :func:`macro.solids.solve_quasistatic` on that load factor, which
     commits the closure's states at convergence. With ``checkpoint`` (an ``.npz`` path)
     the committed states, the displacement and the history so far are written after every
-    step (:func:`hmm.checkpoint.write_states`) and the states' lineage is re-rooted there
+    ``checkpoint_every``-th step and the last (:func:`hmm.checkpoint.write_states`; each
+    costs a gather of all states to this process and a scatter back) and the states'
+    lineage is re-rooted there
     (a lost worker's states are then rebuilt from the checkpoint); a run that finds a
     checkpoint of the same run (:func:`run_token`) resumes after its step, bit for bit.
     ``newton``: ``tol``, ``max_iterations``; ``callback(step, load, evaluation)`` after each step.
@@ -137,8 +139,13 @@ def solve_fe2_stateful(law: SolidLaw, closure: StatefulClosure, steps: int | Seq
     ------
     hmm.CheckpointError
         The checkpoint belongs to another run.
+    ValueError
+        ``checkpoint_every`` is not a positive int.
     """
     from .checkpoint import read_states, write_states
+
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ValueError(f"solve_fe2_stateful(): `checkpoint_every` must be an int >= 1, got {checkpoint_every!r}")
 
     loads = load_factors(steps)
     token = run_token(law, closure, loads)
@@ -167,7 +174,7 @@ def solve_fe2_stateful(law: SolidLaw, closure: StatefulClosure, steps: int | Seq
         out.evaluation = part.evaluation
         out.closure_calls += part.closure_calls
         out.micro_cost_s += part.micro_cost_s
-        if checkpoint is not None:
+        if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == loads.size):
             states = closure.gather_states()
             write_states(checkpoint, states, step=step + 1, run_token=token,
                          macro={"u": u, "displacements": np.stack(out.displacements),
