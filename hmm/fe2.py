@@ -109,12 +109,14 @@ class FE2StatefulResult:
 
 
 def run_token(law: SolidLaw, closure: StatefulClosure, loads: np.ndarray) -> str:
-    """Identity of a stateful FE² run (oracle, budget, root seed, states kept, mesh, loads)."""
+    """Identity of a stateful FE² run (oracle, budget, root seed, states kept, quadrature points,
+    boundary data at load factor 1, load factors): a checkpoint resumes only the same run."""
     h = hashlib.blake2b(digest_size=16)
     for part in (oracle_token(closure.oracle), closure.budget.token(), str(closure.seed), str(closure.keep_states),
                  law.kinematics, str(law.n_points)):
         h.update(part.encode())
-    for arr in (np.asarray(law.positions, dtype=float), np.asarray(loads, dtype=float)):
+    for arr in (np.asarray(law.positions, dtype=float), np.asarray(loads, dtype=float), law.dirichlet_dofs,
+                law.dirichlet_values(1.0), law.external_force(1.0)):
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +72,9 @@ def test_protocol_state_check_and_seeds():
     seeds |= {initial_seed(3, p) for p in range(3)}
     assert len(seeds) == 30
     assert advance_seed(3, 1, 2, 0) == advance_seed(3, 1, 2, 0) != advance_seed(4, 1, 2, 0)
+    body = law()
+    with pytest.raises(TypeError, match="StatefulOracle"):
+        StatefulClosure(object(), body.closure_inputs(), body.closure_outputs(), client="sync")
 
 
 class _Mutating(RelaxingStress):
@@ -214,23 +216,46 @@ def test_sigkill_a_worker_states_replayed_from_lineage(reference, tmp_path):
     assert advances >= 2 * STEPS * n + 2 * (n // 2), advances
 
 
-def test_sigkill_a_worker_mid_batch_states_rebuilt_from_checkpoint(reference, tmp_path):
-    def kill(step, load, ev):
-        if step == 1:  # during the advances of step 2: they restart from the step-2 checkpoint
-            threading.Timer(0.05, _kill_one_worker, (_CURRENT["client"],)).start()
+@dataclass(frozen=True)
+class _Killer(_Counted):
+    """_Counted whose worker process SIGKILLs itself inside its ``kill_at``-th advance (once)."""
 
-    out, advances = _run_with_kill(kill, tmp_path, checkpoint=tmp_path / "states.npz")
+    kill_at: int = 0
+    guard_pid: int = 0  # never the test process itself
+
+    def advance(self, state, macro_input, *, seed, budget):
+        out = super().advance(state, macro_input, seed=seed, budget=budget)
+        count = len(open(self.log).read().splitlines())
+        if count == self.kill_at and os.getpid() != self.guard_pid:
+            try:
+                os.close(os.open(self.log + ".killed", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return out
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+
+
+def test_sigkill_a_worker_inside_an_advance_states_rebuilt_from_checkpoint(reference, tmp_path):
+    n = law().n_points
+    kill_at = 2 * 2 * n + 5  # inside the first batch of load step 2
+    out, advances = _run_with_kill(None, tmp_path, checkpoint=tmp_path / "states.npz", kill_at=kill_at)
     same_bits(out, reference)
-    assert advances >= 2 * STEPS * law().n_points
+    assert (tmp_path / "advances.log.killed").exists()
+    # the killed advance ran again (and the killed worker's finished trials of that batch);
+    # its committed states came back from the step-2 checkpoint's restore tasks, not by replay
+    assert 2 * STEPS * n < advances < 2 * STEPS * n + 2 * n, advances
 
 
 _CURRENT: dict = {}
 
 
-def _run_with_kill(kill, tmp_path, *, checkpoint):
+def _run_with_kill(kill, tmp_path, *, checkpoint, kill_at=None):
     body = law()
     log = tmp_path / "advances.log"
-    closure = stateful_fe2_closure(body, _Counted(log=str(log)), client=None, seed=7, n_workers=2)
+    log.touch()
+    oracle = (_Counted(log=str(log)) if kill_at is None
+              else _Killer(log=str(log), kill_at=kill_at, guard_pid=os.getpid()))
+    closure = stateful_fe2_closure(body, oracle, client=None, seed=7, n_workers=2)
     _CURRENT["client"] = closure.client
     pids = closure.client.run(os.getpid)
     try:
@@ -275,3 +300,20 @@ def test_budget_of_the_oracle_is_honoured():
     with pytest.raises(Exception, match="target_stderr"):
         StatefulClosure(RelaxingStress(), body.closure_inputs(), body.closure_outputs(),
                         Budget(target_stderr=1e-3), client="sync")
+
+
+def test_state_files_ragged_keys_and_digest(tmp_path):
+    from hmm.checkpoint import write_states
+
+    path = tmp_path / "s.npz"
+    states = [{"x": np.arange(3.0), "n": np.array(1)}, {"x": np.arange(5.0), "n": np.array(2)}]
+    write_states(path, states, step=3, run_token="tok", macro={"u": np.ones(2)})
+    step, back, macro = read_states(path, run_token="tok")
+    assert step == 3 and [s["x"].size for s in back] == [3, 5] and [int(s["n"]) for s in back] == [1, 2]
+    np.testing.assert_array_equal(macro["u"], np.ones(2))
+    with pytest.raises(ValueError, match="point 1 has state keys"):
+        write_states(path, [{"x": np.zeros(1)}, {"y": np.zeros(1)}], step=1, run_token="tok")
+    path.write_bytes(path.read_bytes()[:-8] + b"\0" * 8)  # damaged after the manifest was written
+    with pytest.raises(CheckpointError, match="digest"):
+        read_states(path, run_token="tok")
+    assert read_states(tmp_path / "none.npz", run_token="tok") is None
