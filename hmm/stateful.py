@@ -209,6 +209,10 @@ class StatefulClosure:
         self._committed: list[Any] = []
         self._trial: list[Any] | None = None
         self._home: list[str | None] = []
+        self.last_seeds = np.zeros(0, dtype=np.uint64)
+        """Seed of every point's answer in the last call (retry seeds where a retry answered)."""
+        self.last_workers: list[str] = []
+        """Worker address (or ``"sync"``) of every point's advance in the last call."""
 
     # -- cluster ---------------------------------------------------------------------------------
     @property
@@ -299,6 +303,8 @@ class StatefulClosure:
         stderr = np.stack([s[1] for s in summaries])[:, self._map._restrict]
         cost = np.array([s[3] for s in summaries], dtype=float)
         self._trial_home = [s[6] if s[6] != "sync" else None for s in summaries]
+        self.last_seeds = np.array([s[5] for s in summaries], dtype=np.uint64)
+        self.last_workers = [s[6] for s in summaries]
         log = self.log
         log.calls += 1
         log.advances += self.n_points
