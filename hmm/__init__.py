@@ -35,11 +35,12 @@ __version__ = package_version()
 
 # loaded on first use: the solvers import xarray and scikit-learn
 _LAZY = {"HMMSolver": "solver", "AdaptiveSteadySolver": "adaptive", "ReuseClosure": "reuse",
-         "BoundaryCoupling": "coupling", "noisy_fixed_point": "coupling"}
+         "BoundaryCoupling": "coupling", "noisy_fixed_point": "coupling", "StatefulClosure": "stateful",
+         "StatefulOracle": "contract"}
 
 __all__ = ["Budget", "Estimate", "EstimateArrays", "EstimateBatch", "EstimateCache", "Coupler",
            "Accounting", "HMMSolver", "AdaptiveSteadySolver", "ReuseClosure", "BoundaryCoupling",
-           "noisy_fixed_point", "HMMError", "ConfigError", "BudgetError", "QueryError",
+           "noisy_fixed_point", "StatefulClosure", "StatefulOracle", "HMMError", "ConfigError", "BudgetError", "QueryError",
            "SchedulerError", "OracleError", "OracleSetupError", "OracleRunError", "CheckpointError",
            "__version__"]
 

@@ -406,3 +406,101 @@ def check_resume(path: str | os.PathLike, config: Mapping[str, Any]) -> dict[str
         raise CheckpointError(f"checkpoint {str(path)!r} was written by a different run configuration; "
                               f"differing keys: {shown}")
     return manifest
+
+
+# -- micro states (hmm.stateful) ------------------------------------------------------------------
+
+STATES_FORMAT = "hmm-states/1"
+
+
+def write_states(path: str | os.PathLike, states: list[Mapping[str, Any]], *, step: int, run_token: str,
+                 macro: Mapping[str, Any] | None = None) -> Path:
+    """Checkpoint committed micro states: an ``.npz`` at ``path`` and its JSON manifest.
+
+    Key ``k`` of every point's state is one array ``state/k`` stacked over the
+    points (``state/k/<point>`` per point where the shapes differ), ``macro``
+    arrays (e.g. the displacement) as ``macro/<name>``. The npz is written to a
+    temporary file, fsynced and renamed, then the manifest (``step``,
+    ``run_token``, point count, keys, the npz digest, versions): its rename is
+    the commit. No pickle anywhere. Returns the manifest path.
+
+    Raises
+    ------
+    ValueError
+        The points' states do not share their keys.
+    """
+    import numpy as np
+
+    from .results import _umask
+
+    target = Path(path)
+    keys = sorted(states[0]) if states else []
+    arrays: dict[str, Any] = {}
+    layout: dict[str, Any] = {}
+    for key in keys:
+        values = []
+        for p, state in enumerate(states):
+            if sorted(state) != keys:
+                raise ValueError(f"write_states(): point {p} has state keys {sorted(state)}, point 0 has {keys}")
+            values.append(np.asarray(state[key]))
+        if all(v.shape == values[0].shape and v.dtype == values[0].dtype for v in values):
+            arrays[f"state/{key}"] = np.stack(values)
+            layout[key] = {"shape": list(values[0].shape), "dtype": values[0].dtype.str}
+        else:
+            arrays.update({f"state/{key}/{p}": v for p, v in enumerate(values)})
+            layout[key] = "per point"
+    for name, value in (macro or {}).items():
+        arrays[f"macro/{name}"] = np.asarray(value)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp.npz", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    manifest = {"format": STATES_FORMAT, "step": int(step), "run_token": run_token, "n_points": len(states),
+                "keys": layout, "macro": sorted(macro or {}), "digest": _digest(target), "versions": _versions()}
+    _write_json(manifest, manifest_path(target))
+    return manifest_path(target)
+
+
+def read_states(path: str | os.PathLike, *, run_token: str) -> tuple[int, list[dict[str, Any]],
+                                                                     dict[str, Any]] | None:
+    """The micro-state checkpoint at ``path``: ``(step, states, macro arrays)``, or ``None``
+    when there is no manifest yet.
+
+    Raises
+    ------
+    CheckpointError
+        The manifest belongs to another run (``run_token``), is of another format, or
+        the npz does not match its digest.
+    """
+    import numpy as np
+
+    mpath = manifest_path(path)
+    if not mpath.exists():
+        return None
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read micro-state manifest {str(mpath)!r}: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != STATES_FORMAT:
+        raise CheckpointError(f"{path}: not a micro-state checkpoint (format {manifest.get('format')!r})")
+    if manifest.get("run_token") != run_token:
+        raise CheckpointError(f"{path}: the micro-state checkpoint belongs to another run "
+                              f"(run_token {manifest.get('run_token')!r}, this run {run_token!r})")
+    if _digest(Path(path)) != manifest["digest"]:
+        raise CheckpointError(f"{path}: the states file does not match its manifest digest")
+    n = int(manifest["n_points"])
+    with np.load(path, allow_pickle=False) as data:
+        states: list[dict[str, Any]] = [{} for _ in range(n)]
+        for key, layout in manifest["keys"].items():
+            for p in range(n):
+                states[p][key] = (data[f"state/{key}"][p] if layout != "per point"
+                                  else data[f"state/{key}/{p}"])
+        macro = {name: data[f"macro/{name}"] for name in manifest["macro"]}
+    return int(manifest["step"]), states, macro

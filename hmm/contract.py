@@ -8,7 +8,9 @@ project, and ``oracles`` imports nothing else of ``hmm``. It holds
 * :class:`Estimate` and :class:`EstimateArrays`, what a micro run returns;
 * the :class:`Oracle` protocol, with the class data an oracle declares
   (``inputs``, ``outputs``, ``units``, ``default_budget``, ``supports``), and
-  :func:`resolve_budget`, which applies that class data to a requested budget.
+  :func:`resolve_budget`, which applies that class data to a requested budget;
+* the :class:`StatefulOracle` protocol (``initial_state``, ``advance``) of
+  micro models whose :data:`MicroState` persists between macro steps.
 
 ``hmm`` and ``oracles`` re-export every name, so ``from hmm import Budget``
 and ``from oracles import Oracle`` keep working.
@@ -379,10 +381,82 @@ def resolve_budget(oracle: Any, budget: Budget, *, func: str = "evaluate()") -> 
     return budget.resolved(defaults)
 
 
+# -- the stateful oracle protocol ------------------------------------------------------------
+
+MicroState = dict[str, np.ndarray]
+"""A micro state: named numpy arrays (numeric or bool dtype; scalars as 0-d arrays),
+so that it checkpoints as ``.npz`` without pickle."""
+
+
+@runtime_checkable
+class StatefulOracle(Protocol):
+    """A micro model whose state persists between macro steps (one per quadrature point).
+
+    Class data as for :class:`Oracle` (``inputs``, ``outputs``, ``units``,
+    ``default_budget``, ``supports``, ``deterministic``). ``macro_input`` is one
+    row of the oracle's inputs (float64, ``len(inputs)``).
+
+    * ``initial_state(macro_input, *, seed) -> MicroState``: a fresh, not yet
+      equilibrated micro configuration for a point (e.g. a perfect lattice
+      with velocities drawn from ``seed``).
+    * ``advance(state, macro_input, *, seed, budget) -> (Estimate, MicroState)``:
+      impose ``macro_input`` on ``state``, relax and sample; return the
+      estimate of ``outputs`` and the state reached. ``Estimate.provenance``
+      may report ``"micro_steps"`` (an int), which drivers count.
+
+    Notes
+    -----
+    ``advance`` must be pure and must not modify ``state`` (the framework
+    hands it read-only arrays): every Newton iteration of a load step advances
+    from the same committed state, and a lost state is rebuilt by replaying
+    the same advances with the same seeds, so the same ``state``,
+    ``macro_input``, ``seed`` and ``budget`` must give the same bits on any
+    worker. Every point's state should have the same keys, shapes and dtypes
+    (checkpoints then stack them, one array per key). Errors as for
+    :class:`Oracle`: :class:`OracleSetupError` is never retried,
+    :class:`OracleRunError` is retried with a fresh, recorded seed.
+    """
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def initial_state(self, macro_input: np.ndarray, *, seed: int) -> MicroState:
+        """A fresh micro state for a point whose first macro input is ``macro_input``."""
+        ...
+
+    def advance(self, state: Mapping[str, np.ndarray], macro_input: np.ndarray, *, seed: int,
+                budget: Budget) -> tuple[Estimate, MicroState]:
+        """Advance ``state`` under ``macro_input``; return the estimate and the new state."""
+        ...
+
+
+def check_state(state: Any, *, func: str = "advance()") -> MicroState:
+    """``state`` as a :data:`MicroState` (a new dict of numpy arrays; scalars become 0-d arrays).
+
+    Raises
+    ------
+    TypeError
+        ``state`` is not a mapping of ``str`` keys to arrays or scalars of a
+        numeric or bool dtype (object, string and structured arrays cannot be
+        stored without pickle); the message names ``func`` and the key.
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{func}: a micro state must be a dict of numpy arrays, got {type(state).__name__}")
+    out: MicroState = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{func}: micro state keys must be non-empty str, got {key!r}")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"{func}: micro state entry {key!r} must be numeric or bool, got dtype {arr.dtype}")
+        out[key] = arr
+    return out
+
+
 ORACLE_CLASS_DATA: tuple[str, ...] = ("inputs", "outputs", "units", "default_budget", "supports")
 """What an oracle of this project declares on its class (the contract test checks it)."""
 
 __all__ = ["HMMError", "ConfigError", "BudgetError", "QueryError", "SchedulerError",
            "OracleError", "OracleSetupError", "OracleRunError", "CheckpointError",
            "Budget", "BUDGET_FIELDS", "Estimate", "EstimateArrays", "Oracle", "oracle_units",
-           "resolve_budget", "ORACLE_CLASS_DATA"]
+           "resolve_budget", "ORACLE_CLASS_DATA", "StatefulOracle", "MicroState", "check_state"]

@@ -21,10 +21,10 @@ from .kinematics import (EllipticityError, check_piola_tangent, check_stiffness,
                          voigt_to_tensor)
 from .law import Dirichlet, SolidEvaluation, SolidLaw, Traction
 from .mesh import box, perturbed, rectangle, refined
-from .quasistatic import QuasiStaticResult, SolidNewtonError, load_factors, solve_quasistatic
+from .quasistatic import HistoryClosure, QuasiStaticResult, SolidNewtonError, load_factors, solve_quasistatic
 
 __all__ = ["SolidLaw", "Dirichlet", "Traction", "SolidEvaluation", "solve_quasistatic", "QuasiStaticResult",
-           "SolidNewtonError", "load_factors", "LinearElasticClosure", "SaintVenantKirchhoffClosure",
+           "SolidNewtonError", "HistoryClosure", "load_factors", "LinearElasticClosure", "SaintVenantKirchhoffClosure",
            "EllipticityError", "check_stiffness", "check_piola_tangent", "isotropic_stiffness", "lame",
            "strain_to_voigt", "voigt_to_tensor", "tensor_to_voigt", "position_names", "strain_names",
            "stress_names", "stiffness_names", "deformation_names", "piola_names", "piola_tangent_names",

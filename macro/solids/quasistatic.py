@@ -12,13 +12,18 @@ quadrature points. An iterate is accepted when
 
 where the scale ``s`` is the same maximum (reactions included), so the test is
 relative to the forces of the problem; a zero problem is accepted at once.
+
+A closure whose answers depend on a history (micro states kept between load
+steps) may offer the :class:`HistoryClosure` methods: ``commit()`` is called
+once a load step has converged (the state of its accepted iterate becomes the
+history of the next step), ``rollback()`` when a step fails.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -26,7 +31,19 @@ import scipy.sparse.linalg as spla
 from ..closure import as_closure
 from .law import SolidEvaluation, SolidLaw
 
-__all__ = ["QuasiStaticResult", "SolidNewtonError", "solve_quasistatic", "load_factors"]
+__all__ = ["QuasiStaticResult", "SolidNewtonError", "solve_quasistatic", "load_factors", "HistoryClosure"]
+
+
+@runtime_checkable
+class HistoryClosure(Protocol):
+    """A closure with a history: :func:`solve_quasistatic` calls ``commit()`` after each
+    converged load step (before ``callback``) and ``rollback()`` when a step raises."""
+
+    def commit(self) -> None:
+        ...
+
+    def rollback(self) -> None:
+        ...
 
 
 class SolidNewtonError(RuntimeError):
@@ -108,7 +125,8 @@ def solve_quasistatic(law: SolidLaw, closure: Callable[..., Any], steps: int | S
     u0 : ndarray, optional
         Initial displacement (default zero).
     callback : callable, optional
-        ``callback(step, load, evaluation)`` after each accepted step.
+        ``callback(step, load, evaluation)`` after each accepted step (after a
+        :class:`HistoryClosure`'s ``commit()``).
 
     Raises
     ------
@@ -124,6 +142,7 @@ def solve_quasistatic(law: SolidLaw, closure: Callable[..., Any], steps: int | S
     if law.dirichlet_dofs.size == 0:
         raise ValueError("solve_quasistatic(): the law has no Dirichlet condition, so rigid motions are not "
                          "constrained; give SolidLaw(dirichlet=[...])")
+    history_closure = closure if isinstance(closure, HistoryClosure) else None
     closure = as_closure(closure)
     loads = load_factors(steps)
     u = np.zeros(law.n_dofs) if u0 is None else np.array(u0, dtype=float)
@@ -136,29 +155,36 @@ def solve_quasistatic(law: SolidLaw, closure: Callable[..., Any], steps: int | S
         u[D] = law.dirichlet_values(load)
         f_ext = law.external_force(load)
         history: list[float] = []
-        for it in range(max_iterations + 1):
-            ev = law.evaluate(u, closure)
-            out.closure_calls += 1
-            out.micro_cost_s += float(np.sum(ev.result.cost_s))
-            r = ev.internal - f_ext
-            scale = max(np.linalg.norm(ev.internal), np.linalg.norm(f_ext))
-            res = float(np.linalg.norm(r[I]))
-            history.append(res / scale if scale > 0 else 0.0)
-            if res <= tol * scale + 64 * eps * scale:
-                break
-            if it == max_iterations:
-                raise SolidNewtonError(
-                    f"solve_quasistatic(): Newton did not converge at load step {step} (load factor {load:g}) "
-                    f"in {max_iterations} iterations: relative residual {history[-1]:.3g} > tol={tol:g}")
-            K = ev.stiffness
-            try:
-                du = spla.splu(K[I][:, I].tocsc(), permc_spec="MMD_AT_PLUS_A").solve(-r[I])
-            except RuntimeError:  # SuperLU: "Factor is exactly singular"
-                du = np.full(I.size, np.nan)
-            if not np.isfinite(du).all():
-                raise SolidNewtonError(f"solve_quasistatic(): singular tangent at load step {step} "
-                                       f"(load factor {load:g}); are rigid motions constrained?")
-            u[I] += du
+        try:
+            for it in range(max_iterations + 1):
+                ev = law.evaluate(u, closure)
+                out.closure_calls += 1
+                out.micro_cost_s += float(np.sum(ev.result.cost_s))
+                r = ev.internal - f_ext
+                scale = max(np.linalg.norm(ev.internal), np.linalg.norm(f_ext))
+                res = float(np.linalg.norm(r[I]))
+                history.append(res / scale if scale > 0 else 0.0)
+                if res <= tol * scale + 64 * eps * scale:
+                    break
+                if it == max_iterations:
+                    raise SolidNewtonError(
+                        f"solve_quasistatic(): Newton did not converge at load step {step} (load factor {load:g}) "
+                        f"in {max_iterations} iterations: relative residual {history[-1]:.3g} > tol={tol:g}")
+                K = ev.stiffness
+                try:
+                    du = spla.splu(K[I][:, I].tocsc(), permc_spec="MMD_AT_PLUS_A").solve(-r[I])
+                except RuntimeError:  # SuperLU: "Factor is exactly singular"
+                    du = np.full(I.size, np.nan)
+                if not np.isfinite(du).all():
+                    raise SolidNewtonError(f"solve_quasistatic(): singular tangent at load step {step} "
+                                           f"(load factor {load:g}); are rigid motions constrained?")
+                u[I] += du
+        except BaseException:
+            if history_closure is not None:
+                history_closure.rollback()
+            raise
+        if history_closure is not None:
+            history_closure.commit()
         out.iterations.append(it)
         out.residuals.append(history)
         out.displacements.append(u.copy())
