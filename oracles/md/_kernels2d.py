@@ -42,7 +42,9 @@ def forces(X, F, L, types, eps, sig, rc, eshift, force, obs, born, delta) -> flo
     Returns the potential energy."""
     n = X.shape[0]
     lx, ly = L[0], L[1]
+    ilx, ily = 1.0 / lx, 1.0 / ly
     f00, f01, f10, f11 = F[0, 0], F[0, 1], F[1, 0], F[1, 1]
+    rc2 = rc * rc
     with_born = born.size > 0
     u = 0.0
     g00 = g01 = g10 = g11 = 0.0
@@ -55,15 +57,15 @@ def forces(X, F, L, types, eps, sig, rc, eshift, force, obs, born, delta) -> flo
         for j in range(i + 1, n):
             dx = xi - X[j, 0]
             dy = yi - X[j, 1]
-            dx -= lx * np.rint(dx / lx)
-            dy -= ly * np.rint(dy / ly)
+            dx -= lx * np.rint(dx * ilx)
+            dy -= ly * np.rint(dy * ily)
             rx = f00 * dx + f01 * dy
             ry = f10 * dx + f11 * dy
             r2 = rx * rx + ry * ry
             tj = types[j]
-            rcut = rc[ti, tj]
-            if r2 >= rcut * rcut:
+            if r2 >= rc2[ti, tj]:
                 continue
+            rcut = rc[ti, tj]
             e, s = eps[ti, tj], sig[ti, tj]
             s2 = s * s / r2
             s6 = s2 * s2 * s2
