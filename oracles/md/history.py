@@ -79,8 +79,12 @@ class LJGlassStress:
     Budget: ``replicas`` independent glass samples (default 1). With one
     sample the stderr is 0 (AQS is deterministic given the sample); with
     R >= 2 the mean and stderr are over the samples (std / sqrt(R)) and the
-    state holds every sample. Stateful use: :meth:`initial_state` makes the
-    quenched samples, :meth:`advance` deforms them to a new F and relaxes.
+    state holds every sample. Stateful use (the :class:`hmm.contract.StatefulOracle`
+    protocol): :meth:`initial_state` makes the quenched samples (one unless
+    ``replicas`` is given), :meth:`advance` deforms them to a new F and
+    relaxes; the state holds ``X`` (R, n, 2), ``types`` (R, n) and ``F``
+    (about 2.4 kB per sample at 100 atoms). ``micro_steps`` in the provenance
+    counts FIRE iterations.
     """
 
     n_atoms: int = 100
@@ -189,7 +193,8 @@ class LJGlassStress:
         R = len(rows)
         stderr = rows.std(axis=0, ddof=1) / math.sqrt(R) if R > 1 else np.zeros(rows.shape[1])
         return Estimate(rows.mean(axis=0), stderr, float(R), time.perf_counter() - start,
-                        {"n_atoms": self.n_atoms, "replicas": R, "fire_iterations": iters})
+                        {"n_atoms": self.n_atoms, "replicas": R, "fire_iterations": iters,
+                         "micro_steps": int(sum(iters))})
 
     # -- stateless ------------------------------------------------------------------------------
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:

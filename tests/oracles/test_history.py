@@ -86,3 +86,19 @@ def test_refusals():
         LJGlassStress(n_atoms=20)
     with pytest.raises(OracleSetupError, match="state X"):
         GLASS.advance({"X": np.zeros((1, 5, 2)), "types": np.zeros((1, 5))}, shear(0.0), seed=0, budget=Budget())
+
+
+def test_follows_the_stateful_oracle_protocol():
+    import hmm.contract as contract
+
+    if hasattr(contract, "StatefulOracle"):
+        assert isinstance(GLASS, contract.StatefulOracle)
+    state = {k: np.array(v) for k, v in GLASS.initial_state(shear(0.05), seed=2).items()}
+    for v in state.values():
+        assert v.dtype.kind in "biufc"
+        v.flags.writeable = False  # the driver hands read-only arrays
+    est, new = GLASS.advance(state, shear(0.05), seed=0, budget=Budget())
+    again, new2 = GLASS.advance(state, shear(0.05), seed=1, budget=Budget())
+    assert np.array_equal(est.mean, again.mean) and all(np.array_equal(new[k], new2[k]) for k in new)
+    assert set(new) == set(state) and all(new[k].shape == state[k].shape for k in state)
+    assert est.provenance["micro_steps"] == sum(est.provenance["fire_iterations"]) > 0

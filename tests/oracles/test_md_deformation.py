@@ -133,3 +133,28 @@ def test_refusals_name_the_problem():
         DeformedLJStress(cells=(2, 2))
     with pytest.raises(OracleSetupError, match="blocks"):
         HOT.run(F0.ravel(), seed=0, budget=Budget(10, 50))
+
+
+def frozen(state):
+    """The state as the stateful driver hands it over: read-only numeric numpy arrays."""
+    out = {k: np.array(v) for k, v in state.items()}
+    for v in out.values():
+        assert v.dtype.kind in "biufc"
+        v.flags.writeable = False
+    return out
+
+
+def test_follows_the_stateful_oracle_protocol():
+    import hmm.contract as contract
+
+    warm = DeformedLJStress(cells=(6, 4), temperature=0.1, warm_equilibration_steps=20, sample_every=5, blocks=5)
+    if hasattr(contract, "StatefulOracle"):
+        assert isinstance(warm, contract.StatefulOracle)
+    state = frozen(warm.initial_state(F0.ravel(), seed=1))
+    est, new = warm.advance(state, F0.ravel(), seed=2, budget=Budget(100, 200))  # read-only input is fine
+    again, new2 = warm.advance(state, F0.ravel(), seed=2, budget=Budget(100, 200))
+    assert np.array_equal(est.mean, again.mean) and all(np.array_equal(new[k], new2[k]) for k in new)
+    assert set(new) == set(state) and all(np.asarray(new[k]).shape == state[k].shape for k in state)
+    assert est.provenance["micro_steps"] == 300
+    est2, _ = warm.advance(frozen(new), F0.ravel(), seed=3, budget=Budget(100, 200))
+    assert est2.provenance["micro_steps"] == 220  # a warm state equilibrates for warm_equilibration_steps
