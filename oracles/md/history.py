@@ -22,9 +22,13 @@ F and a cycle encloses no area.
 
 Outputs: the first Piola-Kirchhoff stress :math:`P = G / V_0` with
 :math:`G = \partial U/\partial F` at the minimum (no kinetic part at T = 0)
-and the potential energy per reference area, LJ units (epsilon/sigma^2). No
-tangent: the relaxed AQS tangent needs the non-affine (Hessian) correction
-and is not provided.
+and the potential energy per reference area, LJ units (epsilon/sigma^2).
+With ``tangent=True`` also :math:`A = \partial P/\partial F` (``A_a_b``) of the
+relaxed (non-affine) response, by central differences of the relaxed stress
+with step ``fd_step``, each perturbed configuration relaxed from the state
+(the perturbations are not kept). Near a plastic instability a perturbation
+can trigger an event and the difference then measures it, not the elastic
+branch.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import numpy as np
 from hmm.contract import Budget, Estimate, OracleRunError, OracleSetupError, resolve_budget
 
 from .._validate import check_int, check_positive, check_real, check_state
-from ..solids._voigt import deformation_names, piola_names
+from ..solids._voigt import deformation_names, piola_names, piola_tangent_names
 from . import _kernels2d as K2
 
 __all__ = ["LJGlassStress", "KA2D"]
@@ -73,6 +77,10 @@ class LJGlassStress:
         (epsilon/sigma).
     max_iter : int
         FIRE iterations allowed per minimisation.
+    tangent : bool
+        Also return the relaxed tangent ``A_a_b`` (8 more minimisations per query).
+    fd_step : float
+        Step of the central differences of the tangent.
 
     Notes
     -----
@@ -95,11 +103,10 @@ class LJGlassStress:
     dt: float = 0.002
     ftol: float = 1e-6
     max_iter: int = 100_000
+    tangent: bool = False
+    fd_step: float = 1e-4
 
     inputs: ClassVar[tuple[str, ...]] = deformation_names(2)
-    outputs: ClassVar[tuple[str, ...]] = piola_names(2) + ("energy_density",)
-    units: ClassVar[Mapping[str, str]] = {**dict.fromkeys(deformation_names(2), "1"),
-                                          **dict.fromkeys(piola_names(2) + ("energy_density",), "epsilon/sigma^2")}
     default_budget: ClassVar[Budget] = Budget()
     supports: ClassVar[frozenset[str]] = frozenset({"replicas"})
 
@@ -112,9 +119,20 @@ class LJGlassStress:
         check_positive(self.melt_temperature, "melt_temperature", owner, allow_zero=True)
         check_int(self.melt_steps, "melt_steps", owner, minimum=0)
         check_int(self.max_iter, "max_iter", owner, minimum=1)
+        if not isinstance(self.tangent, bool):
+            raise TypeError(f"{owner}: `tangent` must be a bool, got {self.tangent!r}")
+        check_positive(self.fd_step, "fd_step", owner)
         if 2.5 * KA2D["sigma"].max() >= 0.5 * self.box_length:
             raise OracleSetupError(f"{owner}: the box side {self.box_length:g} must exceed twice the largest "
                                    f"cutoff {2.5 * KA2D['sigma'].max():g}; raise `n_atoms`")
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return piola_names(2) + ("energy_density",) + (piola_tangent_names(2) if self.tangent else ())
+
+    @property
+    def units(self) -> Mapping[str, str]:
+        return {**dict.fromkeys(self.inputs, "1"), **dict.fromkeys(self.outputs, "epsilon/sigma^2")}
 
     @property
     def box_length(self) -> float:
@@ -232,8 +250,22 @@ class LJGlassStress:
         rows, iters = [], []
         for X, t in zip(X_all, types):
             X = np.ascontiguousarray(X)
-            iters.append(self._relax(X, np.ascontiguousarray(t), F, "advance()"))
-            rows.append(self._stress(X, np.ascontiguousarray(t), F))
+            t = np.ascontiguousarray(t)
+            iters.append(self._relax(X, t, F, "advance()"))
+            row = self._stress(X, t, F)
+            if self.tangent:
+                A = np.empty((4, 4))
+                for b in range(4):
+                    sides = []
+                    for sign in (1.0, -1.0):
+                        Fb = F.copy()
+                        Fb.flat[b] += sign * self.fd_step
+                        Xb = X.copy()
+                        iters.append(self._relax(Xb, t, Fb, "advance()"))
+                        sides.append(self._stress(Xb, t, Fb)[:4])
+                    A[:, b] = (sides[0] - sides[1]) / (2 * self.fd_step)
+                row = np.concatenate([row, A.ravel()])
+            rows.append(row)
             X_all[len(rows) - 1] = X
         return self._estimate(np.array(rows), start, iters), {"X": X_all, "types": types, "F": F}
 

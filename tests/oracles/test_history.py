@@ -102,3 +102,29 @@ def test_follows_the_stateful_oracle_protocol():
     assert np.array_equal(est.mean, again.mean) and all(np.array_equal(new[k], new2[k]) for k in new)
     assert set(new) == set(state) and all(new[k].shape == state[k].shape for k in state)
     assert est.provenance["micro_steps"] == sum(est.provenance["fire_iterations"]) > 0
+
+
+def test_relaxed_tangent_is_symmetric_and_softer_than_the_affine_one():
+    from oracles.md import _kernels2d as K2
+
+    glass = LJGlassStress(n_atoms=100, tangent=True)
+    assert glass.outputs[5:] == tuple(f"A_{a}_{b}" for a in range(1, 5) for b in range(1, 5))
+    F = shear(0.01)
+    est, state = glass.advance(glass.initial_state(F, seed=4), F, seed=0, budget=Budget())
+    A = est.mean[5:].reshape(4, 4)
+    # central differences of stresses relaxed to ftol carry an error ~ ftol / (2 h) = 5e-3 per component;
+    # ten times that bounds the asymmetry of a hyperelastic (relaxed-branch) tangent
+    tol = 10 * glass.ftol / glass.fd_step
+    assert np.abs(A - A.T).max() < tol
+    # non-affine relaxation only lowers the stiffness: B - A >= 0 with B the affine (Born) tangent
+    eps, sig, rc, shift = glass._params()
+    L = glass.box_length
+    born, obs = np.zeros(16), np.zeros(K2.N_OBS)
+    K2.forces(np.ascontiguousarray(state["X"][0]), F.reshape(2, 2).copy(), np.array([L, L]),
+              np.ascontiguousarray(state["types"][0]), eps, sig, rc, shift, np.empty((glass.n_atoms, 2)), obs, born,
+              0.0)
+    B = born.reshape(4, 4) / L**2
+    assert np.linalg.eigvalsh(0.5 * (B - A + (B - A).T)).min() > -tol
+    assert A[1, 1] < 0.8 * B[1, 1]  # a glass: the relaxed shear stiffness is well below the affine one
+    np.testing.assert_allclose(est.mean[:4], glass.advance(state, F, seed=0, budget=Budget())[0].mean[:4],
+                               rtol=0, atol=1e-6 * np.abs(est.mean[:4]).max())
