@@ -26,7 +26,11 @@ and the potential energy per reference area, LJ units (epsilon/sigma^2).
 With ``tangent=True`` also :math:`A = \partial P/\partial F` (``A_a_b``) of the
 relaxed (non-affine) response, by central differences of the relaxed stress
 with step ``fd_step``, each perturbed configuration relaxed from the state
-(the perturbations are not kept). Near a plastic instability a perturbation
+(the perturbations are not kept). On the relaxed branch at a fixed state the
+response is hyperelastic, so A has major symmetry; the difference estimate is
+returned symmetrised, (A + A^T) / 2, its antisymmetric part being the
+estimate's error (reported as ``tangent_asymmetry`` in the provenance, relative
+to max |A|). Near a plastic instability a perturbation
 can trigger an event and the difference then measures it, not the elastic
 branch.
 """
@@ -247,7 +251,7 @@ class LJGlassStress:
         if X_all.ndim != 3 or X_all.shape[1:] != (self.n_atoms, 2) or types.shape != X_all.shape[:2]:
             raise OracleSetupError(f"{func}: state X must have shape (R, {self.n_atoms}, 2) and types (R, "
                                    f"{self.n_atoms}), got {X_all.shape} and {types.shape}")
-        rows, iters = [], []
+        rows, iters, asym = [], [], []
         for X, t in zip(X_all, types):
             X = np.ascontiguousarray(X)
             t = np.ascontiguousarray(t)
@@ -264,10 +268,14 @@ class LJGlassStress:
                         iters.append(self._relax(Xb, t, Fb, "advance()"))
                         sides.append(self._stress(Xb, t, Fb)[:4])
                     A[:, b] = (sides[0] - sides[1]) / (2 * self.fd_step)
-                row = np.concatenate([row, A.ravel()])
+                asym.append(float(np.abs(A - A.T).max() / np.abs(A).max()))
+                row = np.concatenate([row, (0.5 * (A + A.T)).ravel()])
             rows.append(row)
             X_all[len(rows) - 1] = X
-        return self._estimate(np.array(rows), start, iters), {"X": X_all, "types": types, "F": F}
+        est = self._estimate(np.array(rows), start, iters)
+        if asym:
+            est.provenance["tangent_asymmetry"] = max(asym)
+        return est, {"X": X_all, "types": types, "F": F}
 
 
 @lru_cache(maxsize=64)
