@@ -1,15 +1,18 @@
-r"""Finite-temperature Lennard-Jones MD of a 2D triangular crystal under a full imposed F.
+r"""Finite-temperature Lennard-Jones MD of a crystal under a full imposed F: a 2D
+triangular lattice or a 3D fcc lattice.
 
-The periodic reference cell (a rectangle of ``cells = (nx, ny)`` triangular
-unit cells, two atoms each, nearest-neighbour distance ``a``) is deformed by
-the deformation gradient F into a parallelogram (a triclinic box); atoms
+The periodic reference cell (2D: a rectangle of ``cells = (nx, ny)``
+triangular unit cells, two atoms each; 3D: ``(nx, ny, nz)`` cubic fcc cells,
+four atoms each; nearest-neighbour distance ``a``) is deformed by the
+deformation gradient F into a parallelogram / parallelepiped (a triclinic box); atoms
 keep reference coordinates X, physical positions are r = F X, so a new F
 remaps the positions affinely with the box. Langevin BAOAB at temperature T
 (Leimkuhler & Matthews 2013) equilibrates and samples.
 
-Stress (per reference area, LJ units epsilon/sigma^2): with
+Stress (per reference area in 2D, epsilon/sigma^2; per reference volume in 3D,
+epsilon/sigma^3): with
 :math:`G_{iJ} = \partial U/\partial F_{iJ} = \sum_{pairs}\phi'(r)\,r_i X_J/r`,
-:math:`K = \sum m v v` and :math:`V_0` the reference area,
+:math:`K = \sum m v v` and :math:`V_0` the reference area (volume),
 
 .. math::
 
@@ -40,8 +43,8 @@ Bravais lattice has no internal relaxation) and P, A are those of Cauchy-Born
 (:class:`oracles.solids.CauchyBornStress`) for the same lattice and
 potential, with zero stderr.
 
-``kinematics="small"``: inputs ``eps_xx, eps_yy, gamma_xy`` (F = I + eps,
-symmetric), outputs the Cauchy stress ``sigma_*`` and its derivative
+``kinematics="small"``: inputs the Voigt strain (``eps_xx, eps_yy, gamma_xy`` in 2D;
+F = I + eps, symmetric), outputs the Cauchy stress ``sigma_*`` and its derivative
 ``C_ab = d sigma_a / d eps_b`` (Voigt, engineering shear; the exact
 derivative at F = I + eps, obtained linearly from P and A).
 """
@@ -62,6 +65,7 @@ from .._sampling import block_stats, replica_rngs
 from .._validate import check_choice, check_int, check_positive, check_state
 from ..solids._voigt import (
     VOIGT_PAIRS,
+    voigt_strain_tensor,
     deformation_names,
     piola_names,
     piola_tangent_names,
@@ -71,6 +75,8 @@ from ..solids._voigt import (
 )
 from ..solids.cauchy_born import relaxed_spacing
 from . import _kernels2d as K2
+from . import _kernels3d as K3
+from .engine import fcc_lattice
 
 __all__ = ["DeformedLJStress", "triangular_lattice", "cauchy_from_piola"]
 
@@ -101,12 +107,14 @@ def cauchy_from_piola(F: np.ndarray, P: np.ndarray, A: np.ndarray) -> tuple[np.n
 
 @dataclass(frozen=True)
 class DeformedLJStress:
-    """Stress and tangent of a 2D LJ triangular crystal under a full F at temperature T.
+    """Stress and tangent of an LJ crystal (2D triangular or 3D fcc) under a full F at temperature T.
 
     Parameters
     ----------
-    cells : tuple of int
-        ``(nx, ny)`` rectangular cells of the triangular lattice (``2 nx ny`` atoms).
+    cells : tuple of int or None
+        ``(nx, ny)`` rectangular cells of the triangular lattice (``2 nx ny``
+        atoms) or ``(nx, ny, nz)`` cubic cells of fcc (``4 nx ny nz`` atoms);
+        ``None``: (8, 5), or (4, 4, 4) for fcc.
     temperature : float
         Langevin temperature (epsilon/k_B); 0 gives the static affine lattice.
     cutoff : float
@@ -117,7 +125,9 @@ class DeformedLJStress:
         spacing of Cauchy-Born at T = 0 (:func:`oracles.solids.cauchy_born.relaxed_spacing`).
     kinematics : {"finite", "small"}
         ``"finite"``: inputs ``F_*``, outputs ``P_*`` and ``A_a_b``;
-        ``"small"``: inputs ``eps_xx, eps_yy, gamma_xy``, outputs ``sigma_*`` and ``C_ab``.
+        ``"small"``: inputs the Voigt strain, outputs ``sigma_*`` and ``C_ab``.
+    lattice : {"triangular", "fcc"}
+        2D triangular or 3D fcc (cubic axes along x, y, z).
     dt, friction : float
         Time step (sigma sqrt(m/epsilon)) and Langevin friction (1/time).
     sample_every, blocks : int
@@ -136,10 +146,11 @@ class DeformedLJStress:
     :meth:`advance`, the :class:`hmm.contract.StatefulOracle` protocol): the
     state holds X, V, F (numpy arrays) and ``age`` (MD steps run so far);
     ``advance`` maps it to the new F, continues, and leaves its input untouched.
-    Memory per state: 4 n + 5 float64 (about 2.6 kB at the default 80 atoms).
+    Memory per state: 2 d n + d^2 + 1 numbers (about 2.6 kB at the default 80
+    atoms in 2D, 12 kB at 256 atoms of fcc).
     """
 
-    cells: tuple[int, int] = (8, 5)
+    cells: tuple[int, ...] | None = None
     temperature: float = 0.05
     cutoff: float = 2.5
     spacing: float | None = None
@@ -150,16 +161,18 @@ class DeformedLJStress:
     blocks: int = 10
     shell: float = 0.05
     warm_equilibration_steps: int | None = None
+    lattice: str = "triangular"
 
-    dim: ClassVar[int] = 2
     default_budget: ClassVar[Budget] = Budget(2000, 10000)
     supports: ClassVar[frozenset[str]] = frozenset({"equilibration_steps", "sampling_steps", "replicas"})
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        cells = tuple(self.cells)
-        if len(cells) != 2:
-            raise OracleSetupError(f"{owner}: `cells` must be (nx, ny), got {self.cells!r}")
+        check_choice(self.lattice, "lattice", owner, ("triangular", "fcc"))
+        cells = tuple(self.cells) if self.cells is not None else ((8, 5) if self.lattice == "triangular" else (4, 4, 4))
+        if len(cells) != self.dim:
+            raise OracleSetupError(f"{owner}: `cells` must be {self.dim} cell counts for the {self.lattice} "
+                                   f"lattice, got {self.cells!r}")
         for c in cells:
             check_int(c, "cells", owner, minimum=1)
         object.__setattr__(self, "cells", tuple(int(c) for c in cells))
@@ -179,41 +192,51 @@ class DeformedLJStress:
 
     # -- declared data ---------------------------------------------------------------------
     @property
+    def dim(self) -> int:
+        """2 for the triangular lattice, 3 for fcc."""
+        return 2 if self.lattice == "triangular" else 3
+
+    @property
     def inputs(self) -> tuple[str, ...]:
-        return deformation_names(2) if self.kinematics == "finite" else strain_names(2)
+        return deformation_names(self.dim) if self.kinematics == "finite" else strain_names(self.dim)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         if self.kinematics == "finite":
-            return piola_names(2) + piola_tangent_names(2)
-        return stress_names(2) + stiffness_names(2)
+            return piola_names(self.dim) + piola_tangent_names(self.dim)
+        return stress_names(self.dim) + stiffness_names(self.dim)
 
     @property
     def units(self) -> Mapping[str, str]:
-        return {**dict.fromkeys(self.inputs, "1"), **dict.fromkeys(self.outputs, "epsilon/sigma^2")}
+        stress = "epsilon/sigma^2" if self.dim == 2 else "epsilon/sigma^3"
+        return {**dict.fromkeys(self.inputs, "1"), **dict.fromkeys(self.outputs, stress)}
 
     @property
     def lattice_spacing(self) -> float:
         """Reference nearest-neighbour distance (sigma)."""
-        return self.spacing if self.spacing is not None else relaxed_spacing("triangular", self.cutoff)
+        return self.spacing if self.spacing is not None else relaxed_spacing(self.lattice, self.cutoff)
+
+    def reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """The perfect reference lattice: (X (n, d), box sides L (d,))."""
+        if self.dim == 2:
+            return triangular_lattice(self.cells, self.lattice_spacing)
+        return fcc_lattice(self.cells, math.sqrt(2.0) * self.lattice_spacing)
 
     @property
     def box(self) -> np.ndarray:
         """Reference box sides (sigma)."""
-        return triangular_lattice(self.cells, self.lattice_spacing)[1]
+        return self.reference()[1]
 
     @property
     def n_atoms(self) -> int:
-        return 2 * self.cells[0] * self.cells[1]
+        return (2 if self.dim == 2 else 4) * int(np.prod(self.cells))
 
     # -- helpers -------------------------------------------------------------------------
     def deformation(self, state: Any, func: str) -> np.ndarray:
-        """The validated F (2, 2) of an input row (either kinematics)."""
+        """The validated F (d, d) of an input row (either kinematics)."""
         row = check_state(state, self.inputs, func)
-        if self.kinematics == "finite":
-            F = row.reshape(2, 2)
-        else:
-            F = np.eye(2) + np.array([[row[0], 0.5 * row[2]], [0.5 * row[2], row[1]]])
+        d = self.dim
+        F = row.reshape(d, d) if self.kinematics == "finite" else np.eye(d) + voigt_strain_tensor(row)
         J = float(np.linalg.det(F))
         if not J > 0.0:
             raise OracleSetupError(f"{func}: det F must be > 0, got {J:g}")
@@ -229,36 +252,61 @@ class DeformedLJStress:
         return np.zeros(self.n_atoms, np.int64), np.ones((1, 1)), np.ones((1, 1)), rc, shift
 
     def _outputs(self, F: np.ndarray, P: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """Output rows (k, n_outputs) from P (k, 2, 2), A (k, 2, 2, 2, 2)."""
-        k = len(P)
+        """Output rows (k, n_outputs) from P (k, d, d), A (k, d, d, d, d)."""
+        k, d = len(P), self.dim
         if self.kinematics == "finite":
-            return np.concatenate([P.reshape(k, 4), A.reshape(k, 16)], axis=1)
+            return np.concatenate([P.reshape(k, d * d), A.reshape(k, d**4)], axis=1)
         sigma, D = cauchy_from_piola(F, P, A)
-        pairs = VOIGT_PAIRS[2]
+        pairs = VOIGT_PAIRS[d]
         s = np.stack([sigma[:, i, j] for i, j in pairs], axis=1)
-        C = np.stack([np.stack([D[:, i, j, 0, 0], D[:, i, j, 1, 1], 0.5 * (D[:, i, j, 0, 1] + D[:, i, j, 1, 0])],
-                               axis=1) for i, j in pairs], axis=1)
-        return np.concatenate([s, C.reshape(k, 9)], axis=1)
+        C = np.stack([np.stack([D[:, i, j, m, n] if m == n else 0.5 * (D[:, i, j, m, n] + D[:, i, j, n, m])
+                                for m, n in pairs], axis=1) for i, j in pairs], axis=1)
+        return np.concatenate([s, C.reshape(k, len(pairs) ** 2)], axis=1)
+
+    # -- kernels ------------------------------------------------------------------------------
+    def _forces(self, X, F, L, force, obs, born, delta) -> None:
+        if self.dim == 2:
+            types, eps, sig, rc, shift = self._params()
+            K2.forces(X, F, L, types, eps, sig, rc, shift, force, obs, born, delta)
+        else:
+            K3.forces(X, F, L, self.cutoff, 4.0 * (self.cutoff**-12 - self.cutoff**-6), force, obs, born, delta)
+
+    def _baoab(self, X, V, force, F, Finv, L, n_steps, every, rows, borns) -> bool:
+        kT = self.temperature
+        if self.dim == 2:
+            types, eps, sig, rc, shift = self._params()
+            return K2.baoab(X, V, force, F, Finv, L, types, eps, sig, rc, shift, 1.0, self.dt, n_steps,
+                            self.friction, kT, every, rows, borns, self.shell)
+        return K3.baoab(X, V, force, F, Finv, L, self.cutoff, 4.0 * (self.cutoff**-12 - self.cutoff**-6), self.dt,
+                        n_steps, self.friction, kT, every, rows, borns, self.shell)
+
+    def _kinetic(self, rows: np.ndarray) -> np.ndarray:
+        """Kinetic tensors (k, d, d) from sample rows."""
+        if self.dim == 2:
+            xx, yy, xy = rows[:, 5], rows[:, 6], rows[:, 7]
+            return np.stack([xx, xy, xy, yy], axis=1).reshape(-1, 2, 2)
+        xx, yy, zz, xy, xz, yz = (rows[:, 10 + k] for k in range(6))
+        return np.stack([xx, xy, xz, xy, yy, yz, xz, yz, zz], axis=1).reshape(-1, 3, 3)
 
     # -- stateless ------------------------------------------------------------------------
     def initial_state(self, macro_input: np.ndarray, *, seed: int) -> dict[str, Any]:
         """The perfect lattice at the F of ``macro_input`` with Maxwell-Boltzmann velocities
         at ``temperature`` (zero net momentum); not yet equilibrated (``age`` 0)."""
         F = self.deformation(macro_input, f"{type(self).__name__}.initial_state()")
-        X, _ = triangular_lattice(self.cells, self.lattice_spacing)
+        X, _ = self.reference()
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         V = rng.standard_normal(X.shape) * math.sqrt(self.temperature)
         V -= V.mean(axis=0)
         return {"X": X, "V": V, "F": F, "age": np.array(0, dtype=np.int64)}
 
     def static(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P (2, 2), A (2, 2, 2, 2)) of the affinely deformed perfect lattice (T = 0)."""
-        X, L = triangular_lattice(self.cells, self.lattice_spacing)
-        types, eps, sig, rc, shift = self._params()
-        obs, born = np.zeros(K2.N_OBS), np.zeros(16)
-        K2.forces(X, np.ascontiguousarray(F), L, types, eps, sig, rc, shift, np.empty_like(X), obs, born, 0.0)
+        """(P (d, d), A (d, d, d, d)) of the affinely deformed perfect lattice (T = 0)."""
+        X, L = self.reference()
+        d = self.dim
+        obs, born = np.zeros(K2.N_OBS if d == 2 else K3.N_OBS), np.zeros(d**4)
+        self._forces(X, np.ascontiguousarray(F, dtype=float), L, np.empty_like(X), obs, born, 0.0)
         V0 = float(np.prod(L))
-        return obs[1:5].reshape(2, 2) / V0, born.reshape(2, 2, 2, 2) / V0
+        return obs[1:1 + d * d].reshape(d, d) / V0, born.reshape(d, d, d, d) / V0
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         """One run from the perfect lattice at ``state`` (see the module doc)."""
@@ -284,8 +332,8 @@ class DeformedLJStress:
         budget = resolve_budget(self, budget, func=func)
         F = self.deformation(macro_input, func)
         X, V = np.asarray(state["X"], dtype=float), np.asarray(state["V"], dtype=float)
-        if X.shape != (self.n_atoms, 2) or V.shape != X.shape:
-            raise OracleSetupError(f"{func}: state X and V must have shape ({self.n_atoms}, 2), got "
+        if X.shape != (self.n_atoms, self.dim) or V.shape != X.shape:
+            raise OracleSetupError(f"{func}: state X and V must have shape ({self.n_atoms}, {self.dim}), got "
                                    f"{X.shape} and {V.shape}")
         warm = int(state.get("age", 0)) > 0 and self.warm_equilibration_steps is not None
         n_eq = self.warm_equilibration_steps if warm else budget.equilibration_steps
@@ -304,8 +352,8 @@ class DeformedLJStress:
         if n_samp < self.blocks:
             raise OracleSetupError(f"{name}: budget.sampling_steps = {budget.sampling_steps} gives {n_samp} "
                                    f"samples at sample_every = {self.sample_every}, fewer than blocks = {self.blocks}")
-        types, eps, sig, rc, shift = self._params()
-        L = self.box
+        L, d = self.box, self.dim
+        d2 = d * d
         F = np.ascontiguousarray(F, dtype=float)
         Finv = np.linalg.inv(F)
         kT, n, V0 = self.temperature, self.n_atoms, float(np.prod(L))
@@ -314,14 +362,12 @@ class DeformedLJStress:
             X = np.ascontiguousarray(state["X"], dtype=float).copy()
             V = np.ascontiguousarray(state["V"], dtype=float).copy()
             force = np.empty_like(X)
-            K2.forces(X, F, L, types, eps, sig, rc, shift, force, np.empty(0), np.empty(0), 0.0)
-            rows, borns = np.zeros((n_samp, K2.N_OBS)), np.zeros((n_samp, 16))
+            self._forces(X, F, L, force, np.empty(0), np.empty(0), 0.0)
+            rows, borns = np.zeros((n_samp, K2.N_OBS if d == 2 else K3.N_OBS)), np.zeros((n_samp, d2 * d2))
             K2.seed_rng(int(rng.integers(2**31)))
-            ok = K2.baoab(X, V, force, F, Finv, L, types, eps, sig, rc, shift, 1.0, self.dt, n_eq, self.friction,
-                          kT, n_eq + 1, rows[:0], borns[:0], self.shell)
-            ok = ok and K2.baoab(X, V, force, F, Finv, L, types, eps, sig, rc, shift, 1.0, self.dt,
-                                 n_samp * self.sample_every, self.friction, kT, self.sample_every, rows, borns,
-                                 self.shell)
+            ok = self._baoab(X, V, force, F, Finv, L, n_eq, n_eq + 1, rows[:0], borns[:0])
+            ok = ok and self._baoab(X, V, force, F, Finv, L, n_samp * self.sample_every, self.sample_every, rows,
+                                    borns)
             if not ok:
                 raise OracleRunError(f"{name}: the run at F = {F.ravel().tolist()}, T = {kT} became non-finite; "
                                      f"dt = {self.dt} is likely too large")
@@ -329,24 +375,24 @@ class DeformedLJStress:
             if r == 0:
                 age = int(state.get("age", 0)) + n_eq + n_samp * self.sample_every
                 end = {**state, "X": X, "V": V, "F": F, "age": np.array(age, dtype=np.int64)}
-        G_all = np.concatenate([rows[:, 1:5] for rows, _ in raw])
-        c = G_all.mean(axis=0)
+        c = np.concatenate([rows[:, 1:1 + d2] for rows, _ in raw]).mean(axis=0)
         kin = n * kT / V0 * np.einsum("Jk,Li->iJkL", Finv, Finv)
+        shape_A = (-1,) + (d,) * 4
         series = []
         for rows, borns in raw:
-            G = rows[:, 1:5]
-            Kt = np.stack([rows[:, 5], rows[:, 7], rows[:, 7], rows[:, 6]], axis=1).reshape(-1, 2, 2)
-            P = (G.reshape(-1, 2, 2) - np.einsum("sik,Jk->siJ", Kt, Finv)) / V0
+            G = rows[:, 1:1 + d2]
+            P = (G.reshape(-1, d, d) - np.einsum("sik,Jk->siJ", self._kinetic(rows), Finv)) / V0
             q = G - c
-            A = ((borns - np.einsum("sa,sb->sab", q, q).reshape(-1, 16) / kT) / V0).reshape(-1, 2, 2, 2, 2) + kin
-            series.append(np.concatenate([P.reshape(-1, 4), A.reshape(-1, 16), q], axis=1))
+            A = ((borns - np.einsum("sa,sb->sab", q, q).reshape(-1, d2 * d2) / kT) / V0).reshape(shape_A) + kin
+            series.append(np.concatenate([P.reshape(-1, d2), A.reshape(-1, d2 * d2), q], axis=1))
         stats = block_stats(series, self.blocks)
-        qbar = stats.mean[20:]
-        P_mean = stats.mean[:4].reshape(1, 2, 2)
-        A_mean = (stats.mean[4:20] + np.outer(qbar, qbar).ravel() / (kT * V0)).reshape(1, 2, 2, 2, 2)
+        na = d2 + d2 * d2
+        qbar = stats.mean[na:]
+        P_mean = stats.mean[:d2].reshape(1, d, d)
+        A_mean = (stats.mean[d2:na] + np.outer(qbar, qbar).ravel() / (kT * V0)).reshape((1,) + (d,) * 4)
         mean = self._outputs(F, P_mean, A_mean)[0]
         # outputs are linear in (P, A) per sample: push every sample through the same map for the stderr
-        lin = [self._outputs(F, s[:, :4].reshape(-1, 2, 2), s[:, 4:20].reshape(-1, 2, 2, 2, 2)) for s in series]
+        lin = [self._outputs(F, x[:, :d2].reshape(-1, d, d), x[:, d2:na].reshape(shape_A)) for x in series]
         err = block_stats(lin, self.blocks)
         if not np.isfinite(mean).all():
             raise OracleRunError(f"{name}: non-finite estimate at F = {F.ravel().tolist()}")
