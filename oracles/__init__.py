@@ -73,6 +73,7 @@ _ORACLE_NAMES = {
     "CarreauShearStress": "constitutive", "NonlinearElasticStress": "constitutive",
     "LammpsStress": "lammps_", "ASEStress": "ase_", "TrivialSum": "toy", "NoisyQuadratic": "toy",
     "CellProblemStress": "solids.cell", "CauchyBornStress": "solids.cauchy_born",
+    "DeformedLJStress": "md.deformed", "LJGlassStress": "md.history", "LammpsDeformedStress": "lammps_",
 }
 _ENGINE_NAMES = {
     "LJSystem": "md.engine", "ChainSystem": "md.chain_engine", "DPDSystem": "dpd.engine",
@@ -112,5 +113,6 @@ __all__ = ["Oracle", "ORACLES", "EF_MODELS", "get_oracle", "SampledOracle", "Wei
            "LJStress", "ChainStress", "NVEChainStress", "DPDShearStress", "DPDWallSlip", "KMCCoverages",
            "CellProblemFlux", "NoisyCellProblemFlux", "CarreauShearStress", "NonlinearElasticStress", "LammpsStress",
            "ASEStress", "TrivialSum", "NoisyQuadratic", "CellProblemStress", "CauchyBornStress",
+           "DeformedLJStress", "LJGlassStress", "LammpsDeformedStress",
            "LJSystem", "ChainSystem", "DPDSystem", "ChannelSystem", "KMCSystem"]
 assert set(__all__[6:]) == {*_ORACLE_NAMES, *_ENGINE_NAMES}

@@ -66,6 +66,9 @@ ORACLES: Mapping[str, type] = _LazyRegistry({
     "ase_stress": "oracles.ase_:ASEStress",
     "trivial_sum": "oracles.toy:TrivialSum",
     "noisy_quadratic": "oracles.toy:NoisyQuadratic",
+    "deformed_lj_stress": "oracles.md.deformed:DeformedLJStress",
+    "lj_glass_stress": "oracles.md.history:LJGlassStress",
+    "lammps_deformed_stress": "oracles.lammps_:LammpsDeformedStress",
 }, aliases={
     "lennard_jones_md": "lj_stress", "lj_chain": "chain_stress", "nve_chain": "nve_chain_stress",
     "dpd": "dpd_shear_stress", "lattice_kmc": "kmc_coverages", "cell_problem": "cell_problem_flux",
@@ -160,6 +163,13 @@ _EXAMPLES: dict[str, Callable[[type], tuple[Any, list[float], list[float], Budge
     "trivial_sum": lambda c: (c(2), [0.25, 0.5], [0.25, np.inf], Budget()),
     "noisy_quadratic": lambda c: (c(slope=(1.0, -2.0), curvature=0.5, noise=0.3), [0.2, 0.4], [0.2],
                                   Budget(sampling_steps=4)),
+    "deformed_lj_stress": lambda c: (c(cells=(6, 4), temperature=0.1, sample_every=5, blocks=5),
+                                     [1.01, 0.01, 0.0, 0.99], [1.0, 0.0, 0.0, -1.0], Budget(20, 100)),
+    "lj_glass_stress": lambda c: (c(n_atoms=64, melt_steps=200), [1.0, 0.02, 0.0, 1.0], [1.0, 0.0, 0.0, -1.0],
+                                  Budget()),
+    "lammps_deformed_stress": lambda c: (c(_lj_fcc_setup(), temperature=1.0, sample_every=5, blocks=5),
+                                         [1.01, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                                         [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0], Budget(20, 100)),
 }
 
 

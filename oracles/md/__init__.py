@@ -12,6 +12,10 @@ sigma sqrt(m / epsilon), temperature epsilon / k_B, 3D stress epsilon / sigma^3,
 module                 contents
 =====================  =====================================================
 :mod:`.stress`         :class:`LJStress`, the 3D LJ stress oracle
+:mod:`.deformed`       :class:`DeformedLJStress`, a 2D LJ crystal under a
+                       full F (stress-fluctuation tangent, stateful)
+:mod:`.history`        :class:`LJGlassStress`, a 2D binary LJ glass under
+                       athermal quasi-static F (plastic history, stateful)
 :mod:`.chain`          :class:`ChainModel` (chain parameters) and
                        :class:`ChainStress`, the canonical 1D chain oracle
 :mod:`.thermal`        :class:`NVEChainStress`, the microcanonical chain oracle
@@ -23,6 +27,7 @@ module                 contents
 :mod:`.common`         state checks, tail corrections, block averages,
                        mean squared displacement, Einstein diffusion
 :mod:`._kernels`       numba kernels (private)
+:mod:`._kernels2d`     numba kernels of the 2D RVEs (private)
 =====================  =====================================================
 """
 
@@ -39,7 +44,9 @@ from .common import (
                      parse_state,
                      tail_corrections,
 )
+from .deformed import DeformedLJStress, triangular_lattice
 from .engine import LJSystem, fcc_lattice, reference_forces, trajectory
+from .history import LJGlassStress
 from .stress import LJ_UNITS, LennardJonesMD, LJStress
 from .thermal import CHAIN_OBSERVABLES, NVEChain, NVEChainStress, bond_energy
 
@@ -48,4 +55,4 @@ __all__ = ["LJStress", "ChainStress", "NVEChainStress", "ChainModel", "LJSystem"
            "thermal_wave_ensemble", "fcc_lattice", "trajectory", "reference_forces",
            "block_average", "mean_squared_displacement", "diffusion_coefficient", "tail_corrections",
            "parse_state", "OBSERVABLES", "CHAIN_OBSERVABLES", "bond_energy", "DEFAULT_EQUILIBRATION_STEPS",
-           "DEFAULT_SAMPLING_STEPS"]
+           "DEFAULT_SAMPLING_STEPS", "DeformedLJStress", "LJGlassStress", "triangular_lattice"]
