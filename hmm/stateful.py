@@ -11,8 +11,9 @@ the workers as *trial* futures. :meth:`StatefulClosure.commit` (at Newton
 convergence) makes the last call's trial states the committed ones and
 releases the old ones; :meth:`StatefulClosure.rollback` drops the trials.
 
-Seeds: the advance of point ``p`` at load step ``n``, Newton iteration ``k``
-gets ``SeedSequence(root, spawn_key=(1, p, n, k))`` and its initial state
+Seeds: every advance of point ``p`` at load step ``n`` (whatever the Newton
+iteration: common random numbers within a step) gets
+``SeedSequence(root, spawn_key=(1, p, n))`` and its initial state
 ``SeedSequence(root, spawn_key=(0, p))`` (:func:`advance_seed`,
 :func:`initial_seed`), so a rerun repeats every bit whatever the worker
 count or placement. A failed advance (an exception other than a setup error,
@@ -61,10 +62,16 @@ def initial_seed(root: int, point: int) -> int:
     return _seed(root, (0, point))
 
 
-def advance_seed(root: int, point: int, step: int, iteration: int) -> int:
-    """Seed of the advance of ``point`` at load ``step``, Newton ``iteration``:
-    ``SeedSequence(root, spawn_key=(1, point, step, iteration))`` (a non-negative int below 2**63)."""
-    return _seed(root, (1, point, step, iteration))
+def advance_seed(root: int, point: int, step: int) -> int:
+    """Seed of every advance of ``point`` at load ``step``:
+    ``SeedSequence(root, spawn_key=(1, point, step))`` (a non-negative int below 2**63).
+
+    The same for every Newton iteration of the step (common random numbers):
+    each iteration advances the same committed state with the same random
+    numbers, so the residual is one smooth function of the macro input and
+    Newton converges on it (:mod:`macro.newton`) instead of chasing fresh
+    noise at every iteration."""
+    return _seed(root, (1, point, step))
 
 
 # -- worker side ---------------------------------------------------------------------------------
@@ -277,7 +284,7 @@ class StatefulClosure:
     def __call__(self, points: np.ndarray, *, seed_rows: np.ndarray | None = None) -> ClosureResult:
         """Advance every point's committed state under its row of ``points`` (one batch).
 
-        ``seed_rows`` is accepted and ignored: seeds derive from (point, step, iteration).
+        ``seed_rows`` is accepted and ignored: seeds derive from (point, load step).
 
         Raises
         ------
@@ -293,7 +300,7 @@ class StatefulClosure:
             raise ValueError(f"StatefulClosure: every call must ask the same {self.n_points} points "
                              f"(one state each), got {len(rows)} rows")
         trial = [self._submit(_advance_task, self.oracle, self._committed[p] if self.keep_states else None,
-                              rows[p], advance_seed(self.seed, p, self.step, self.iteration), self.budget,
+                              rows[p], advance_seed(self.seed, p, self.step), self.budget,
                               self.retries, initial_seed(self.seed, p), worker=self._home[p])
                  for p in range(self.n_points)]
         summaries = self._gather(trial)
