@@ -58,5 +58,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", default="results/layered_diffusion.nc", help="results file of the run")
     parser.add_argument("out", nargs="?", default="results/layered_diffusion.png", help="figure to write")
+    parser.add_argument("--quick", action="store_true",
+                        help="accepted for uniformity with the other examples: plotting is quick either way")
     args = parser.parse_args()
     main(args.path, args.out)

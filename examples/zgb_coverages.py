@@ -33,11 +33,14 @@ def main() -> None:
     parser.add_argument("--client", default="embedded", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="32^2 lattice, 2 replicas, 16 values of y")
     args = parser.parse_args()
+    if args.quick:
+        args.size, args.replicas = 32, 2
 
     oracle = LatticeKMC(model=ZGB(), inputs=("y",), shape=(args.size, args.size),
                         equilibration_sweeps=200, sampling_sweeps=100)
-    ys = np.round(np.linspace(0.30, 0.60, 31), 4)
+    ys = np.round(np.linspace(0.30, 0.60, 16 if args.quick else 31), 4)
     with Coupler(oracle, None if args.client == "embedded" else "sync", seed=1) as coupler:
         batch = coupler.evaluate(ys[:, None], Budget(replicas=args.replicas))
         where = coupler.describe()
