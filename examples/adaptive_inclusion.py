@@ -27,8 +27,13 @@ import numpy as np  # noqa: E402
 from validation import adaptivity as va  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 5 s (measured); default about 10 s (estimate, measurement pending).")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("client", nargs="?", default="sync", choices=("sync", "local"),
                         help="'sync' (in process, default) or 'local' (embedded Dask cluster)")
     parser.add_argument("tol", nargs="?", type=float, default=None,

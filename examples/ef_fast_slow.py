@@ -31,6 +31,10 @@ from hmm.ef import CoarseBurst, CoarseStepper, coarse_fixed_point, continuation,
 from oracles import FastSlowSDE  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 4 s (measured); default about 10 s (estimate, measurement pending).")
+
+
 def burst_coupler(model, client):
     """The Coupler of the model's lift -> burst -> restrict oracle (coarse y, parameter lambda);
     cached, since Newton and continuation revisit states with common random numbers."""
@@ -38,7 +42,8 @@ def burst_coupler(model, client):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--out", default="results/ef_fast_slow.png")
     parser.add_argument("--quick", action="store_true",

@@ -58,6 +58,10 @@ from oracles.kmc import BistableAB  # noqa: E402
 from oracles.kmc.meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 100 s (measured); default about 10 min (estimated from --quick: 4x the lattice sites, 5 instead of 3 seeds); --lift-bias adds a third of that.")
+
+
 def mean_field_branch(horizon: float):
     """The whole S-curve by continuation of the mean-field flow map Phi_T."""
     flow = MeanFieldFlow(BistableAB(), ("beta",))
@@ -91,8 +95,9 @@ def kmc_branch(k_hop: float, shape, replicas: int, n_points: int, client, *, A_s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small lattice, two hopping rates (~1 min)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
+    parser.add_argument("--quick", action="store_true", help="32^2 lattice, 3 seeds instead of 5")
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--lift-bias", action="store_true",
                         help="also run k_hop = 20 at T = 1 and extrapolate the fold to T -> infinity")

@@ -45,6 +45,10 @@ from oracles.kmc.meanfield import lattice_gas_profile  # noqa: E402
 from oracles.kmc.tooth import KMCTooth, strip_profile  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 5 s (measured); default about 1 min (estimate, measurement pending).")
+
+
 def initial_profile(length: float):
     def theta0(x):
         return 0.5 + 0.3 * np.sin(2 * np.pi * np.asarray(x, dtype=float) / length)
@@ -67,8 +71,9 @@ def gap_tooth_run(model, U0, centres, inner: int, buffer: int, rows: int, dt: fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="shorter time, fewer replicas (~1 min)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
+    parser.add_argument("--quick", action="store_true", help="shorter time, fewer replicas")
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--out", default="results/kmc_gaptooth.png")
     args = parser.parse_args()

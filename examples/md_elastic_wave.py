@@ -38,6 +38,10 @@ from oracles.md.chain_wave import A0_LJ as A0
 from oracles.md.chain_wave import direct_wave, thermal_wave_ensemble
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 20 s (measured); default several minutes (estimate, measurement pending).")
+
+
 def l2(a: np.ndarray, b: np.ndarray) -> float:
     """Relative L2 error ||a - b|| / ||b|| over the cells (b the reference)."""
     return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)))
@@ -163,7 +167,8 @@ def main(argv=None) -> None:
 
     from hmm import plotting
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("--atoms", type=int, default=10_000)
     parser.add_argument("--cells", type=int, default=200, help="macro cells at T = 0")
     parser.add_argument("--thermal-cells", type=int, default=100, help="macro cells at T > 0")

@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 11 s (measured); default about 2 min (estimate, measurement pending).")
+
+
 def main() -> None:
     import matplotlib
 
@@ -29,7 +33,8 @@ def main() -> None:
     from hmm import Budget, Coupler
     from oracles import ZGB, LatticeKMC
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("--client", default="embedded", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--replicas", type=int, default=4)
