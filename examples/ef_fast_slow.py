@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--out", default="results/ef_fast_slow.png")
     parser.add_argument("--quick", action="store_true",
-                        help="noisy branch with 4 replicas instead of 16, 40 continuation points instead of 80")
+                        help="accepted for uniformity with the other examples: the default run is already quick")
     args = parser.parse_args()
     client = None if args.client == "embedded" else "sync"
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
@@ -79,13 +79,11 @@ def main() -> None:
     ax2.legend()
 
     # 2. coarse bifurcation diagrams
-    n_points = 40 if args.quick else 80
-    for sigma, replicas, colour in ((0.0, 1, "C0"), (0.6, 4 if args.quick else 16, "C3")):
+    for sigma, replicas, colour in ((0.0, 1, "C0"), (0.6, 16, "C3")):
         model = FastSlowSDE(eps=1e-4, sigma=sigma, lift_x=None)
         with burst_coupler(model, client) as coupler, CoarseStepper(model, coupler, replicas=replicas) as s:
             fp = coarse_fixed_point(s, [-2.0], [-1.2], horizon=0.05)
-            branch = continuation(s, fp.U, -1.2, horizon=0.05, ds=0.1, n_points=n_points,
-                                  p_range=(-1.2, 1.2))
+            branch = continuation(s, fp.U, -1.2, horizon=0.05, ds=0.1, n_points=80, p_range=(-1.2, 1.2))
         p, y, stable = np.asarray(branch.params), np.asarray(branch.U)[:, 0], branch.stable
         for i in range(len(p) - 1):
             ax3.plot(p[i:i + 2], y[i:i + 2], "-" if stable[i] and stable[i + 1] else "--", color=colour,
