@@ -32,7 +32,7 @@ from oracles import FastSlowSDE  # noqa: E402
 
 
 # expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
-RUN_TIME = ("Expected run time: --quick 4 s (measured); default about 10 s (estimate, measurement pending).")
+RUN_TIME = ("Expected run time: 4 s (measured, with or without --quick: the default run is already quick).")
 
 
 def burst_coupler(model, client):

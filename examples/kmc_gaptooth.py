@@ -46,7 +46,7 @@ from oracles.kmc.tooth import KMCTooth, strip_profile  # noqa: E402
 
 
 # expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
-RUN_TIME = ("Expected run time: --quick 5 s (measured); default about 1 min (estimate, measurement pending).")
+RUN_TIME = ("Expected run time: --quick 5 s, default 14 s (measured).")
 
 
 def initial_profile(length: float):

@@ -39,7 +39,7 @@ from oracles.md.chain_wave import direct_wave, thermal_wave_ensemble
 
 
 # expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
-RUN_TIME = ("Expected run time: --quick 20 s (measured); default several minutes (estimate, measurement pending).")
+RUN_TIME = ("Expected run time: --quick 20 s, default 7 min (measured; the machine was shared, load average about 5 on 2 cores).")
 
 
 def l2(a: np.ndarray, b: np.ndarray) -> float:
@@ -275,7 +275,7 @@ def main(argv=None) -> None:
                 row[2].plot(X, run["temperature"], "--", lw=1.2, label=f"HMM {key}")
             plotting.label(row[2], "X", "temperature T", x_unit="sigma", y_unit="epsilon/k_B")
         plotting.label(row[0], "X", "strain", x_unit="sigma", y_unit="1", title=f"{case}, t = {t_end:.0f} tau")
-        plotting.label(row[1], "X", "velocity v", x_unit="sigma/tau")
+        plotting.label(row[1], "X", "velocity v", x_unit="sigma", y_unit="sigma/tau")
         for ax in row:
             if ax.has_data():
                 ax.legend()

