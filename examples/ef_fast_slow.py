@@ -73,9 +73,9 @@ def main() -> None:
             print(f"{method}: errors at t=1 {['%.2e' % e for e in errors]} for outer steps {steps}; "
                   f"observed order {order:.2f}")
             ax2.loglog(steps, errors, marker + "-", label=f"{method} (order {order:.2f})")
-    ax1.set(xlabel="t", ylabel="y", title="projective integration, eps = 1e-7")
+    ax1.set(xlabel="t (dimensionless)", ylabel="y (dimensionless)", title="projective integration, eps = 1e-7")
     ax1.legend()
-    ax2.set(xlabel="projective step M dt", ylabel="|y(1) - averaged|", title="error vs outer step")
+    ax2.set(xlabel="projective step M dt (dimensionless)", ylabel="|y(1) - averaged| (dimensionless)", title="error vs outer step")
     ax2.legend()
 
     # 2. coarse bifurcation diagrams
@@ -96,7 +96,7 @@ def main() -> None:
         exact = 2 / 3 * s2**1.5
         print(f"sigma={sigma}: folds at lambda = {[round(f[0], 4) for f in folds]}, y = {[round(float(f[1][0]), 4) for f in folds]} "
               f"(averaged equation: +-{exact:.4f}); {len(p)} points")
-    ax3.set(xlim=(-1.2, 1.2), ylim=(-2.5, 2.5), xlabel="lambda", ylabel="coarse steady state y",
+    ax3.set(xlim=(-1.2, 1.2), ylim=(-2.5, 2.5), xlabel="lambda (dimensionless)", ylabel="coarse steady state y (dimensionless)",
             title="coarse bifurcations (solid stable, dashed unstable)")
     ax3.legend(loc="lower right")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

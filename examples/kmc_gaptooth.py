@@ -138,7 +138,7 @@ def main() -> None:
                 label="full lattice, tooth windows (+-2 stderr)")
     ax.errorbar(centres + 1.5, U_gt, 2 * se_gt, fmt="o", color="C3", ms=5, capsize=3,
                 label=f"gap-tooth KMC ({replicas} runs, +-2 stderr)")
-    ax.set(xlabel="x (lattice constants)", ylabel="coverage theta", xlim=(0, length),
+    ax.set(xlabel="x (lattice constants)", ylabel="coverage theta (dimensionless)", xlim=(0, length),
            title="lattice gas: gap-tooth KMC (grey: teeth, light: buffers) vs full KMC vs mean-field PDE")
     ax.legend(fontsize=8, loc="lower left")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -70,8 +70,8 @@ def main() -> None:
     ax2.plot(ys, rate, "k:", label=f"{flux_name} (per site per sweep)")
     for y_t in (0.3874, 0.5256):
         ax.axvline(y_t, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="CO fraction y", ylabel="coverage", title=f"ZGB model, {args.size}^2 lattice, KMC on Dask")
-    ax2.set_ylabel("CO2 production rate")
+    ax.set(xlabel="CO fraction y (dimensionless)", ylabel="coverage (dimensionless)", title=f"ZGB model, {args.size}^2 lattice, KMC on Dask")
+    ax2.set_ylabel("CO2 production rate (per site per sweep)")
     ax.legend(loc="center left")
     ax2.legend(loc="upper right")
     out = Path("results")
