@@ -34,7 +34,7 @@ from oracles.dpd.reference import navier_poiseuille as navier_parabola  # noqa: 
 from validation.dpd import le_viscosity  # noqa: E402
 
 # expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
-RUN_TIME = ("Expected run time: --quick 100 s (measured); default 5 to 10 min (estimated from --quick: about 2.7x the direct-DPD steps, 2x the macro cells and micro sampling, 1.7x the micro box volume).")
+RUN_TIME = ("Expected run time: --quick 100 s, default 12 min (measured; the machine was shared, load average about 6 on 2 cores).")
 
 
 RENAME = {"grad_x": "shear_rate", "flux": "shear_stress"}
