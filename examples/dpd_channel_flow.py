@@ -33,6 +33,10 @@ from oracles.dpd.channel import WalledChannel, fit_parabola, startup_profiles, s
 from oracles.dpd.reference import navier_poiseuille as navier_parabola  # noqa: E402
 from validation.dpd import le_viscosity  # noqa: E402
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 100 s, default 12 min (measured; the machine was shared, load average about 6 on 2 cores).")
+
+
 RENAME = {"grad_x": "shear_rate", "flux": "shear_stress"}
 UNITS = {"u": "rc/tau", "x": "rc", "time": "tau", "shear_stress": "kT/rc^3"}
 
@@ -271,8 +275,9 @@ def plot(ds, res, s: Settings, path: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller run (~1 min)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
+    parser.add_argument("--quick", action="store_true", help="smaller run: 5 macro cells, shorter direct DPD, smaller micro boxes")
     parser.add_argument("--polymer", action="store_true", help="the polymer solution (steady only; out gets _polymer)")
     parser.add_argument("--out", default="results/dpd_channel_flow", help="path stem of the .png and .nc")
     parser.add_argument("--client", default=None, help="scheduler address or 'sync' (default: embedded cluster)")

@@ -31,6 +31,10 @@ from hmm.ef import CoarseBurst, CoarseStepper, coarse_fixed_point, continuation,
 from oracles import FastSlowSDE  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: 4 s (measured, with or without --quick: the default run is already quick).")
+
+
 def burst_coupler(model, client):
     """The Coupler of the model's lift -> burst -> restrict oracle (coarse y, parameter lambda);
     cached, since Newton and continuation revisit states with common random numbers."""
@@ -38,9 +42,12 @@ def burst_coupler(model, client):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--out", default="results/ef_fast_slow.png")
+    parser.add_argument("--quick", action="store_true",
+                        help="accepted for uniformity with the other examples: the default run is already quick")
     args = parser.parse_args()
     client = None if args.client == "embedded" else "sync"
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
@@ -66,9 +73,9 @@ def main() -> None:
             print(f"{method}: errors at t=1 {['%.2e' % e for e in errors]} for outer steps {steps}; "
                   f"observed order {order:.2f}")
             ax2.loglog(steps, errors, marker + "-", label=f"{method} (order {order:.2f})")
-    ax1.set(xlabel="t", ylabel="y", title="projective integration, eps = 1e-7")
+    ax1.set(xlabel="t (dimensionless)", ylabel="y (dimensionless)", title="projective integration, eps = 1e-7")
     ax1.legend()
-    ax2.set(xlabel="projective step M dt", ylabel="|y(1) - averaged|", title="error vs outer step")
+    ax2.set(xlabel="projective step M dt (dimensionless)", ylabel="|y(1) - averaged| (dimensionless)", title="error vs outer step")
     ax2.legend()
 
     # 2. coarse bifurcation diagrams
@@ -89,7 +96,7 @@ def main() -> None:
         exact = 2 / 3 * s2**1.5
         print(f"sigma={sigma}: folds at lambda = {[round(f[0], 4) for f in folds]}, y = {[round(float(f[1][0]), 4) for f in folds]} "
               f"(averaged equation: +-{exact:.4f}); {len(p)} points")
-    ax3.set(xlim=(-1.2, 1.2), ylim=(-2.5, 2.5), xlabel="lambda", ylabel="coarse steady state y",
+    ax3.set(xlim=(-1.2, 1.2), ylim=(-2.5, 2.5), xlabel="lambda (dimensionless)", ylabel="coarse steady state y (dimensionless)",
             title="coarse bifurcations (solid stable, dashed unstable)")
     ax3.legend(loc="lower right")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

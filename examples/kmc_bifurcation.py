@@ -58,6 +58,10 @@ from oracles.kmc import BistableAB  # noqa: E402
 from oracles.kmc.meanfield import MeanFieldFlow, bistable_folds, bistable_steady_curve  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 100 s, default 15 min (measured; the machine was shared, load average about 6 on 2 cores). --lift-bias adds five k_hop = 20 branches with half-length bursts, about 40 % more (estimated from the measured branch times).")
+
+
 def mean_field_branch(horizon: float):
     """The whole S-curve by continuation of the mean-field flow map Phi_T."""
     flow = MeanFieldFlow(BistableAB(), ("beta",))
@@ -91,8 +95,9 @@ def kmc_branch(k_hop: float, shape, replicas: int, n_points: int, client, *, A_s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small lattice, two hopping rates (~1 min)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
+    parser.add_argument("--quick", action="store_true", help="32^2 lattice, 3 seeds instead of 5")
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--lift-bias", action="store_true",
                         help="also run k_hop = 20 at T = 1 and extrapolate the fold to T -> infinity")
@@ -195,16 +200,16 @@ def main() -> None:
               f"({shrink / np.hypot(sa, sb):.1f} stderr) from k_hop={k_hops[0]:g} to k_hop={k_hops[1]:g}")
 
     ax1.axvline(beta_up, color="grey", lw=0.6, ls=":")
-    ax1.set(xlabel="beta (B2 adsorption rate)", ylabel="theta_A", xlim=(1.5, 10), ylim=(0, 1.02),
+    ax1.set(xlabel="beta, B2 adsorption rate (k_r)", ylabel="theta_A (dimensionless)", xlim=(1.5, 10), ylim=(0, 1.02),
             title="A + B2 steady states (solid stable, dashed unstable)")
     ax1.legend(fontsize=7, loc="lower left")
     ax1.add_patch(plt.Rectangle((2.45, 0.15), 0.8, 0.4, fill=False, ec="grey", ls="--", lw=0.8))  # the zoom
     axz.axvline(beta_low, color="grey", lw=0.6, ls=":")
-    axz.set(xlabel="beta", ylabel="theta_A", xlim=(2.45, 3.25), ylim=(0.15, 0.55),
+    axz.set(xlabel="beta (k_r)", ylabel="theta_A (dimensionless)", xlim=(2.45, 3.25), ylim=(0.15, 0.55),
             title="lower fold: KMC (filled stable, open unstable; stars: folds)")
     axz.legend(fontsize=7, loc="upper right")
     ax2.axhline(0, color="grey", lw=0.6)
-    ax2.set(xlabel="beta", ylabel="max Re lambda = log|mu| / T", xlim=(2.45, 3.25), ylim=(-0.6, 0.4),
+    ax2.set(xlabel="beta (k_r)", ylabel="max Re lambda = log|mu| / T (k_r)", xlim=(2.45, 3.25), ylim=(-0.6, 0.4),
             title="leading coarse eigenvalue (KMC: FD Jacobian of Phi_T)")
     ax2.legend(fontsize=7)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,10 @@ from oracles.kmc.meanfield import lattice_gas_profile  # noqa: E402
 from oracles.kmc.tooth import KMCTooth, strip_profile  # noqa: E402
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 5 s, default 14 s (measured).")
+
+
 def initial_profile(length: float):
     def theta0(x):
         return 0.5 + 0.3 * np.sin(2 * np.pi * np.asarray(x, dtype=float) / length)
@@ -67,8 +71,9 @@ def gap_tooth_run(model, U0, centres, inner: int, buffer: int, rows: int, dt: fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="shorter time, fewer replicas (~1 min)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
+    parser.add_argument("--quick", action="store_true", help="shorter time, fewer replicas")
     parser.add_argument("--client", default="sync", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--out", default="results/kmc_gaptooth.png")
     args = parser.parse_args()
@@ -133,7 +138,7 @@ def main() -> None:
                 label="full lattice, tooth windows (+-2 stderr)")
     ax.errorbar(centres + 1.5, U_gt, 2 * se_gt, fmt="o", color="C3", ms=5, capsize=3,
                 label=f"gap-tooth KMC ({replicas} runs, +-2 stderr)")
-    ax.set(xlabel="x (lattice constants)", ylabel="coverage theta", xlim=(0, length),
+    ax.set(xlabel="x (lattice constants)", ylabel="coverage theta (dimensionless)", xlim=(0, length),
            title="lattice gas: gap-tooth KMC (grey: teeth, light: buffers) vs full KMC vs mean-field PDE")
     ax.legend(fontsize=8, loc="lower left")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,10 @@ from oracles.md.chain_wave import A0_LJ as A0
 from oracles.md.chain_wave import direct_wave, thermal_wave_ensemble
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 20 s, default 7 min (measured; the machine was shared, load average about 5 on 2 cores).")
+
+
 def l2(a: np.ndarray, b: np.ndarray) -> float:
     """Relative L2 error ||a - b|| / ||b|| over the cells (b the reference)."""
     return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)))
@@ -161,7 +165,10 @@ def main(argv=None) -> None:
     import matplotlib.pyplot as plt
     import xarray as xr
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from hmm import plotting
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("--atoms", type=int, default=10_000)
     parser.add_argument("--cells", type=int, default=200, help="macro cells at T = 0")
     parser.add_argument("--thermal-cells", type=int, default=100, help="macro cells at T > 0")
@@ -240,6 +247,7 @@ def main(argv=None) -> None:
                coords={k: v for k, v in data.items() if k.endswith("_x")}, attrs=attrs).to_netcdf(
         out / "md_elastic_wave.nc")
 
+    plotting.use_style()
     fig, axes = plt.subplots(len(results), 3, figsize=(15, 3.3 * len(results)), constrained_layout=True,
                              squeeze=False)
     for row, (case, r) in zip(axes, results.items()):
@@ -248,26 +256,29 @@ def main(argv=None) -> None:
         if "md_strain" in r:
             row[0].plot(X, r["md_strain"], "-", lw=2, label="direct MD (coarse-grained)")
             row[0].plot(X, r["hmm_strain"], "--", lw=1.5, label="HMM")
-            row[1].plot(X, r["md_velocity"], "-", lw=2, label="direct MD")
+            row[1].plot(X, r["md_velocity"], "-", lw=2, label="direct MD (coarse-grained)")
             row[1].plot(X, r["hmm_velocity"], "--", lw=1.5, label="HMM")
-            row[2].axis("off")
-            row[2].text(0, 0.5, f"{case}: L2 strain {r['l2_strain']:.2e}\nL2 velocity {r['l2_velocity']:.2e}\n"
-                        f"wall MD/HMM {r['md_wall_s'] / r['hmm_wall_s']:.2f}", fontsize=11)
+            # T = 0 has no temperature field: the third panel shows the HMM - MD difference instead
+            row[2].plot(X, r["hmm_strain"] - r["md_strain"], "-", label="strain")
+            row[2].plot(X, (r["hmm_velocity"] - r["md_velocity"]) / c0, "--",
+                        label="velocity / c0")
+            plotting.label(row[2], "X", "HMM - direct MD", x_unit="sigma", y_unit="1",
+                           title=f"relative L2: strain {r['l2_strain']:.2e}, velocity {r['l2_velocity']:.2e}")
         else:
             md = r["md"]
-            row[0].errorbar(X, md["strain"], 2 * md["strain_se"], fmt="-", lw=2, label="MD ensemble (2 se)")
-            row[1].errorbar(X, md["velocity"], 2 * md["velocity_se"], fmt="-", lw=2, label="MD ensemble (2 se)")
+            plotting.errorbar(row[0], X, md["strain"], md["strain_se"], fmt="-", lw=2, label="MD ensemble")
+            plotting.errorbar(row[1], X, md["velocity"], md["velocity_se"], fmt="-", lw=2, label="MD ensemble")
             row[2].plot(X, md["temperature"], "-", lw=2, label="MD ensemble")
             for key, run in r["runs"].items():
                 row[0].plot(X, run["strain"], "--", lw=1.2, label=f"HMM {key}")
                 row[1].plot(X, run["velocity"], "--", lw=1.2, label=f"HMM {key}")
                 row[2].plot(X, run["temperature"], "--", lw=1.2, label=f"HMM {key}")
-            row[2].set(ylabel="temperature")
-        row[0].set(xlabel="X (sigma)", ylabel="strain", title=f"{case}, t = {t_end:.0f} tau")
-        row[1].set(xlabel="X (sigma)", ylabel="velocity")
+            plotting.label(row[2], "X", "temperature T", x_unit="sigma", y_unit="epsilon/k_B")
+        plotting.label(row[0], "X", "strain", x_unit="sigma", y_unit="1", title=f"{case}, t = {t_end:.0f} tau")
+        plotting.label(row[1], "X", "velocity v", x_unit="sigma", y_unit="sigma/tau")
         for ax in row:
             if ax.has_data():
-                ax.legend(fontsize=7)
+                ax.legend()
     fig.savefig(out / "md_elastic_wave.png", dpi=100)
     print(f"wrote {out / 'md_elastic_wave.png'} and {out / 'md_elastic_wave.nc'}")
 

@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 
 
+# expected run time, measured on 2 shared cores (docs/notebooks.md has the table)
+RUN_TIME = ("Expected run time: --quick 11 s, default 15 s (measured).")
+
+
 def main() -> None:
     import matplotlib
 
@@ -29,15 +33,19 @@ def main() -> None:
     from hmm import Budget, Coupler
     from oracles import ZGB, LatticeKMC
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=RUN_TIME)
     parser.add_argument("--client", default="embedded", help="'sync' or 'embedded' (LocalCluster)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="32^2 lattice, 2 replicas, 16 values of y")
     args = parser.parse_args()
+    if args.quick:
+        args.size, args.replicas = 32, 2
 
     oracle = LatticeKMC(model=ZGB(), inputs=("y",), shape=(args.size, args.size),
                         equilibration_sweeps=200, sampling_sweeps=100)
-    ys = np.round(np.linspace(0.30, 0.60, 31), 4)
+    ys = np.round(np.linspace(0.30, 0.60, 16 if args.quick else 31), 4)
     with Coupler(oracle, None if args.client == "embedded" else "sync", seed=1) as coupler:
         batch = coupler.evaluate(ys[:, None], Budget(replicas=args.replicas))
         where = coupler.describe()
@@ -62,8 +70,8 @@ def main() -> None:
     ax2.plot(ys, rate, "k:", label=f"{flux_name} (per site per sweep)")
     for y_t in (0.3874, 0.5256):
         ax.axvline(y_t, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="CO fraction y", ylabel="coverage", title=f"ZGB model, {args.size}^2 lattice, KMC on Dask")
-    ax2.set_ylabel("CO2 production rate")
+    ax.set(xlabel="CO fraction y (dimensionless)", ylabel="coverage (dimensionless)", title=f"ZGB model, {args.size}^2 lattice, KMC on Dask")
+    ax2.set_ylabel("CO2 production rate (per site per sweep)")
     ax.legend(loc="center left")
     ax2.legend(loc="upper right")
     out = Path("results")
