@@ -46,6 +46,13 @@ PACKAGES = {
     "macro": "Grids, conservation laws, steppers, Newton, closures (no Dask, no oracles).",
     "oracles": "Micro models behind the Oracle protocol, and their registry.",
     "adaptivity": "Error indicators, surrogates and ask/tell learners (they propose, never run).",
+    "macro.solids": "Finite-element solid mechanics on scikit-fem meshes (the FE² macro law).",
+    "oracles.solids": "Micro models for solids: periodic FE cell problems, Cauchy-Born lattices.",
+    "hmm.fe2": "FE²: the solid law with a micro model at every quadrature point, through a Coupler.",
+    "hmm.stateful": "Micro states kept on the workers between load steps.",
+    "hmm.cluster": "Dask clusters from the `[cluster]` configuration (local, address, SLURM/PBS, TLS).",
+    "hmm.checkpoint": "Checkpoints: records, cache and extra arrays with a JSON manifest (never a pickle).",
+    "hmm.plotting": "The house style of figures: labelled axes with units, error bars, reference lines.",
 }
 
 
@@ -70,14 +77,20 @@ def write_api_pages(app=None) -> None:
     api = Path(__file__).parent / "api"
     api.mkdir(exist_ok=True)
     index = ["API reference", "=============", "", ".. toctree::", "   :maxdepth: 1", ""]
+    seen: set[int] = set()  # an object re-exported by a later package is listed there with :no-index:
     for package, blurb in PACKAGES.items():
         index.append(f"   {package}")
         lines = [f"``{package}``", "=" * (len(package) + 4), "", blurb, "",
                  f".. automodule:: {package}", "   :no-members:", "", ".. currentmodule:: " + package, ""]
+        module = importlib.import_module(package)
         for name, kind in public_names(package):
             lines += [f".. {kind}:: {name}", ""]
             if kind == "autoclass":
                 lines.insert(-1, "   :members:")
+            key = id(getattr(module, name))
+            if kind != "autodata" and key in seen:
+                lines.insert(-1, "   :no-index:")
+            seen.add(key)
         text = "\n".join(lines) + "\n"
         page = api / f"{package}.rst"
         if not page.exists() or page.read_text() != text:

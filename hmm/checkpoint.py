@@ -57,6 +57,9 @@ import numpy as np
 
 from .errors import CheckpointError
 
+__all__ = ["Checkpoint", "check_resume", "read_manifest", "manifest_path", "parse_every", "differing_keys",
+           "flatten", "config_hash", "MAY_DIFFER", "write_states", "read_states", "FORMAT", "STATES_FORMAT"]
+
 FORMAT = "hmm-checkpoint/1"
 """Value of the manifest's ``format`` key."""
 

@@ -78,8 +78,7 @@ class RelaxingStress:
     -----
     State keys: ``x`` ``(modes, nv)`` (the configuration), ``strain`` ``(nv,)``
     (the strain it was last advanced under), ``z`` (the structural coordinate),
-``equilibrated`` (bool) and
-    ``steps`` (micro steps taken so far, int64).
+    ``equilibrated`` (bool) and ``steps`` (micro steps taken so far, int64).
     """
 
     E: float = 100.0
