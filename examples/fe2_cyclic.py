@@ -54,6 +54,9 @@ class FixedTangent:
         self.inner.rollback()
 
 
+RUN_TIME = "Expected run time: --quick 2 s, default 4 s in process (measured)."
+
+
 def pristine_tangent(oracle: LJGlassStress, samples: int, seed: int) -> np.ndarray:
     """Mean relaxed tangent A (4, 4) of ``samples`` pristine glass samples at F = I."""
     from dataclasses import replace
@@ -97,7 +100,8 @@ def run(law: SolidLaw, oracle: LJGlassStress, A0: np.ndarray, loads: np.ndarray,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=RUN_TIME)
+    parser.add_argument("--quick", action="store_true", help="36-atom RVEs, 2 load steps per quarter cycle")
     parser.add_argument("--n-atoms", type=int, default=64, help="atoms per glass RVE")
     parser.add_argument("--mesh", type=int, default=1,
                         help="macro squares per side (two P1 triangles each); 1: every node on the boundary")
@@ -107,6 +111,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plot", default=None, help="write the stress-strain loops to this file")
     args = parser.parse_args()
+    if args.quick:
+        args.n_atoms, args.steps = min(args.n_atoms, 36), min(args.steps, 2)
 
     oracle = LJGlassStress(n_atoms=args.n_atoms)
     A0 = pristine_tangent(oracle, 4, args.seed)
