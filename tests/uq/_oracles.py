@@ -43,6 +43,10 @@ class ResistiveFlux:
     default_budget: ClassVar[Budget] = Budget(sampling_steps=1)
     supports: ClassVar[frozenset] = frozenset({"sampling_steps"})
 
+    def __post_init__(self) -> None:
+        if not self.resistance > 0:
+            raise ValueError(f"ResistiveFlux: the resistance must be > 0, got {self.resistance} ({self})")
+
     @property
     def deterministic(self) -> bool:
         return self.noise == 0.0
