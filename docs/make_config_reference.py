@@ -61,7 +61,8 @@ def render() -> str:
              "`examples/layered_diffusion.toml` and `examples/carreau_channel.toml` are complete examples.", ""]
     top = schema["properties"]
     for name, prop in top.items():
-        ref = prop.get("$ref") or next((p.get("$ref") for p in prop.get("allOf", [])), None)
+        ref = prop.get("$ref") or next((p["$ref"] for p in prop.get("allOf", []) + prop.get("anyOf", [])
+                                        if "$ref" in p), None)  # anyOf: an optional section ([uq])
         if ref is None:  # a top-level key
             lines += [f"## `{name}`", "", f"{_cell(prop.get('description', ''))} Type {_type(prop)}, "
                       f"default {_default(prop, name in schema.get('required', []))}.", ""]

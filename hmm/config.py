@@ -298,7 +298,7 @@ class UQConfig(_Strict):
         from .uq.parameters import make_distribution
 
         for name, spec in v.items():
-            make_distribution(spec, name)
+            make_distribution(spec, f"uq.parameters.{name}")
         return v
 
     @model_validator(mode="after")
