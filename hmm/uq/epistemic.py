@@ -2,8 +2,8 @@ r"""Epistemic uncertainty: whole multiscale runs over a design of uncertain orac
 
 Each design point :math:`\theta_i` gives an oracle
 (``dataclasses.replace``), and the whole HMM run is repeated with it,
-through the solver's one Coupler (oracle and root seed swapped per point;
-the oracle token keys the cache, so points never share answers). Each point
+through the solver's one Coupler (a per-point view with its own oracle and
+root seed; the oracle token keys the cache, so points never share answers). Each point
 gets independent micro seeds (``SeedSequence(seed).spawn``). At every
 point the goal's conditional mean and variance are estimated,
 
@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._members import check_mode, coupler_as, goal_value, member_seeds, run_member, wants_covariance
+from ._members import check_mode, goal_value, member_seeds, run_member, run_members, wants_covariance
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 from .parameters import DESIGNS, ParameterDesign, check_parameters, describe, to_values, unit_design
 from .propagate import check_confidence, check_n, propagate
@@ -152,7 +152,8 @@ def variance_split(goal: np.ndarray, aleatoric: np.ndarray, m: int) -> VarianceS
 def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, indices: bool = True,
               design: str = "sobol", n_aleatoric: int = 1, seed: int = 0, mode: str = "steady",
               run_kwargs: Mapping[str, Any] | None = None, confidence: float = 0.95,
-              num_resamples: int = 200, progress: bool = False) -> EpistemicResult:
+              num_resamples: int = 200, progress: bool = False,
+              concurrency: int | None = None) -> EpistemicResult:
     """Propagate uncertain oracle parameters (and the micro noise) through whole HMM runs.
 
     Parameters
@@ -182,13 +183,13 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
         of the Sobol' bootstrap intervals.
     num_resamples : int
         Bootstrap resamples of the Sobol' intervals.
+    concurrency : int, optional
+        Design points in flight at once (see :func:`hmm.uq.propagate`).
 
     Returns
     -------
     EpistemicResult
     """
-    from tqdm.auto import tqdm
-
     func = "hmm.uq.epistemic()"
     check_mode(mode, func)
     level = check_confidence(confidence, func)
@@ -210,27 +211,23 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
     oracles = points.oracles()  # every design point's oracle is validated before any run starts
     seeds = np.asarray(member_seeds(seed, points.n), dtype=np.uint64)
     run_kwargs = dict(run_kwargs or {})
-    q = np.empty(points.n)
-    var = np.empty(points.n)
-    runs, seconds = np.zeros(points.n, dtype=np.int64), np.zeros(points.n)
-    unit_text = "1"
-    for i in tqdm(range(points.n), disable=not progress, desc="UQ design", unit="point"):
-        mark = coupler.accounting
-        with coupler_as(coupler, oracle=oracles[i], seed=int(seeds[i])):
-            if m == 1:
-                ds = run_member(solver, mode, run_kwargs, linear=mode == "steady",
-                                covariance=mode == "steady" and wants_covariance(goal, solver))
-                q[i], se = goal_value(goal, ds), linear_goal_stderr(goal, ds)
-                var[i] = se**2
-            else:
-                res = propagate(solver, "ensemble", n=m, goal=goal, seed=int(seeds[i]), mode=mode,
-                                run_kwargs=run_kwargs, confidence=level)
-                ds = res.dataset
-                q[i], var[i] = res.goal_mean, float(res.dataset["goal_spread"]) ** 2
-        if i == 0:
-            unit_text = goal_units(goal, ds)
-        work = coupler.accounting - mark
-        runs[i], seconds[i] = work.fresh_runs, work.micro_seconds
+
+    def job(member):
+        if m == 1:
+            ds = run_member(member, mode, run_kwargs, linear=mode == "steady",
+                            covariance=mode == "steady" and wants_covariance(goal, member))
+            return goal_value(goal, ds), linear_goal_stderr(goal, ds) ** 2, goal_units(goal, ds)
+        res = propagate(member, "ensemble", n=m, goal=goal, seed=int(member.coupler.seed), mode=mode,
+                        run_kwargs=run_kwargs, confidence=level, concurrency=1)
+        return res.goal_mean, float(res.dataset["goal_spread"]) ** 2, str(res.dataset["goal"].attrs["units"])
+
+    specs = [{"oracle": o, "seed": int(s)} for o, s in zip(oracles, seeds)]
+    done = run_members(solver, specs, job, concurrency=concurrency, progress=progress, desc="UQ design")
+    q = np.array([r[0] for r, _ in done], dtype=float)
+    var = np.array([r[1] for r, _ in done], dtype=float)
+    unit_text = done[0][0][2]
+    runs = np.array([w.fresh_runs for _, w in done], dtype=np.int64)
+    seconds = np.array([w.micro_seconds for _, w in done], dtype=float)
     if getattr(coupler.oracle, "deterministic", False) and m == 1:
         var = np.where(np.isfinite(var), var, 0.0)
     ix = sobol_indices(names, q, confidence=level, num_resamples=num_resamples, seed=seed) if indices else None

@@ -14,12 +14,11 @@ independent micro seeds and returns the sample statistics,
 
 which checks the linear method where the closure is nonlinear.
 
-Members run one after the other through the solver's one Coupler (the
-Coupler's root seed swapped per member, see :mod:`hmm.uq._members`): the
-micro queries of every member go through the same Dask client, task
-batching, cache and ledger, and the parallel work is where the cost is,
-inside each closure call. A macro run is not shipped to a worker as a
-future of its own: it would need a Coupler (and a client) on the worker.
+Members run through the solver's one Coupler (a per-member view with its
+own root seed, see :mod:`hmm.uq._members`): the micro queries of every
+member go through the same Dask client, task batching, cache and ledger.
+Several members are in flight at once, in threads of this process, so
+their closure calls overlap the Dask round trips of one another.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import stats
 
-from ._members import check_mode, coupler_as, goal_value, member_seeds, run_member, wants_covariance
+from ._members import check_mode, goal_value, member_seeds, run_member, run_members, wants_covariance
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 
 METHODS = ("linear", "ensemble")
@@ -154,7 +153,8 @@ def _goal_block(ds: Any, values, stderrs, mean, mean_se, spread, quantile, unit:
 
 def propagate(solver: Any, method: str = "ensemble", *, n: int = 16, goal: Any = None, seed: int = 0,
               mode: str = "steady", run_kwargs: Mapping[str, Any] | None = None, confidence: float = 0.95,
-              progress: bool = False, keep_members: bool = False, linear_check: bool = False) -> UQResult:
+              progress: bool = False, keep_members: bool = False, linear_check: bool = False,
+              concurrency: int | None = None) -> UQResult:
     """Propagate the micro noise of an HMM run into its fields and a goal.
 
     Parameters
@@ -191,6 +191,10 @@ def propagate(solver: Any, method: str = "ensemble", *, n: int = 16, goal: Any =
         Ensemble of steady solves only: also store ``{field}_linear_stderr``,
         the root mean square over members of each member's linear stderr
         (linear algebra only), to compare with ``{field}_spread``.
+    concurrency : int, optional
+        Members in flight at once, in threads of this process (default:
+        twice the cluster's worker threads; 1 in process). The results do
+        not depend on it.
 
     Returns
     -------
@@ -206,7 +210,8 @@ def propagate(solver: Any, method: str = "ensemble", *, n: int = 16, goal: Any =
     if method == "linear":
         return _linear(solver, goal, mode, run_kwargs, level)
     n = check_n(n, func, 2)
-    return _ensemble(solver, n, goal, seed, mode, run_kwargs, level, progress, keep_members, linear_check)
+    return _ensemble(solver, n, goal, seed, mode, run_kwargs, level, progress, keep_members, linear_check,
+                     concurrency)
 
 
 def _attrs(ds: Any, method: str, n: int, level: float, seed: Any, mode: str, goal: Any) -> None:
@@ -236,33 +241,28 @@ def _linear(solver, goal, mode, run_kwargs, level) -> UQResult:
     return UQResult(out, "linear", 1, (int(solver.coupler.seed),))
 
 
-def _ensemble(solver, n, goal, seed, mode, run_kwargs, level, progress, keep_members, linear_check) -> UQResult:
-    from tqdm.auto import tqdm
-
+def _ensemble(solver, n, goal, seed, mode, run_kwargs, level, progress, keep_members, linear_check,
+              concurrency=None) -> UQResult:
     seeds = member_seeds(seed, n)
     linear = linear_check and mode == "steady"
-    fields = {f: [] for f in solver.fields}
-    linear_var = {f: 0.0 for f in solver.fields}
-    goals, goal_se, runs, seconds, kept = [], [], [], [], []
-    first = None
-    for s in tqdm(seeds, disable=not progress, desc="UQ members", unit="run"):
-        mark = solver.coupler.accounting
-        with coupler_as(solver.coupler, seed=s):
-            ds = run_member(solver, mode, run_kwargs, linear=linear,
-                            covariance=linear and wants_covariance(goal, solver))
-        work = solver.coupler.accounting - mark
-        runs.append(work.fresh_runs)
-        seconds.append(work.micro_seconds)
-        first = ds if first is None else first
-        for f in solver.fields:
-            fields[f].append(ds[f].values)
-            if linear:
-                linear_var[f] = linear_var[f] + ds[f"{f}_stderr"].values ** 2 / n
-        if goal is not None:
-            goals.append(goal_value(goal, ds))
-            goal_se.append(linear_goal_stderr(goal, ds) if linear else math.nan)
-        if keep_members:
-            kept.append(ds)
+
+    def job(member):
+        ds = run_member(member, mode, run_kwargs, linear=linear, covariance=linear and wants_covariance(goal, member))
+        template = ds[list(member.fields)]
+        template.attrs = dict(ds.attrs)
+        return {"ds": ds if keep_members else template,
+                "goal": goal_value(goal, ds) if goal is not None else math.nan,
+                "goal_se": linear_goal_stderr(goal, ds) if (goal is not None and linear) else math.nan,
+                "var": {f: ds[f"{f}_stderr"].values ** 2 for f in member.fields} if linear else None}
+
+    done = run_members(solver, [{"seed": s} for s in seeds], job, concurrency=concurrency, progress=progress)
+    results, works = [r for r, _ in done], [w for _, w in done]
+    runs, seconds = [w.fresh_runs for w in works], [w.micro_seconds for w in works]
+    first = results[0]["ds"]
+    fields = {f: [r["ds"][f].values for r in results] for f in solver.fields}
+    linear_var = {f: sum(r["var"][f] for r in results) / n for f in solver.fields} if linear else {}
+    goals, goal_se = [r["goal"] for r in results], [r["goal_se"] for r in results]
+    kept = [r["ds"] for r in results] if keep_members else []
     t = float(stats.t.ppf(0.5 + level / 2, n - 1))
     out = first[list(solver.fields)].copy()  # the members' closure answers and ledgers are not kept
     out.attrs = dict(first.attrs)

@@ -151,3 +151,18 @@ def test_bad_input_is_refused_before_any_micro_run(kwargs, error, match):
         with pytest.raises(error, match=match):
             propagate(_solver(coupler), **kwargs)
         assert coupler.accounting.fresh_runs == 0
+
+
+def test_concurrent_members_on_a_real_cluster_give_the_sequential_bits():
+    """Members in flight together (threads sharing the Coupler's client) change nothing: each member's
+    micro seeds come from its own root seed, whatever the order tasks finish in."""
+    with Coupler(NoisyQuadratic(slope=(0.0, K), noise=NOISE), None, seed=0, cache=None, n_workers=2) as coupler:
+        solver = _solver(coupler)
+        together = propagate(solver, "ensemble", n=6, goal="flow_rate", seed=9, concurrency=6)
+        ledger = coupler.accounting
+        alone = propagate(solver, "ensemble", n=6, goal="flow_rate", seed=9, concurrency=1)
+        assert "LocalCluster" in coupler.describe()
+    np.testing.assert_array_equal(together.dataset["goal"].values, alone.dataset["goal"].values)
+    np.testing.assert_array_equal(together.mean("u").values, alone.mean("u").values)
+    assert ledger.fresh_runs == int(together.dataset["member_micro_runs"].sum()) > 0
+    assert len(set(together.dataset["goal"].values.tolist())) == 6  # independent members
