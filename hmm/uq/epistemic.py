@@ -142,7 +142,11 @@ class EpistemicResult:
 
 
 def variance_split(goal: np.ndarray, aleatoric: np.ndarray, m: int) -> VarianceSplit:
-    """Law-of-total-variance estimates from point estimates and per-point variances of one run."""
+    """Law-of-total-variance estimates from point estimates and per-point variances of one run.
+
+    Where a per-point variance is unknown (NaN: a goal that is not a linear functional, or a run
+    without a linear stderr, and ``n_aleatoric = 1``), the aleatoric part is NaN and the epistemic
+    part is the sample variance of the goal, an upper bound of it."""
     s2 = float(np.var(goal, ddof=1)) if goal.size > 1 else math.nan
     a = float(np.mean(aleatoric)) if np.all(np.isfinite(aleatoric)) else math.nan
     e = s2 - (a / m if math.isfinite(a) else 0.0)
