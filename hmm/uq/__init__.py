@@ -12,6 +12,10 @@ epistemic, EpistemicResult, VarianceSplit, SobolIndices
     Whole HMM runs over a parameter design: goal samples, Sobol' indices
     (SALib) and the law-of-total-variance split into aleatoric and
     epistemic parts (:mod:`hmm.uq.epistemic`, :mod:`hmm.uq.sobol`).
+SharedSurrogateOptions
+    Semi-intrusive epistemic studies: one micro surrogate over (macro state,
+    parameters) shared by every design point (``epistemic(surrogate=...)``,
+    :mod:`hmm.uq.shared`).
 goals
     Goal quantities (linear functionals of a field: flow rate, regional
     mean, point value) and :func:`~hmm.uq.goals.make_goal`.
@@ -23,10 +27,11 @@ from . import goals
 from .epistemic import EpistemicResult, VarianceSplit, epistemic
 from .parameters import ParameterDesign, make_distribution, sample_parameters
 from .propagate import UQResult, propagate
+from .shared import SharedSurrogateOptions
 from .sobol import SobolIndices
 
 __all__ = ["propagate", "UQResult", "sample_parameters", "ParameterDesign", "make_distribution", "epistemic",
-           "EpistemicResult", "VarianceSplit", "SobolIndices", "goals", "run_study"]
+           "EpistemicResult", "VarianceSplit", "SobolIndices", "SharedSurrogateOptions", "goals", "run_study"]
 
 
 def __getattr__(name):

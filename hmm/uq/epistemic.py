@@ -41,6 +41,7 @@ from ._members import check_mode, goal_value, member_seeds, run_member, run_memb
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 from .parameters import DESIGNS, ParameterDesign, check_parameters, describe, to_values, unit_design
 from .propagate import check_confidence, check_n, propagate
+from .shared import run_shared, shared_options
 from .sobol import SobolIndices, check_base_samples, saltelli_unit, sobol_indices
 
 
@@ -157,7 +158,7 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
               design: str = "sobol", n_aleatoric: int = 1, seed: int = 0, mode: str = "steady",
               run_kwargs: Mapping[str, Any] | None = None, confidence: float = 0.95,
               num_resamples: int = 200, progress: bool = False,
-              concurrency: int | None = None) -> EpistemicResult:
+              concurrency: int | None = None, surrogate: Any = None) -> EpistemicResult:
     """Propagate uncertain oracle parameters (and the micro noise) through whole HMM runs.
 
     Parameters
@@ -189,6 +190,11 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
         Bootstrap resamples of the Sobol' intervals.
     concurrency : int, optional
         Design points in flight at once (see :func:`hmm.uq.propagate`).
+    surrogate : mapping or SharedSurrogateOptions, optional
+        Semi-intrusive mode (steady, ``n_aleatoric = 1``): one micro
+        surrogate over (macro state, parameters) serves every design point
+        (:mod:`hmm.uq.shared`, e.g. ``{"tol": 1e-3}``); the goal then
+        estimates ``E[Q | theta]`` and the aleatoric part is not estimated.
 
     Returns
     -------
@@ -201,6 +207,9 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
     if goal is None:
         raise ValueError(f"{func}: `goal` is required (a callable or a named goal)")
     m = check_n(n_aleatoric, f"{func} (n_aleatoric)", 1)
+    shared = shared_options(surrogate)
+    if shared is not None and (mode != "steady" or m != 1):
+        raise ValueError(f"{func}: `surrogate` (a shared micro surrogate) needs mode='steady' and n_aleatoric=1")
     coupler = solver.coupler
     dists = check_parameters(coupler.oracle, parameters, func)
     names = tuple(dists)
@@ -215,6 +224,22 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
     oracles = points.oracles()  # every design point's oracle is validated before any run starts
     seeds = np.asarray(member_seeds(seed, points.n), dtype=np.uint64)
     run_kwargs = dict(run_kwargs or {})
+    if shared is not None:
+        q, runs, seconds, unit_text, _ = run_shared(solver, oracles, points.values, seeds, goal, shared,
+                                                    run_kwargs, progress)
+        var = np.full(points.n, np.nan)
+    else:
+        q, var, runs, seconds, unit_text = _independent(solver, oracles, seeds, goal, m, mode, run_kwargs, level,
+                                                        concurrency, progress)
+    if getattr(coupler.oracle, "deterministic", False) and m == 1 and shared is None:
+        var = np.where(np.isfinite(var), var, 0.0)
+    ix = sobol_indices(names, q, confidence=level, num_resamples=num_resamples, seed=seed) if indices else None
+    return EpistemicResult(points, q, var, m, variance_split(q, var, m), ix, seeds, runs, seconds,
+                           unit_text, goal_name(goal))
+
+
+def _independent(solver, oracles, seeds, goal, m, mode, run_kwargs, level, concurrency, progress):
+    """Every design point a whole HMM run (or an inner ensemble) of its own."""
 
     def job(member):
         if m == 1:
@@ -232,8 +257,4 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
     unit_text = done[0][0][2]
     runs = np.array([w.fresh_runs for _, w in done], dtype=np.int64)
     seconds = np.array([w.micro_seconds for _, w in done], dtype=float)
-    if getattr(coupler.oracle, "deterministic", False) and m == 1:
-        var = np.where(np.isfinite(var), var, 0.0)
-    ix = sobol_indices(names, q, confidence=level, num_resamples=num_resamples, seed=seed) if indices else None
-    return EpistemicResult(points, q, var, m, variance_split(q, var, m), ix, seeds, runs, seconds,
-                           unit_text, goal_name(goal))
+    return q, var, runs, seconds, unit_text
