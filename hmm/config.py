@@ -284,6 +284,20 @@ class UQConfig(_Strict):
     loc = 1.0, scale = 0.05 }``, ``{ dist = "uniform", low = 0.9, high = 1.1 }``, ``{ dist =
     "lognorm", s = 0.1, scale = 1.0 }``."""
 
+    surrogate: dict[str, Any] | None = None
+    """Semi-intrusive sobol/qmc of a steady run: one micro surrogate over (macro state, parameters)
+    serves every design point, ``{ tol = 1e-3, linear_in_gradient = true }`` (fields of
+    :class:`hmm.uq.SharedSurrogateOptions`: ``tol``, ``linear_in_gradient``, ``max_rounds``,
+    ``refit_every``, ``warmup``); unset: every design point runs its own micro model."""
+
+    @field_validator("surrogate")
+    @classmethod
+    def _surrogate(cls, v):
+        from .uq.shared import shared_options
+
+        shared_options(v)  # ValueError naming the bad setting
+        return v
+
     @field_validator("goal")
     @classmethod
     def _goal(cls, v):
@@ -312,6 +326,8 @@ class UQConfig(_Strict):
             raise ValueError(f"[uq.parameters] are used by uq.method 'sobol' or 'qmc', not {self.method!r}")
         if epistemic and self.goal is None:
             raise ValueError(f"uq.method = {self.method!r} needs uq.goal")
+        if self.surrogate is not None and (not epistemic or self.n_aleatoric != 1):
+            raise ValueError("uq.surrogate needs uq.method 'sobol' or 'qmc' with uq.n_aleatoric = 1")
         n = self.n_points
         if self.method in ("ensemble", "qmc") and n < 2:
             raise ValueError(f"uq.n must be >= 2 for uq.method = {self.method!r}, got {n}")
@@ -327,17 +343,23 @@ class UQConfig(_Strict):
 
 
 def check_uq_parameters(cfg: "RunConfig") -> None:
-    """Every ``[uq.parameters]`` name must be a field of the configured oracle (ConfigError naming it)."""
-    if cfg.uq is None or not cfg.uq.parameters:
+    """Every ``[uq.parameters]`` name must be a parameter of the configured oracle: a field of its
+    dataclass, or a dotted field of a nested one (``coefficient.a0``); ConfigError naming the key."""
+    if cfg.uq is None:
         return
-    import dataclasses
+    if cfg.uq.surrogate is not None and cfg.run.mode != "steady":
+        raise ConfigError("invalid run configuration: uq.surrogate: a shared micro surrogate needs run.mode = "
+                          f"'steady', got {cfg.run.mode!r}")
+    if not cfg.uq.parameters:
+        return
+    from .uq.parameters import parameter_names
 
-    cls = oracle_class(cfg.oracle.kind)
-    names = [f.name for f in dataclasses.fields(cls) if f.init] if dataclasses.is_dataclass(cls) else []
+    oracle = cfg.build_oracle()
+    names = parameter_names(oracle)
     for key in cfg.uq.parameters:
         if key not in names:
             raise ConfigError(f"invalid run configuration: uq.parameters.{key}: not a parameter of "
-                              f"{cls.__name__} (its parameters: {', '.join(names)})")
+                              f"{type(oracle).__name__} (its parameters: {', '.join(names)})")
 
 
 class RunConfig(_Strict):

@@ -86,9 +86,22 @@ def _is_number(v: Any) -> bool:
 
 
 def parameter_names(target: Any) -> list[str]:
-    """Settable parameters of an oracle (its init dataclass fields) or of a factory (its keywords)."""
+    """Settable parameters of an oracle or of a factory.
+
+    An oracle's are its init dataclass fields, and, for a field holding a
+    dataclass instance (a coefficient, a potential), that instance's fields
+    as dotted names (``coefficient.a0``); a factory's are its keywords.
+    """
     if dataclasses.is_dataclass(target):
-        return [f.name for f in dataclasses.fields(target) if f.init]
+        names = []
+        for f in dataclasses.fields(target):
+            if not f.init:
+                continue
+            names.append(f.name)
+            value = getattr(target, f.name, None)
+            if dataclasses.is_dataclass(value) and not isinstance(value, type) and not isinstance(target, type):
+                names += [f"{f.name}.{sub}" for sub in parameter_names(value)]
+        return names
     if callable(target):
         return [p.name for p in inspect.signature(target).parameters.values()
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
@@ -185,10 +198,21 @@ class ParameterDesign:
 
 
 def make_oracle(target: Any, point: Mapping[str, float]) -> Any:
-    """``dataclasses.replace(target, **point)`` for an oracle, ``target(**point)`` for a factory."""
-    if dataclasses.is_dataclass(target) and not isinstance(target, type):
-        return dataclasses.replace(target, **point)
-    return target(**point)
+    """``dataclasses.replace(target, **point)`` for an oracle (a dotted name ``coefficient.a0`` replaces
+    the field of the nested dataclass), ``target(**point)`` for a factory."""
+    if not (dataclasses.is_dataclass(target) and not isinstance(target, type)):
+        return target(**point)
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, float]] = {}
+    for key, value in point.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[key] = value
+    for head, sub in nested.items():
+        direct[head] = make_oracle(direct.get(head, getattr(target, head)), sub)
+    return dataclasses.replace(target, **direct)
 
 
 def sample_parameters(oracle_or_factory: Any, parameters: Mapping[str, Any], n: int, *,

@@ -36,13 +36,18 @@ def run_study(cfg: Any, solver: Any, *, progress: bool = False) -> tuple[Any, st
         summary = f"{uq.method} uq, {res.n} run(s){goal}"
     else:
         res = epistemic(solver, uq.parameters, n=uq.n_points, indices=uq.method == "sobol", design=uq.design,
-                        n_aleatoric=uq.n_aleatoric, num_resamples=uq.num_resamples, **kwargs)
+                        n_aleatoric=uq.n_aleatoric, num_resamples=uq.num_resamples, surrogate=uq.surrogate,
+                        **kwargs)
         ds = res.to_dataset({"uq_method": uq.method, "uq_seed": uq.seed, "uq_confidence": uq.confidence,
                              "uq_mode": cfg.run.mode, "oracle": type(solver.coupler.oracle).__name__})
         split = res.split
-        summary = (f"{uq.method} uq, {res.design.n} design points x {res.n_aleatoric} run(s); goal "
-                   f"{res.goal_name} variance {split.total:.3g} = aleatoric {split.aleatoric:.3g} + epistemic "
-                   f"{split.epistemic:.3g}")
+        how = "shared micro surrogate" if uq.surrogate is not None else f"{res.n_aleatoric} run(s)"
+        if split.aleatoric == split.aleatoric:  # known
+            parts = (f"variance {split.total:.3g} = aleatoric {split.aleatoric:.3g} + epistemic "
+                     f"{split.epistemic:.3g}")
+        else:
+            parts = f"epistemic variance {split.epistemic:.3g} (aleatoric part not estimated)"
+        summary = f"{uq.method} uq, {res.design.n} design points x {how}; goal {res.goal_name} {parts}"
         if res.indices is not None:
             ix = res.indices
             summary += "; Sobol' total " + ", ".join(f"{k} {v:.2f}" for k, v in zip(ix.names, ix.total))

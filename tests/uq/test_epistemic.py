@@ -143,6 +143,15 @@ def test_sample_parameters_design_and_oracles():
     d = sample_parameters(base, dists, 64, method="sobol", seed=4)
     assert np.all(np.sum(d.unit < 0.5, axis=0) == 32)
     assert len(d.oracles()) == 64
+    # a dotted name sets a field of a nested dataclass (here a coefficient)
+    from oracles import NoisyCellProblemFlux
+    from oracles.cell.coefficients import LayeredCosine
+
+    cell = NoisyCellProblemFlux(LayeredCosine(a0=2.0, amp=0.5), dim=1, cells=8)
+    nd = sample_parameters(cell, {"coefficient.amp": stats.uniform(0.2, 0.6), "noise": stats.uniform(0.0, 0.1)}, 4)
+    o = nd.oracle(1)
+    assert o.coefficient.amp == nd.values[1, 0] and o.noise == nd.values[1, 1] and o.coefficient.a0 == 2.0
+    assert cell.coefficient.amp == 0.5  # the base oracle is untouched
     # a factory works too (its keywords are the parameters)
     fd = sample_parameters(lambda r1, r2=1.0: ResistiveFlux(r1=r1, r2=r2), {"r1": stats.norm(1, 0.1)}, 4)
     assert fd.oracle(0).r1 == fd.values[0, 0]

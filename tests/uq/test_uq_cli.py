@@ -138,3 +138,73 @@ def test_no_uq_section_is_a_single_run():
     data = _data("method = 'linear'")
     del data["uq"]
     assert parse_config(data).uq is None
+
+
+@pytest.mark.parametrize("name", ["uq_carreau_ensemble.toml", "uq_carreau_sobol.toml", "uq_layered_sobol.toml"])
+def test_example_uq_configs_are_valid(name):
+    from hmm.config import load_config
+
+    cfg = load_config(ROOT / "examples" / name)
+    assert cfg.uq is not None and cfg.uq.goal == "flow_rate"
+
+
+LAYERED = """
+[oracle]
+kind = "noisy_cell_problem_flux"
+cells = 8
+coefficient = {{ kind = "layered_cosine", a0 = 2.0, amp = 0.75 }}
+[macro]
+cells = [4]
+source = 1.0
+[run]
+mode = "{mode}"
+t_end = 0.1
+dt = 0.05
+[coupler]
+scheduler = "sync"
+[uq]
+method = "qmc"
+n = 8
+goal = "flow_rate"
+{extra}
+[uq.parameters]
+"{name}" = {{ dist = "uniform", low = 1.8, high = 2.2 }}
+"""
+
+
+@pytest.mark.parametrize("name, mode, extra, match", [
+    ("coefficient.a0", "steady", "", None),
+    ("coefficient.a0", "steady", "surrogate = { tol = 1e-3, linear_in_gradient = true }", None),
+    ("coefficient.b0", "steady", "", r"uq.parameters.coefficient.b0: not a parameter of NoisyCellProblemFlux "
+                                     r"\(its parameters: coefficient, coefficient.a0, coefficient.amp"),
+    ("coefficient.a0", "transient", "surrogate = { tol = 1e-3 }", r"uq.surrogate: .*needs run.mode = 'steady'"),
+    ("coefficient.a0", "steady", "surrogate = { tol = -1.0 }", r"uq.surrogate.*`tol` must be a finite number > 0"),
+    ("coefficient.a0", "steady", "surrogate = { tol = 1e-3, tolerance = 2 }", r"uq.surrogate.*unexpected keyword"),
+    ("coefficient.a0", "steady", "n_aleatoric = 2\nsurrogate = { tol = 1e-3 }", r"uq.n_aleatoric = 1"),
+])
+def test_nested_parameters_and_the_shared_surrogate_in_configs(name, mode, extra, match):
+    import tomllib
+
+    data = tomllib.loads(LAYERED.format(name=name, mode=mode, extra=extra))
+    if match is None:
+        cfg = parse_config(data)
+        assert list(cfg.uq.parameters) == [name]
+        return
+    with pytest.raises(ConfigError, match=match):
+        parse_config(data)
+
+
+def test_layered_qmc_study_with_nested_parameters_runs_in_process():
+    import tomllib
+
+    from hmm import Coupler, HMMSolver
+    from hmm.uq.study import run_study
+
+    cfg = parse_config(tomllib.loads(LAYERED.format(name="coefficient.a0", mode="steady", extra="")))
+    with Coupler(cfg.build_oracle(), "sync", seed=0, cache=True) as coupler:
+        ds, summary = run_study(cfg, HMMSolver(cfg.build_law(), cfg.build_grid(), coupler))
+    a0 = ds["design"].values[:, 0]
+    assert np.all((a0 >= 1.8) & (a0 <= 2.2)) and ds.attrs["uq_design"] == "sobol"
+    # Q is proportional to 1 / A* = a0 (the harmonic mean across layers): the noisy goal rises with a0
+    assert stats.spearmanr(a0, ds["goal"].values).statistic > 0.9
+    assert "qmc uq, 8 design points x 1 run(s)" in summary and ds.attrs["micro_runs"] > 0
