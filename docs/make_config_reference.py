@@ -49,6 +49,37 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _ref(prop: dict) -> str | None:
+    """The name of the schema definition a property refers to (directly, allOf or anyOf), if any."""
+    for p in [prop, *prop.get("allOf", []), *prop.get("anyOf", [])]:
+        if "$ref" in p:
+            return p["$ref"].split("/")[-1]
+    return None
+
+
+def _section(name: str, prop: dict, defs: dict, level: int = 2) -> list[str]:
+    """The heading and key table of one section, then those of the tables nested in it."""
+    section = defs[_ref(prop)]
+    # a nested table is described by its class docstring (its field's docstring is in the parent's table)
+    text = section.get("description") if level > 2 else None
+    lines = [f"{'#' * level} `[{name}]`", "", _cell(text or prop.get("description", "")), ""]
+    if section.get("additionalProperties") is True:
+        lines += ["Other keys: the parameters of the named oracle's dataclass (see its docstring); "
+                  "a table with a `kind` key is built by its factory (`coefficient`).", ""]
+    lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+    required = section.get("required", [])
+    nested = []
+    for key, field in section["properties"].items():
+        lines.append(f"| `{key}` | {_cell(_type(field))} | {_default(field, key in required)} | "
+                     f"{_cell(field.get('description', ''))} |")
+        if _ref(field) is not None:
+            nested.append((f"{name}.{key}", field))
+    lines.append("")
+    for sub, field in nested:
+        lines += _section(sub, field, defs, level + 1)
+    return lines
+
+
 def render() -> str:
     from hmm.config import RunConfig
 
@@ -61,23 +92,11 @@ def render() -> str:
              "`examples/layered_diffusion.toml` and `examples/carreau_channel.toml` are complete examples.", ""]
     top = schema["properties"]
     for name, prop in top.items():
-        ref = prop.get("$ref") or next((p["$ref"] for p in prop.get("allOf", []) + prop.get("anyOf", [])
-                                        if "$ref" in p), None)  # anyOf: an optional section ([uq])
-        if ref is None:  # a top-level key
+        if _ref(prop) is None:  # a top-level key
             lines += [f"## `{name}`", "", f"{_cell(prop.get('description', ''))} Type {_type(prop)}, "
                       f"default {_default(prop, name in schema.get('required', []))}.", ""]
             continue
-        section = defs[ref.split("/")[-1]]
-        lines += [f"## `[{name}]`", "", _cell(prop.get("description", "")), ""]
-        if section.get("additionalProperties") is True:
-            lines += ["Other keys: the parameters of the named oracle's dataclass (see its docstring); "
-                      "a table with a `kind` key is built by its factory (`coefficient`).", ""]
-        lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
-        required = section.get("required", [])
-        for key, field in section["properties"].items():
-            lines.append(f"| `{key}` | {_cell(_type(field))} | {_default(field, key in required)} | "
-                         f"{_cell(field.get('description', ''))} |")
-        lines.append("")
+        lines += _section(name, prop, defs)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -21,8 +21,7 @@ ReuseClosure
 uq
     Uncertainty quantification: linear and ensemble propagation of micro
     noise, uncertain oracle parameters, Sobol' indices (:mod:`hmm.uq`).
-HMMError, ConfigError, BudgetError, QueryError, SchedulerError, OracleError,
-OracleSetupError, OracleRunError, CheckpointError
+HMMError, ConfigError, BudgetError, QueryError, SchedulerError, OracleError, OracleSetupError, OracleRunError, CheckpointError
     The exception tree (see :mod:`hmm.contract`).
 """
 

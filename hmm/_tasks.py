@@ -10,13 +10,14 @@ the answers back packed in one float array.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .contract import Budget, Estimate, OracleSetupError
+from .contract import Budget, Estimate, OracleRunError, OracleSetupError
 from .provenance import query_seed, query_seeds, retry_seed
 
 
@@ -46,12 +47,45 @@ SETUP_ERRORS: tuple[type[BaseException], ...] = (OracleSetupError, TypeError, Va
 """Exceptions that say the run can never succeed with these inputs: never retried."""
 
 
+class MicroTimeoutError(OracleRunError):
+    """A micro run exceeded the Coupler's ``task_timeout_s`` (a run failure: retried
+    with a fresh seed where the oracle is stochastic)."""
+
+
+def _capped_run(oracle: Any, state: np.ndarray, seed: int, budget: Budget, timeout_s: float | None):
+    """``oracle.run(...)``, in a helper thread waited for at most ``timeout_s``.
+
+    Python cannot stop a thread: a run past the cap is abandoned (its answer,
+    if it ever comes, is discarded) and raises :class:`MicroTimeoutError` here,
+    but it keeps its CPU until it returns. An oracle that must be stopped for
+    good should honour ``budget.max_wall_s`` itself.
+    """
+    if timeout_s is None:
+        return oracle.run(state, seed=seed, budget=budget)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["estimate"] = oracle.run(state, seed=seed, budget=budget)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="hmm-micro-run", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise MicroTimeoutError(f"micro run exceeded task_timeout_s = {timeout_s:g} s and was abandoned")
+    if "error" in box:
+        raise box["error"]
+    return box["estimate"]
+
+
 def _attempt(oracle: Any, state: np.ndarray, seed: int, budget: Budget,
-             n_out: int) -> tuple[Estimate | None, float, str, bool]:
+             n_out: int, timeout_s: float | None = None) -> tuple[Estimate | None, float, str, bool]:
     """One attempt: (estimate or None, wall s, cause of failure, retryable)."""
     start = time.perf_counter()
     try:
-        est = oracle.run(state, seed=seed, budget=budget)
+        est = _capped_run(oracle, state, seed, budget, timeout_s)
     except SETUP_ERRORS as exc:
         return None, math.nan, f"{type(exc).__name__}: {exc}", False
     except Exception as exc:  # noqa: BLE001 - any micro failure is reported, not hidden
@@ -68,7 +102,8 @@ def _attempt(oracle: Any, state: np.ndarray, seed: int, budget: Budget,
 
 
 def _run_one(oracle: Any, state: np.ndarray, seed: int, budget: Budget, n_out: int,
-             retries: int, stochastic: bool) -> tuple[Estimate | None, float, str, int, int]:
+             retries: int, stochastic: bool,
+             timeout_s: float | None = None) -> tuple[Estimate | None, float, str, int, int]:
     """Run one query; return (estimate, wall s, cause, seed used, failed attempts).
 
     A setup error (or a malformed answer) fails at once. A run failure (an
@@ -80,7 +115,7 @@ def _run_one(oracle: Any, state: np.ndarray, seed: int, budget: Budget, n_out: i
     used, failed, cause = seed, 0, ""
     for attempt in range(1 + (retries if stochastic else 0)):
         used = seed if attempt == 0 else retry_seed(seed, attempt)
-        est, wall, why, retryable = _attempt(oracle, state, used, budget, n_out)
+        est, wall, why, retryable = _attempt(oracle, state, used, budget, n_out, timeout_s)
         if est is not None:
             return est, wall, "", used, failed
         failed += 1
@@ -127,6 +162,9 @@ class TaskSpec:
     retries: int
     token: str
     stochastic: bool = True
+    timeout_s: float | None = None
+    """Wall-time cap of one micro run (s); ``None``: none. With a cap every query
+    runs through ``run`` (not ``run_batch``), each under its own cap."""
 
     def __dask_tokenize__(self) -> str:
         return self.token
@@ -156,11 +194,11 @@ def run_chunk(spec: TaskSpec, block: np.ndarray) -> _ChunkResult:
         seeds[:] = [query_seed(root_seed, row, int(r)) for row, r in zip(seed_rows, replica)]
     todo = range(n)
     run_batch = getattr(oracle, "run_batch", None)
-    if run_batch is not None and n > 1:
+    if run_batch is not None and n > 1 and spec.timeout_s is None:
         todo = _try_batch(run_batch, states, seeds, budget, n_out, mean, stderr, n_eff, cost)
     for i in todo:
         est, wall, cause, used, failed = _run_one(oracle, states[i], int(seeds[i]), budget, n_out,
-                                                  spec.retries, spec.stochastic)
+                                                  spec.retries, spec.stochastic, spec.timeout_s)
         failed_attempts += failed
         seeds[i] = used
         if est is None:  # keep going: the other queries' answers go to the cache

@@ -28,6 +28,12 @@ class Accounting:
         Attempts that raised or returned non-finite values (retries included).
     batches : int
         Calls of :meth:`hmm.Coupler.evaluate`.
+    surrogate_answers : int
+        Queries that failed on every attempt and were answered by the
+        Coupler's failure surrogate (``on_failure="surrogate"``).
+    queries : int
+        Rows asked of :meth:`hmm.Coupler.evaluate` (the denominator of the
+        failed fraction).
     """
 
     fresh_runs: int = 0
@@ -35,6 +41,8 @@ class Accounting:
     micro_seconds: float = 0.0
     failed_runs: int = 0
     batches: int = 0
+    surrogate_answers: int = 0
+    queries: int = 0
 
     def __add__(self, other: "Accounting") -> "Accounting":
         return Accounting(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))

@@ -67,6 +67,10 @@ class EstimateCache:
     def put(self, key: bytes, value: CachedEstimate) -> None:
         self._store[key] = value
 
+    def items(self) -> list[tuple[bytes, CachedEstimate]]:
+        """Every (key, estimate) held, in insertion order."""
+        return list(self._store.items())
+
     def clear(self) -> None:
         self._store.clear()
 

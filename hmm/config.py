@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .cluster_config import ClusterConfig, JobqueueConfig, LocalClusterConfig, TLSFiles  # noqa: F401 (re-exported)
 from .errors import ConfigError
 
 
@@ -187,6 +188,19 @@ class RunSection(_Strict):
     """A name of :data:`macro.STEPPERS`."""
     save_every: Annotated[int, Field(ge=1)] | None = None
     """Record every this many steps (default: about 20 records)."""
+    checkpoint_every: Union[Annotated[int, Field(ge=1)], str] | None = None
+    """Checkpoint interval of a run with a checkpoint (``--checkpoint`` or ``output.checkpoint``):
+    unset: every record; ``N``: the first record ``N`` or more steps after the previous
+    checkpoint; a duration ``"30s"``, ``"5min"``, ``"2h"``: the first record that much wall time
+    after it. Checkpoints are taken at records only, and the final record always."""
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _checkpoint_every(cls, v):
+        from .checkpoint import parse_every
+
+        parse_every(v, key=None)
+        return v
 
     @field_validator("stepper")
     @classmethod
@@ -223,7 +237,7 @@ class BudgetConfig(_Strict):
 class CouplerConfig(_Strict):
     scheduler: str | None = None
     """Unset: an embedded LocalCluster on 127.0.0.1; ``"sync"``: in process; or a scheduler address
-    (``--scheduler`` overrides it)."""
+    (``--scheduler`` overrides it; not together with ``[cluster]``, which replaces it)."""
     workers: Annotated[int, Field(ge=1)] | None = None
     """Worker processes of the embedded cluster (default: one per core)."""
     seed: Annotated[int, Field(ge=0)] = 0
@@ -234,13 +248,39 @@ class CouplerConfig(_Strict):
     """Extra attempts of a failed stochastic micro run, each with a fresh recorded seed."""
     cache: Union[bool, str] = True
     """``true``: in memory; a path: an ``.npz`` cache file; ``false``: none."""
+    # -- fault tolerance --
+    allowed_failures: Annotated[int, Field(ge=0)] | None = None
+    """Worker deaths a task may live through before Dask gives up on it (Dask's
+    ``distributed.scheduler.allowed-failures``, set for the embedded cluster's scheduler; an
+    external scheduler keeps its own). Unset: Dask's default (3)."""
+    on_failure: Literal["raise", "surrogate"] = "raise"
+    """A micro query that failed on every attempt (retries with fresh recorded seeds): ``"raise"``
+    stops the run with an oracle error naming state, seed and worker (exit code 4);
+    ``"surrogate"`` answers it by the nearest successful query of the same batch (Coupler call),
+    its stderr inflated by the difference to the second nearest answer, counted in the results
+    (``micro_surrogate_answers`` per record, ``accounting_surrogate_answers`` in all), while at
+    most ``max_failed_fraction`` of the queries so far were so answered."""
+    max_failed_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    """With ``on_failure = "surrogate"``: largest fraction of the queries so far that may be
+    answered by the surrogate (e.g. 0.05), counted from the start of the run; the failure that
+    exceeds it stops the run as with ``"raise"``."""
+    task_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    """Wall-time cap of one micro run, in seconds: a run still going then counts as a failed run
+    (retried with a fresh seed, then handled by ``on_failure``). Each run is waited for in a
+    helper thread of its worker; Python cannot stop a thread, so an abandoned run keeps its CPU
+    until it returns (oracles that can stop themselves honour ``budget.max_wall_s``). With a
+    cap, queries run one by one (not through an oracle's ``run_batch``). Unset: no cap."""
 
 
 class OutputConfig(_Strict):
     path: str = "results/hmm_run.nc"
     """Results file (netCDF, ``.nc``; ``--out`` overrides it)."""
     checkpoint: str | None = None
-    """Checkpoint file (``.nc``) rewritten at every record; a rerun resumes from it bit for bit."""
+    """Checkpoint of a transient run (``.nc``; ``--checkpoint`` overrides it): the records so far,
+    with ``PATH.manifest.json`` (step, run token, this configuration) and ``PATH.cache-<step>.npz``
+    (the micro-estimate cache) beside it, written atomically every ``run.checkpoint_every``.
+    ``hmm run CONFIG --resume PATH`` continues it bit for bit; an existing checkpoint is never
+    overwritten without ``--resume``."""
 
     @field_validator("path", "checkpoint")
     @classmethod
@@ -347,6 +387,9 @@ def check_uq_parameters(cfg: "RunConfig") -> None:
     dataclass, or a dotted field of a nested one (``coefficient.a0``); ConfigError naming the key."""
     if cfg.uq is None:
         return
+    if cfg.output.checkpoint is not None:
+        raise ConfigError("invalid run configuration: output.checkpoint: a [uq] study is not checkpointed "
+                          "(remove output.checkpoint or the [uq] section)")
     if cfg.uq.surrogate is not None and cfg.run.mode != "steady":
         raise ConfigError("invalid run configuration: uq.surrogate: a shared micro surrogate needs run.mode = "
                           f"'steady', got {cfg.run.mode!r}")
@@ -377,8 +420,20 @@ class RunConfig(_Strict):
     """Where and how micro runs go (:class:`hmm.Coupler`)."""
     output: OutputConfig = OutputConfig()
     """Files written."""
+    cluster: ClusterConfig | None = None
+    """Where the micro runs go: an existing scheduler, the embedded cluster with its sizes, or
+    SLURM/PBS jobs (:mod:`hmm.cluster`). Unset: ``[coupler] scheduler``, else the embedded cluster."""
     uq: UQConfig | None = None
     """An uncertainty study (``[uq]``) instead of a single run; unset: a single run."""
+
+    @model_validator(mode="after")
+    def _one_cluster(self):
+        if self.cluster is not None:
+            old = [f"coupler.{k}" for k in ("scheduler", "workers") if getattr(self.coupler, k) is not None]
+            if old:
+                raise ValueError(f"{' and '.join(old)} and [cluster] both say where the micro runs go; "
+                                 "keep [cluster] (cluster.address, cluster.local.n_workers)")
+        return self
 
     # -- builders ---------------------------------------------------------------------------
     def build_oracle(self):

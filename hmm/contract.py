@@ -288,8 +288,9 @@ class Oracle(Protocol):
     outputs : tuple of str
         Names of the returned quantities, in the order of ``Estimate.mean``.
 
-    Optional class data (read with :func:`oracle_units`, :func:`resolve_budget`)
-    ------------------------------------------------------------------------
+    The optional class data below are read with :func:`oracle_units` and
+    :func:`resolve_budget`; an oracle without them still works.
+
     units : Mapping[str, str]
         Unit string of each input and output name (``"kT/rc^3"``,
         ``"epsilon/sigma^3"``, ``"1"`` for dimensionless). Results carry them.

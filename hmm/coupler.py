@@ -10,20 +10,24 @@ Responsibilities, in the order a query meets them:
    ``SeedSequence(root_seed, spawn_key=(state bits, replica))``, run the oracle,
    retry run failures (exceptions or non-finite output) of a stochastic oracle
    with fresh recorded seeds, never setup errors, and report failures;
-5. gather in query order, fill the cache, raise :class:`OracleError` naming
-   the state, seed, worker and cause of the first failed query.
+5. pull each task's answers off its worker as soon as it finishes (a worker
+   lost later does not take finished work with it), store them in query
+   order, fill the cache, and apply the failure policy
+   (:mod:`hmm._failover`): raise :class:`OracleError` naming the state, seed,
+   worker and cause of the first failed query, or answer failed queries from
+   their successful neighbours within a bound.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import uuid
 from typing import Any
 
 import numpy as np
 
 from ._client import resolve_client
+from ._failover import FailurePolicy, gather_as_completed, nearest_answers
 from ._tasks import TaskSpec, run_chunk
 from ._validation import check_int, check_states
 from .accounting import Accounting
@@ -61,7 +65,9 @@ class Coupler:
         ``None`` starts an embedded ``LocalCluster`` on 127.0.0.1 with the
         dashboard off, closed by :meth:`close` or on context exit; a scheduler
         address (``tcp://host:port``, ``tls://...``) or a ``Client`` uses an
-        existing cluster; ``"sync"`` runs every query in this process.
+        existing cluster; ``"sync"`` runs every query in this process; a
+        ``ResolvedClient`` from :func:`hmm.cluster.open_cluster` (a ``[cluster]``
+        section) is used and closed with the Coupler.
     seed : int
         Root seed. Query ``i`` gets ``SeedSequence(seed, spawn_key=(bits of
         state_i, replica))``, so results do not depend on worker count, order
@@ -88,12 +94,34 @@ class Coupler:
         TLS settings for a remote scheduler address.
     timeout_s : float
         Connection timeout for a scheduler address.
+    allowed_failures : int, optional
+        Worker deaths a task may live through before Dask gives up on it
+        (``distributed.scheduler.allowed-failures``), for the embedded
+        cluster's scheduler; an external scheduler keeps its own setting.
+        ``None``: Dask's default. A task given up on raises
+        :class:`hmm.OracleError`.
+    on_failure : {"raise", "surrogate"}
+        What a query that failed on every attempt does: ``"raise"`` raises
+        :class:`hmm.OracleError` naming state, seed, worker and cause;
+        ``"surrogate"`` answers it by the nearest successful query of the
+        same batch (:mod:`hmm._failover`), its stderr inflated, counted in
+        ``accounting.surrogate_answers``, while at most
+        ``max_failed_fraction`` of all queries so far were so answered.
+    max_failed_fraction : float
+        Bound of ``surrogate_answers / queries`` with ``on_failure="surrogate"``
+        (0 <= f <= 1): the query that exceeds it raises as with ``"raise"``.
+    task_timeout_s : float, optional
+        Wall-time cap of one micro run (s): a run still going then is
+        abandoned and counts as a failed run (retried with a fresh seed, then
+        ``on_failure``). See :func:`hmm._tasks._capped_run` for its limits.
     """
 
     def __init__(self, oracle: Oracle, client: Any = None, *, seed: int = 0,
                  cache: Any = None, batch_size: int | None = None, retries: int = 2,
                  n_workers: int | None = None, security: Any = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, allowed_failures: int | None = None,
+                 on_failure: str = "raise", max_failed_fraction: float = 0.0,
+                 task_timeout_s: float | None = None) -> None:
         if not isinstance(oracle, Oracle):
             raise TypeError("Coupler(): `oracle` must provide `inputs`, `outputs` and "
                             f"`run(state, *, seed, budget)`, got {type(oracle).__name__}")
@@ -107,8 +135,13 @@ class Coupler:
         self.cache = self._make_cache(cache)
         self.token = oracle_token(oracle)
         self.units = oracle_units(oracle)
-        self._resolved = resolve_client(client, n_workers=n_workers, security=security,
-                                        timeout_s=timeout_s)
+        self.failure_policy = FailurePolicy.from_args(on_failure, max_failed_fraction, task_timeout_s,
+                                                      allowed_failures)
+        with self.failure_policy.dask_config(embedded=client is None):
+            self._resolved = resolve_client(client, n_workers=n_workers, security=security,
+                                            timeout_s=timeout_s)
+        if client is not None:
+            self.failure_policy.check_external(self._resolved.client, self.describe())
         self._ledger = Accounting()
         self._cost_per_query: float | None = None  # running mean, sizes automatic batches
 
@@ -165,6 +198,14 @@ class Coupler:
     def accounting(self) -> Accounting:
         """Snapshot of the micro work done through this Coupler (the one ledger)."""
         return self._ledger
+
+    def carry_over(self, work: Accounting) -> None:
+        """Count ``work`` done before this Coupler existed (the part of a run a
+        checkpoint holds) in the failed-fraction bound of ``on_failure="surrogate"``:
+        its queries and surrogate answers are added to the ledger (integers, so
+        the differences drivers record are unchanged)."""
+        self._ledger = self._ledger + Accounting(queries=int(work.queries),
+                                                 surrogate_answers=int(work.surrogate_answers))
 
     @property
     def n_evaluated(self) -> int:
@@ -261,15 +302,17 @@ class Coupler:
                     mean[i], stderr[i], n_eff[i], cost[i], seeds[i] = hit
                     cached[i] = True
         todo = np.flatnonzero(~cached)
+        answered = np.zeros(m, dtype=bool)  # by the failure surrogate
         if todo.size:
-            self._run(uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker)
+            answered = self._run(uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker, n)
         # a repeat of a query within the batch is answered by its first occurrence's run
         repeat = np.ones(n, dtype=bool)
         repeat[np.unique(inverse, return_index=True)[1]] = False
         self._ledger = self._ledger + Accounting(cached_answers=int(np.sum(cached[inverse] | repeat)),
-                                                 batches=1)
+                                                 batches=1, queries=n)
         return EstimateBatch(self.inputs, self.outputs, arr, mean[inverse], stderr[inverse],
-                             n_eff[inverse], cost[inverse], seeds[inverse], cached[inverse] | repeat,
+                             n_eff[inverse], cost[inverse], seeds[inverse],
+                             cached[inverse] | repeat | answered[inverse],
                              worker[inverse].astype(str), self.provenance(budget), self.units)
 
     def _chunks(self, todo: np.ndarray) -> list[np.ndarray]:
@@ -285,49 +328,55 @@ class Coupler:
                                   math.ceil(TARGET_TASK_S / max(self._cost_per_query, 1e-9))))
         return [todo[i:i + size] for i in range(0, todo.size, size)]
 
-    def _run(self, uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker):
+    def _run(self, uniq, todo, budget, keys, mean, stderr, n_eff, cost, seeds, worker, n_queries):
+        """Run the queries ``todo`` of ``uniq``; return the mask of rows answered
+        by the failure surrogate (raise OracleError where the policy says so)."""
         chunks = self._chunks(todo)
         blocks = [uniq[idx] for idx in chunks]
         n_in = len(self.inputs)
         stochastic = not getattr(self.oracle, "deterministic", False)
+        timeout = self.failure_policy.task_timeout_s
         spec = TaskSpec(self.oracle, self.seed, n_in, budget, self.retries,
-                        f"{self.token}-{self.seed}-{n_in}-{budget.token()}-{self.retries}",
-                        stochastic)
+                        f"{self.token}-{self.seed}-{n_in}-{budget.token()}-{self.retries}-{timeout}",
+                        stochastic, timeout)
         if self.client is None:
-            results = ((0, run_chunk(spec, blocks[0])),)
+            results = [(0, run_chunk(spec, blocks[0]))]
         else:
-            tag = uuid.uuid4().hex
-            name = oracle_name(self.oracle)
-            k = len(blocks)
-            # no Dask-level `retries`: oracle failures are retried inside the task (once
-            # counted), and a lost worker's tasks are rescheduled by the scheduler itself
-            futures = self.client.map(run_chunk, [spec] * k, blocks,
-                                      key=[f"hmm-{name}-{tag}-{i}" for i in range(k)])
-            try:
-                results = enumerate(self.client.gather(futures))
-            except BaseException:
-                # keep what finished (it is in the cache for the rerun), then re-raise
-                done = [(i, f) for i, f in enumerate(futures) if f.status == "finished"]
-                self._store(uniq, chunks, [(i, f.result()) for i, f in done], keys, mean, stderr,
-                            n_eff, cost, seeds, worker)
-                raise
-        failure = self._store(uniq, chunks, results, keys, mean, stderr, n_eff, cost, seeds,
-                              worker)
-        if failure is not None:
-            row, seed, where, cause = failure
-            state = uniq[row, :len(self.inputs)]
-            named = ", ".join(f"{k}={v:.17g}" for k, v in zip(self.inputs, state))
-            raise OracleError(
-                f"{oracle_name(self.oracle)} failed at state ({named}) with seed {seed} on "
-                f"worker {where}: {cause}",
-                state=state, seed=seed, worker=where, cause=cause, oracle=oracle_name(self.oracle))
+            results = gather_as_completed(self.client, spec, blocks, oracle_name(self.oracle),
+                                          keep=lambda done: self._store(uniq, chunks, done, keys, mean, stderr,
+                                                                        n_eff, cost, seeds, worker))
+        failures = self._store(uniq, chunks, results, keys, mean, stderr, n_eff, cost, seeds, worker)
+        answered = np.zeros(uniq.shape[0], dtype=bool)
+        if not failures:
+            return answered
+        rows = [f[0] for f in failures]
+        policy = ""
+        if self.failure_policy.on_failure == "surrogate":
+            asked = self._ledger.queries + n_queries
+            total = self._ledger.surrogate_answers + len(rows)
+            if not self.failure_policy.allows(total, asked):
+                policy = (f" [on_failure='surrogate': {total} of {asked} queries failed, more than "
+                          f"max_failed_fraction = {self.failure_policy.max_failed_fraction:g}]")
+            elif not nearest_answers(uniq[:, :n_in], rows, mean, stderr, n_eff, cost, worker):
+                policy = " [on_failure='surrogate': no query of the batch succeeded to answer from]"
+            else:
+                answered[rows] = True
+                self._ledger = self._ledger + Accounting(surrogate_answers=len(rows))
+                return answered
+        row, seed, where, cause = failures[0]
+        state = uniq[row, :len(self.inputs)]
+        named = ", ".join(f"{k}={v:.17g}" for k, v in zip(self.inputs, state))
+        raise OracleError(
+            f"{oracle_name(self.oracle)} failed at state ({named}) with seed {seed} on "
+            f"worker {where}: {cause}{policy}",
+            state=state, seed=seed, worker=where, cause=cause, oracle=oracle_name(self.oracle))
 
     def _store(self, uniq, chunks, results, keys, mean, stderr, n_eff, cost, seeds, worker):
         """Copy task results into the per-query arrays and the cache; return the
-        first failure as (row of ``uniq``, seed, worker, cause) or None."""
+        failures as (row of ``uniq``, seed, worker, cause), by row."""
         results = list(results)
         if not results:
-            return None
+            return []
         idx = np.concatenate([chunks[c] for c, _ in results])
         packed = np.concatenate([r.packed for _, r in results])
         n_out = mean.shape[1]
@@ -348,4 +397,4 @@ class Coupler:
                 self.cache.put(keys[j], CachedEstimate(mean[j].copy(), stderr[j].copy(),
                                                        float(n_eff[j]), float(cost[j]),
                                                        int(seeds[j])))
-        return min(failed, key=lambda f: f[0]) if failed else None
+        return sorted(failed, key=lambda f: f[0])

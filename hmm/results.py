@@ -26,6 +26,9 @@ ACCOUNTING_VARIABLES: dict[str, tuple[str, str | None, str]] = {
     "micro_cached_answers": ("cached_answers", None, "queries answered without a run since the previous record"),
     "micro_failed_runs": ("failed_runs", None, "failed micro attempts since the previous record"),
     "micro_batches": ("batches", None, "Coupler batches since the previous record"),
+    "micro_queries": ("queries", None, "queries asked of the Coupler since the previous record"),
+    "micro_surrogate_answers": ("surrogate_answers", None,
+                                "failed queries answered by the failure surrogate since the previous record"),
 }
 """Dataset variable -> (Accounting field, units, long name) recorded at every save."""
 

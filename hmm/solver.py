@@ -26,12 +26,12 @@ import numpy as np
 
 from .accounting import Accounting
 from .budget import Budget
+from .checkpoint import Checkpoint
 from .closure import CouplerClosure
 from .contract import oracle_units
 from .coupler import Coupler
-from .errors import CheckpointError
 from .provenance import package_version
-from .results import Records, netcdf_attrs, records_dataset, write_netcdf
+from .results import Records, netcdf_attrs, records_dataset
 
 DEFAULT_STEPPERS = {"semi_discrete": "implicit_euler", "flux": "nessyahu_tadmor"}
 """Stepper used when ``HMMSolver(stepper=None)``, by law form."""
@@ -252,9 +252,10 @@ class HMMSolver:
         final_correction : bool
             Replace the accepted iterate by one more Newton step from its own
             evaluation, ``u - J^{-1} R(u)``
-            (:func:`macro.steady.newton_correction`): Newton stops once the
-            residual is below the closure noise, but that residual still says
-            where the measured answers balance. Free (no closure call); the
+            (:func:`macro.steady.newton_correction`): Newton stops at its
+            tolerance (or, for a closure noisy between iterations, at the
+            noise floor), and the residual left still says where the measured
+            answers balance. Free (no closure call); the
             accepted iterate is kept as ``<field>_accepted``, and the recorded
             closure answers are those at the accepted iterate.
         **options
@@ -295,7 +296,7 @@ class HMMSolver:
 
     # -- transient --------------------------------------------------------------------
     def run(self, t_end: float, *, dt: float, u0: Any = None, t0: float = 0.0,
-            save_every: int | None = None, checkpoint: str | Path | None = None,
+            save_every: int | None = None, checkpoint: "str | Path | Checkpoint | None" = None,
             progress: bool = False):
         """Advance from ``t0`` to ``t_end`` with steps ``dt``; return an xarray Dataset.
 
@@ -309,11 +310,15 @@ class HMMSolver:
         save_every : int, optional
             Steps between records (default: about 20 records; ``0`` is an
             error).
-        checkpoint : path, optional
-            netCDF file rewritten atomically at every record. If it exists and
-            belongs to the same run (same law, grid, oracle, budget, seed,
-            stepper and times), the run resumes from its last record and
-            gives the same bits as an uninterrupted run.
+        checkpoint : path or hmm.checkpoint.Checkpoint, optional
+            Checkpoint written atomically at records (a path: at every
+            record; a :class:`hmm.checkpoint.Checkpoint` sets the interval
+            and the configuration its manifest holds): the records netCDF at
+            the path, a JSON manifest and the micro-estimate cache beside it.
+            If it exists and belongs to the same run (same law, grid, oracle,
+            budget, seed, stepper, times and initial state), the run resumes
+            from its last checkpointed record and gives the same bits as an
+            uninterrupted run; :attr:`resumed_from_step` then says where.
         progress : bool
             Show a progress bar (tqdm, on stderr).
 
@@ -339,11 +344,13 @@ class HMMSolver:
                                       "so a resumed run would not repeat the bits")
         t_end, dt, t0, n_steps = _check_times(t_end, dt, t0)
         save_every = _check_save_every(save_every, n_steps)
+        checkpoint = Checkpoint.of(checkpoint, func="HMMSolver.run()")
         initial = self.initial_state(u0)
         token = self._run_token(t0=t0, t_end=t_end, dt=dt, save_every=save_every,
                                 u0=hashlib.blake2b(initial.tobytes(), digest_size=8).hexdigest())
         start = time.perf_counter()
         records = self._resume(checkpoint, token) if checkpoint else None
+        self.resumed_from_step = None if records is None else int(records.step[-1])
         if records is None:
             records, mark = Records(self.fields), self.coupler.accounting
             state = self._state(initial)
@@ -353,6 +360,8 @@ class HMMSolver:
         state = self._state(records.last_state())
         mark = self.coupler.accounting
         stepper = None
+        if checkpoint:
+            checkpoint.start(step)
 
         def dataset():
             return self._dataset(records, mode="transient", run_token=token, n_steps=n_steps,
@@ -377,25 +386,22 @@ class HMMSolver:
                     mark = now
                     if checkpoint:
                         stepper = None  # restart the stepper where a resumed run restarts it
-                        write_netcdf(dataset(), checkpoint)
+                        if checkpoint.due(step, final=step == n_steps):
+                            checkpoint.write(dataset(), step=step, n_steps=n_steps, time_now=t_now,
+                                             run_token=token, root_seed=self.coupler.seed,
+                                             cache=self.coupler.cache)
                         self.coupler.save_cache()
         return dataset()
 
     # -- checkpoints ------------------------------------------------------------------
-    def _resume(self, checkpoint, token) -> Records | None:
-        """The records of a checkpoint, None if the file does not exist;
-        CheckpointError if it cannot be read or belongs to another run."""
-        import xarray as xr
+    resumed_from_step: int | None = None
+    """Step of the checkpoint the last :meth:`run` resumed from (None: it started afresh)."""
 
-        path = Path(checkpoint)
-        if not path.exists():
-            return None
-        try:
-            ds = xr.load_dataset(path)
-        except Exception as exc:  # noqa: BLE001
-            raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {exc}") from exc
-        if ds.attrs.get("run_token") != token:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} belongs to a different run (law, grid, oracle, budget, "
-                "seed, stepper or times differ); delete it or choose another path")
-        return Records.from_dataset(ds, self.fields, tuple(self.names.values()))
+    def _resume(self, checkpoint: Checkpoint, token: str) -> Records | None:
+        """The records of a checkpoint (the Coupler's cache filled from it), None
+        if there is none; CheckpointError if it cannot be read or belongs to
+        another run."""
+        records = checkpoint.load(token, self.fields, tuple(self.names.values()), cache=self.coupler.cache)
+        if records is not None:
+            self.coupler.carry_over(records.total)  # the failed-fraction bound counts from the run's start
+        return records

@@ -34,6 +34,9 @@ Overview
   reused by bilinear interpolation on a lattice filled on demand).
 * :mod:`macro.quantised` -- :class:`QuantisedClosure` (queries rounded to a
   lattice, so nearby queries share one answer).
+* :mod:`macro.solids` -- quasi-static solids on scikit-fem meshes
+  (:class:`SolidLaw`, :func:`solve_quasistatic`, small and finite strain,
+  one closure call for all quadrature points per Newton iteration).
 
 ``macro`` never imports an oracle or Dask: it only calls a closure.
 
@@ -74,3 +77,19 @@ __all__ = [
     "TabulatedClosure", "QuantisedClosure", "Closure", "as_closure", "ConservationLaw",
     "SemiDiscreteLaw", "FluxFormLaw", "Evaluation",
 ]
+
+# Quasi-static solids (macro.solids, scikit-fem): imported on first use so that
+# `import macro` does not pay for scikit-fem.
+_SOLIDS = ("SolidLaw", "Dirichlet", "Traction", "solve_quasistatic", "QuasiStaticResult", "SolidNewtonError",
+           "LinearElasticClosure", "SaintVenantKirchhoffClosure", "EllipticityError")
+
+
+def __getattr__(name: str):
+    if name in _SOLIDS:
+        from . import solids
+
+        return getattr(solids, name)
+    raise AttributeError(f"module 'macro' has no attribute {name!r}")
+
+
+__all__ += list(_SOLIDS)

@@ -5,17 +5,26 @@ form ``"semi_discrete"`` (``F = law.evaluate(...).du_dt``), e.g. ``F(u) = (div
 q(x, grad u) + f) / c`` of :class:`macro.DiffusionLaw` with its Dirichlet data.
 Each iteration takes a fresh Jacobian and the residual from one
 ``law.jacobian`` call and solves
-``J du = -F`` with :func:`macro.solve_linear`. It stops by the noise-aware
-acceptance rule of :mod:`macro.newton`,
+``J du = -F`` with :func:`macro.solve_linear`. After the first update every
+closure call draws its random numbers from the closure points of the first
+iterate (common random numbers, ``seed_points``), so the residual is one
+smooth function with the noise frozen in it. (Not those of the initial guess:
+``u0 = 0`` gives every face the same gradient, hence the same random numbers,
+whose divergence cancels and would hide the noise.) Newton stops by the rule
+of :mod:`macro.newton`,
 
 .. math::
 
     \\|F\\|_\\infty \\le \\mathrm{tol}\\,\\max(1, s)
-      + 64\\,\\epsilon\\,\\max(|J|\\,|u|) + c \\max(\\mathrm{rhs\\_stderr}),
+      + 64\\,\\epsilon\\,\\max(|J|\\,|u|),
 
-with ``s = law.forcing_scale(grid, t)`` (``max |f|`` for diffusion) and the
-noise term only after the first Newton update (an initial guess whose
-residual hides in the noise is still corrected).
+with ``s = law.forcing_scale(grid, t)`` (``max |f|`` for diffusion): the
+accepted state is the root of its frozen-noise residual, not an iterate
+left at the noise level (which would bias a seed ensemble). A closure that
+is noisy between iterations stops at ``c max(rhs_stderr)`` above that once a
+Newton step fails to contract the residual by ``contraction``; at
+``max_iter`` an iterate within :data:`macro.newton.NOISE_RESOLUTION` of that
+floor is accepted.
 For a linear closure the solve takes one Newton step plus one residual check
 (two closure calls with exact or FD tangents).
 
@@ -37,8 +46,9 @@ a :class:`SteadyResult`; ``B`` comes from the law's own arithmetic,
 re-evaluated with one answer at a time moved by its stderr (no closure
 call, no micro run), exact for laws affine in the answers such as
 :class:`macro.DiffusionLaw`. :func:`newton_correction` is the Newton step
-``-J^{-1} F`` from the accepted iterate's evaluation, which Newton's noise
-floor leaves untaken; it costs no closure call.
+``-J^{-1} F`` from the accepted iterate's evaluation (below the tolerance
+for a converged solve; the step a noise-floor acceptance leaves untaken); it
+costs no closure call.
 """
 
 from __future__ import annotations
@@ -53,7 +63,7 @@ from .closure import ClosureResult, CountingClosure, as_closure
 from .grid import Grid1D, Grid2D
 from .law import Evaluation, SemiDiscreteLaw, check_state, state_shape
 from .linsolve import LINEAR_METHODS, solve_linear
-from .newton import acceptance_threshold
+from .newton import check_newton_rule, converged_threshold, newton_status
 from .newton import noise_factor as default_noise_factor
 
 __all__ = ["solve_steady", "SteadyResult", "SteadyStateError", "SteadyUncertainty", "steady_uncertainty",
@@ -129,6 +139,8 @@ def solve_steady(
     max_iter: int = 20,
     linear_solver: str = "auto",
     noise_factor: float | None = None,
+    contraction: float = 0.5,
+    newton_rule: str = "converge",
 ) -> SteadyResult:
     """Newton solve of ``F(u) = 0`` (``div q + f = 0``) with a fresh Jacobian per iteration.
 
@@ -150,8 +162,15 @@ def solve_steady(
     linear_solver : {"auto", "direct", "amg"}
         Passed to :func:`macro.solve_linear`.
     noise_factor : float, optional
-        Multiplier ``c`` of ``max(rhs_stderr)`` in the stopping test; default
-        :func:`macro.newton.noise_factor` of ``grid.n_cells``.
+        Multiplier ``c`` of ``max(rhs_stderr)`` in the stagnation guard
+        (:mod:`macro.newton`); default :func:`macro.newton.noise_factor` of
+        ``grid.n_cells``; 0 switches the guard off.
+    contraction : float
+        A Newton step that does not reduce ``||F||`` by this factor, with the
+        residual within the noise floor, counts as stagnation.
+    newton_rule : {"converge", "noise_floor"}
+        :data:`macro.newton.NEWTON_RULES`; ``"noise_floor"`` is the earlier,
+        biased rule (accept below the noise floor after the first update).
 
     Raises
     ------
@@ -174,39 +193,53 @@ def solve_steady(
         raise ValueError(f"{func}: unknown `linear_solver` {linear_solver!r}; valid: {list(LINEAR_METHODS)}")
     c_noise = (default_noise_factor(grid.n_cells) if noise_factor is None
                else check_float(noise_factor, "noise_factor", func, nonnegative=True))
+    contraction = check_float(contraction, "contraction", func, positive=True)
+    rule = check_newton_rule(newton_rule, func)
     counted = CountingClosure(closure)
     f_norm = law.forcing_scale(grid, t)
+    seeds = None  # the first evaluation seeds from its own points; frozen after the first update
 
-    def _threshold(jac, u, ev, noise: bool = True) -> float:
-        return acceptance_threshold(tol=tol, scale=f_norm, roundoff=float((abs(jac) @ np.abs(u).ravel()).max()),
-                                    noise=float(ev.rhs_stderr.max()), noise_factor=c_noise, moved=noise)
+    def _status(rnorm, jac, u, ev, previous, moved: bool, last: bool = False) -> tuple[str, float, float]:
+        threshold = converged_threshold(tol=tol, scale=f_norm, roundoff=float((abs(jac) @ np.abs(u).ravel()).max()))
+        floor = c_noise * float(ev.rhs_stderr.max())
+        # every update is a full Newton step (fresh Jacobian per iteration)
+        status = newton_status(rnorm, threshold=threshold, noise_floor=floor, previous=previous, full_step=True,
+                               contraction=contraction, rule=rule, moved=moved, last=last)
+        return status, threshold, floor
 
     rnorm, history = np.inf, []
-    jac = None
+    jac, previous = None, None
+    threshold = floor = 0.0
     for iteration in range(max_iter + 1):
         # After a Newton update, check the residual with one plain evaluation and
         # build the (dim + 1 times dearer) Jacobian only if another step is needed.
-        ev = None if jac is None else law.evaluate(grid, u, t, counted)
+        ev = None if jac is None else law.evaluate(grid, u, t, counted, seed_points=seeds)
         if ev is not None:
             rnorm = float(np.abs(ev.du_dt).max())
-            threshold = _threshold(jac, u, ev)
-            if rnorm <= threshold:
+            status, threshold, floor = _status(rnorm, jac, u, ev, previous, moved=True)
+            if status != "continue":
                 history.append(rnorm)
                 return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history), jac)
-        jac, ev = law.jacobian(grid, u, t, counted)
+        jac, ev = law.jacobian(grid, u, t, counted, seed_points=seeds)
         rnorm = float(np.abs(ev.du_dt).max())
         history.append(rnorm)
-        # the noise floor applies only after a Newton update: a residual of the initial
-        # guess below the noise is still a real change to make (the steppers' rule)
-        threshold = _threshold(jac, u, ev, noise=iteration > 0)
-        if rnorm <= threshold:
+        # the noise floor ("noise_floor" rule) applies only after a Newton update: a residual of
+        # the initial guess below the noise is still a real change to make (the steppers' rule)
+        status, threshold, floor = _status(rnorm, jac, u, ev, previous, moved=iteration > 0,
+                                           last=iteration == max_iter)
+        if status != "continue":
             return SteadyResult(u, ev, iteration, rnorm, True, counted.calls, tuple(history), jac)
         if iteration == max_iter:
             break
+        previous = rnorm
         u = u + solve_linear(jac, -ev.du_dt.ravel(), method=linear_solver).reshape(shape)
+        if seeds is None and rule == "converge":
+            # common random numbers for the rest of the solve (the earlier rule drew fresh ones per iterate)
+            seeds = law.closure_points(grid, u, t)
+    bound = threshold + floor if rule == "noise_floor" else threshold
     raise SteadyStateError(
         f"{func}: Newton did not converge after {max_iter} iterations: "
-        f"||F||_inf = {rnorm:.3e} > {threshold:.3e}",
+        f"||F||_inf = {rnorm:.3e} > {bound:.3e}",
         u, rnorm, max_iter,
     )
 
@@ -335,8 +368,8 @@ def steady_uncertainty(law: Any, grid: Any, result: SteadyResult, *, covariance:
 def newton_correction(result: SteadyResult, *, linear_solver: str = "auto") -> np.ndarray:
     """The accepted iterate plus one more Newton step from its own evaluation, ``u - J^{-1} F(u)``.
 
-    Newton stops once ``||F(u)||`` is below the closure noise, but ``F(u)``
-    is still the best estimate of where the measured answers balance: the
+    Newton stops once ``||F(u)||`` is below its tolerance (or, stagnated, below
+    the closure noise), but ``F(u)`` is still the best estimate of where the measured answers balance: the
     step costs no closure call (``J`` is ``result.jacobian``). For a linear
     closure it lands on the exact root for the noise of the last evaluation.
     Returns an array of the state's shape.

@@ -40,11 +40,14 @@ LammpsStress             a user's LAMMPS model (extra `lammps`)        (strain, 
 ASEStress                any ASE calculator at T = 0 (extra `ase`)     strain -> stress, energy
 TrivialSum,              test oracles with exactly known answers       s0.. -> value
 NoisyQuadratic
+CellProblemStress        periodic FE cell of a two-phase elastic       Voigt strain -> stress, C*,
+  (cell_problem_stress)  laminate / inclusion (scikit-fem)             Hill-Mandel residual
+CauchyBornStress         Cauchy-Born LJ lattice (triangular, fcc)      F -> P, dP/dF, W
 =======================  ============================================  ==============================
 
 Families (subpackages, each with its engine, kernels and reference physics):
 :mod:`oracles.md`, :mod:`oracles.dpd`, :mod:`oracles.kmc`, :mod:`oracles.cell`,
-:mod:`oracles.ef_models`; adapters :mod:`oracles.lammps_`, :mod:`oracles.ase_`;
+:mod:`oracles.ef_models`, :mod:`oracles.solids`; adapters :mod:`oracles.lammps_`, :mod:`oracles.ase_`;
 analytic laws :mod:`oracles.constitutive`; test oracles :mod:`oracles.toy`.
 Registries (:mod:`oracles.registry`): :data:`ORACLES`, :func:`get_oracle`,
 :data:`EF_MODELS` (the lift / micro / restrict models of :mod:`hmm.ef`:
@@ -69,6 +72,7 @@ _ORACLE_NAMES = {
     "CellProblemFlux": "cell.problem", "NoisyCellProblemFlux": "cell.noisy",
     "CarreauShearStress": "constitutive", "NonlinearElasticStress": "constitutive",
     "LammpsStress": "lammps_", "ASEStress": "ase_", "TrivialSum": "toy", "NoisyQuadratic": "toy",
+    "CellProblemStress": "solids.cell", "CauchyBornStress": "solids.cauchy_born",
 }
 _ENGINE_NAMES = {
     "LJSystem": "md.engine", "ChainSystem": "md.chain_engine", "DPDSystem": "dpd.engine",
@@ -87,6 +91,7 @@ _OTHER_NAMES = {  # old names, helpers and models: importable from here, listed 
     "COEFFICIENTS": "cell.coefficients", "LayeredCosine": "cell.coefficients",
     "TwoPhaseLaminate": "cell.coefficients", "ConstantCoefficient": "cell.coefficients",
     "InclusionCosine": "cell.coefficients", "make_coefficient": "cell.coefficients",
+    "Laminate": "solids.microstructure", "CircularInclusion": "solids.microstructure",
 }
 _LAZY = {**_ORACLE_NAMES, **_ENGINE_NAMES, **_OTHER_NAMES}
 
@@ -106,6 +111,6 @@ def __dir__() -> list[str]:
 __all__ = ["Oracle", "ORACLES", "EF_MODELS", "get_oracle", "SampledOracle", "Weighted",
            "LJStress", "ChainStress", "NVEChainStress", "DPDShearStress", "DPDWallSlip", "KMCCoverages",
            "CellProblemFlux", "NoisyCellProblemFlux", "CarreauShearStress", "NonlinearElasticStress", "LammpsStress",
-           "ASEStress", "TrivialSum", "NoisyQuadratic",
+           "ASEStress", "TrivialSum", "NoisyQuadratic", "CellProblemStress", "CauchyBornStress",
            "LJSystem", "ChainSystem", "DPDSystem", "ChannelSystem", "KMCSystem"]
 assert set(__all__[6:]) == {*_ORACLE_NAMES, *_ENGINE_NAMES}

@@ -58,6 +58,8 @@ ORACLES: Mapping[str, type] = _LazyRegistry({
     "kmc_coverages": "oracles.kmc.oracle:KMCCoverages",
     "cell_problem_flux": "oracles.cell.problem:CellProblemFlux",
     "noisy_cell_problem_flux": "oracles.cell.noisy:NoisyCellProblemFlux",
+    "cell_problem_stress": "oracles.solids.cell:CellProblemStress",
+    "cauchy_born_stress": "oracles.solids.cauchy_born:CauchyBornStress",
     "carreau_shear_stress": "oracles.constitutive:CarreauShearStress",
     "nonlinear_elastic_stress": "oracles.constitutive:NonlinearElasticStress",
     "lammps_stress": "oracles.lammps_:LammpsStress",
@@ -146,6 +148,10 @@ _EXAMPLES: dict[str, Callable[[type], tuple[Any, list[float], list[float], Budge
     "kmc_coverages": lambda c: (c(shape=(8, 8), blocks=4), [0.45], [1.5], Budget(50, 200)),
     "cell_problem_flux": lambda c: (c(_coefficient(), 1, 16), [0.3, 1.0], [0.3, np.nan], Budget()),
     "noisy_cell_problem_flux": lambda c: (c(_coefficient(), cells=16), [0.3, 1.0], [0.3], Budget(sampling_steps=4)),
+    "cell_problem_stress": lambda c: (c(_laminate(), cells=8), [0.01, -0.002, 0.004], [0.01, np.nan, 0.0],
+                                      Budget()),
+    "cauchy_born_stress": lambda c: (c("triangular", cutoff=1.8), [1.01, 0.002, 0.0, 0.99], [0.1, 0.0, 0.0, 0.1],
+                                     Budget()),
     "carreau_shear_stress": lambda c: (c(noise=0.1), [0.5], [np.nan], Budget(sampling_steps=4)),
     "nonlinear_elastic_stress": lambda c: (c(beta=-3.0, noise=0.2), [0.1], [0.1, 0.2], Budget(sampling_steps=4)),
     "lammps_stress": lambda c: (c(_lj_fcc_setup(), sample_every=5, blocks=5), [0.0, 1.0], [-1.5, 1.0],
@@ -161,6 +167,12 @@ def _coefficient():
     from .cell.coefficients import LayeredCosine
 
     return LayeredCosine()
+
+
+def _laminate():
+    from .solids.microstructure import Laminate
+
+    return Laminate(E=(10.0, 1.0), nu=(0.3, 0.25), fraction=0.5)
 
 
 def example(name: str) -> OracleCase:

@@ -6,12 +6,17 @@ SuperLU factorisation) across steps, ``J = law.jacobian(...)``. It is
 refreshed when dt changes, when the contraction ``||R_k+1|| / ||R_k|| >
 0.5``, or when Newton has not converged after ``max_newton`` iterations since
 the last refresh; the step fails after ``2 max_newton`` iterations in total.
-Convergence by the noise-aware rule of :mod:`macro.newton`:
-``||R||_inf <= newton_tol * max(1, ||v||_inf) + 64 eps max(|v| + dt theta |J| |v|)
-+ c dt theta max(rhs_stderr(v))``, the noise term once Newton has moved, so
-noisy closures stop at their noise floor. ``c = noise_factor`` defaults to
-:func:`macro.newton.noise_factor` (``>= 3 sqrt 2``, growing like
-``sqrt(2 ln n_cells)``; a flat 3 would almost never be met on large grids).
+Newton stops by the rule of :mod:`macro.newton`: converged when
+``||R||_inf <= newton_tol * max(1, ||v||_inf) + 64 eps max(|v| + dt theta |J| |v|)``
+on the step's frozen-noise residual (every closure call of a step draws its
+random numbers from the closure points of the step's start), so noisy runs
+are not biased by an under-converged iterate. A closure that is noisy
+between iterations stops at the noise floor ``c dt theta max(rhs_stderr(v))``
+once a full Newton step fails to contract the residual (``c =
+noise_factor``, default :func:`macro.newton.noise_factor`; 0 switches the
+guard off); at the iteration cap an iterate within
+:data:`macro.newton.NOISE_RESOLUTION` of that floor is accepted.
+``newton_rule="noise_floor"`` restores the earlier, biased rule.
 Only the noise of ``F(v)`` counts: ``F(u, t)`` is fixed within a step. For a
 linear, time-independent closure the Jacobian is computed once and reused
 for every later step.
@@ -27,7 +32,7 @@ import scipy.sparse.linalg as spla
 
 from .._validate import check_float, check_int
 from ..law import Evaluation
-from ..newton import acceptance_threshold
+from ..newton import NOISE_RESOLUTION, check_newton_rule, converged_threshold, newton_status
 from ..newton import noise_factor as default_noise_factor
 from .base import Stepper
 
@@ -42,7 +47,8 @@ class _Theta(Stepper):
     """Theta method with modified Newton (see the module docstring).
 
     Options: ``newton_tol`` (1e-10), ``max_newton`` (8), ``contraction`` (0.5),
-    ``noise_factor`` (None: :func:`macro.newton.noise_factor` of the grid).
+    ``noise_factor`` (None: :func:`macro.newton.noise_factor` of the grid),
+    ``newton_rule`` (``"converge"``; see :data:`macro.newton.NEWTON_RULES`).
     """
 
     theta: ClassVar[float] = 1.0
@@ -50,7 +56,8 @@ class _Theta(Stepper):
 
     def __init__(self, law: Any, grid: Any, closure: Any, *,
                  newton_tol: float = 1e-10, max_newton: int = 8,
-                 contraction: float = 0.5, noise_factor: float | None = None) -> None:
+                 contraction: float = 0.5, noise_factor: float | None = None,
+                 newton_rule: str = "converge") -> None:
         super().__init__(law, grid, closure)
         cls = f"{type(self).__name__}()"
         self.newton_tol = check_float(newton_tol, "newton_tol", cls, positive=True)
@@ -58,6 +65,7 @@ class _Theta(Stepper):
         self.contraction = check_float(contraction, "contraction", cls, positive=True)
         self.noise_factor = (default_noise_factor(self.grid.n_cells) if noise_factor is None
                              else check_float(noise_factor, "noise_factor", cls, nonnegative=True))
+        self.newton_rule = check_newton_rule(newton_rule, cls)
         self._lu = None
         self._abs_j = None
         self._lu_dt: float | None = None
@@ -108,21 +116,25 @@ class _Theta(Stepper):
         else:
             ev, fresh = self._iterate_rhs(v, t1), False
         iterations, since_refresh, prev, refreshed_for_cap = 0, 0, None, False
+        full_step = False  # whether the update that produced v used a Jacobian fresh at its start
         while True:
             r = v - explicit_part - (dt * th) * ev.du_dt
             rnorm = float(np.abs(r).max())
-            tol = acceptance_threshold(
+            tol = converged_threshold(
                 tol=self.newton_tol, scale=float(np.abs(v).max()),
-                roundoff=float(np.max(np.abs(v).ravel() + dt * th * (self._abs_j @ np.abs(v).ravel()))),
-                noise=float(ev.rhs_stderr.max()), noise_factor=self.noise_factor, noise_weight=dt * th,
-                moved=iterations > 0)
-            if rnorm <= tol:
-                self._start = (t1, v.copy(), ev)
-                msg = f"Newton converged in {iterations} iteration(s), ||R||_inf={rnorm:.2e} <= {tol:.2e}"
-                return True, msg, v, {"evaluation": ev, "newton_iterations": iterations}
+                roundoff=float(np.max(np.abs(v).ravel() + dt * th * (self._abs_j @ np.abs(v).ravel()))))
+            floor = self.noise_factor * (dt * th) * float(ev.rhs_stderr.max())
             stalled = prev is not None and rnorm > self.contraction * prev
             capped = since_refresh >= self.max_newton
-            if (capped and (fresh or refreshed_for_cap)) or iterations >= 2 * self.max_newton:
+            last = (capped and (fresh or refreshed_for_cap)) or iterations >= 2 * self.max_newton
+            status = newton_status(rnorm, threshold=tol, noise_floor=floor, previous=prev, full_step=full_step,
+                                   contraction=self.contraction, rule=self.newton_rule, moved=iterations > 0,
+                                   last=last)
+            if status != "continue":
+                self._start = (t1, v.copy(), ev)
+                return True, _accepted(status, iterations, rnorm, tol, floor, self.newton_rule), v, \
+                    {"evaluation": ev, "newton_iterations": iterations}
+            if last:
                 msg = (f"Newton did not converge in {iterations} iterations: ||R||_inf={rnorm:.3e} > "
                        f"tol={tol:.3e}")
                 return False, msg, v, {"evaluation": ev, "newton_iterations": iterations}
@@ -130,9 +142,21 @@ class _Theta(Stepper):
                 refreshed_for_cap = refreshed_for_cap or capped
                 ev, fresh, since_refresh, prev = self._refresh(v, t1, dt), True, 0, None
                 continue
-            v = v + self._lu.solve(-r.ravel()).reshape(v.shape)
+            v, full_step = v + self._lu.solve(-r.ravel()).reshape(v.shape), fresh
             ev, fresh = self._iterate_rhs(v, t1), False
             prev, iterations, since_refresh = rnorm, iterations + 1, since_refresh + 1
+
+
+def _accepted(status: str, iterations: int, rnorm: float, tol: float, floor: float, rule: str) -> str:
+    """The message of an accepted Newton iterate (see :func:`macro.newton.newton_status`)."""
+    if status == "converged":
+        bound = tol + floor if rule == "noise_floor" and iterations > 0 else tol
+        return f"Newton converged in {iterations} iteration(s), ||R||_inf={rnorm:.2e} <= {bound:.2e}"
+    if status == "stagnated":
+        return (f"Newton stagnated at the closure noise floor after {iterations} iteration(s): "
+                f"||R||_inf={rnorm:.2e} <= {tol + floor:.2e} (tolerance {tol:.2e}); accepted")
+    return (f"Newton reached its iteration cap ({iterations}) short of the tolerance {tol:.2e} with "
+            f"||R||_inf={rnorm:.2e}, below {NOISE_RESOLUTION:g} of the closure noise floor {floor:.2e}; accepted")
 
 
 class ImplicitEuler(_Theta):

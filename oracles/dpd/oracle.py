@@ -74,7 +74,9 @@ DPD_PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
 class DPDShearStress:
     """Groot-Warren DPD fluid or polymer solution sheared by Lees-Edwards boundaries.
 
-    Parameters (DPD units: rc, kT, bead mass 1)
+    All quantities are in DPD units (rc, kT, bead mass 1).
+
+    Parameters
     ----------
     density : float
         Beads per unit volume rho (default 3); N = round(rho V).
@@ -116,7 +118,7 @@ class DPDShearStress:
     blocks : int
         Blocks per replica for the block-averaged standard error.
 
-    Inputs ``("shear_rate",)`` (1/time, |shear_rate| dt <= 0.04); outputs
+    Inputs ``("shear_rate",)`` (1/time, ``|shear_rate| dt <= 0.04``); outputs
     ``("shear_stress", "N1", "N2", "pressure", "temperature")``. Budget: 0
     equilibration/sampling steps mean 500/4000 (``default_budget``); replicas,
     block averaging, ``target_stderr`` (``sampling_steps`` is then the cap)
@@ -130,7 +132,7 @@ class DPDShearStress:
     docs/validation.md. DPD-VV's extra pass over the pairs scans the same
     cell stencil as the force pass, so a step costs about twice as much.
 
-    Lees-Edwards limit: |shear_rate| dt <= 0.04 (shear_rate <= 1 at dt =
+    Lees-Edwards limit: ``|shear_rate| dt <= 0.04`` (shear_rate <= 1 at dt =
     0.04). The pairwise thermostat does not remove all viscous heat, so kT
     rises with the shear rate (on top of the time-step excess above); the
     ``temperature`` output reports it. Costs per bead-step are in

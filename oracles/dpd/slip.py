@@ -62,7 +62,9 @@ CHUNKS_PER_YIELD = 10  # profile chunks between two max_wall_s checks
 class DPDWallSlip:
     """Apparent Navier slip length of a DPD fluid at a frozen-bead wall, from a Couette cell.
 
-    Parameters (DPD units: rc, kT, bead mass 1)
+    All quantities are in DPD units (rc, kT, bead mass 1).
+
+    Parameters
     ----------
     fluid : DPD
         The fluid (its ``box`` is ignored).
@@ -85,7 +87,7 @@ class DPDWallSlip:
         Blocks per replica for the standard errors.
 
     Inputs ``("shear_rate",)``: the nominal shear rate U / H (1/tau), U the
-    relative wall speed, |U| dt <= 0.5 rc. Outputs ``("slip_length",
+    relative wall speed, ``|U| dt <= 0.5 rc``. Outputs ``("slip_length",
     "bulk_shear_rate", "shear_stress", "temperature")``. Budget: 0
     equilibration / sampling steps mean 2500 / 10000 (``default_budget``);
     replicas, block averaging and ``max_wall_s`` as in :mod:`oracles._sampling`

@@ -125,7 +125,7 @@ class LJStress:
     ``chunk_steps``) as in :mod:`oracles._sampling`.
     ``deformation="shear"``: inputs ``("shear_strain", "temperature")``; the
     reference lattice is mapped by the simple shear F = I + gamma e_x e_y
-    (a triclinic periodic cell, tilt xy = gamma L; |gamma| <= 1), and
+    (a triclinic periodic cell, tilt xy = gamma L; ``|gamma| <= 1``), and
     ``stress_xy`` is the shear stress (for a cubic crystal at T = 0,
     d sigma_xy / d gamma = C44). Velocities are thermal about zero mean flow
     (a static homogeneous deformation, not a streaming shear flow).
