@@ -57,18 +57,18 @@ def _data(uq: str, coupler: str = 'scheduler = "sync"', out: str = "out.nc") -> 
     return tomllib.loads(BASE.format(uq=uq, coupler=coupler, out=out))
 
 
-def _cli(tmp_path, text: str) -> subprocess.CompletedProcess:
+def _cli(tmp_path, text: str, *extra: str) -> subprocess.CompletedProcess:
     cfg = tmp_path / "uq.toml"
     cfg.write_text(text)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "hmm", "run", str(cfg), "--no-progress", "--workers", "2"],
+    return subprocess.run([sys.executable, "-m", "hmm", "run", str(cfg), "--no-progress", *extra],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
 
 
 def test_ensemble_end_to_end_on_a_real_cluster(tmp_path):
     out = tmp_path / "ens.nc"
     uq = 'method = "ensemble"\nn = 6\nseed = 3\ngoal = "flow_rate"\nconfidence = 0.9'
-    proc = _cli(tmp_path, BASE.format(uq=uq, coupler="seed = 0", out=out.as_posix()))
+    proc = _cli(tmp_path, BASE.format(uq=uq, coupler="seed = 0", out=out.as_posix()), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert "ensemble uq, 6 run(s); goal flow_rate" in proc.stdout and "LocalCluster" in proc.stdout
     ds = xr.load_dataset(out)
@@ -208,3 +208,10 @@ def test_layered_qmc_study_with_nested_parameters_runs_in_process():
     # Q is proportional to 1 / A* = a0 (the harmonic mean across layers): the noisy goal rises with a0
     assert stats.spearmanr(a0, ds["goal"].values).statistic > 0.9
     assert "qmc uq, 8 design points x 1 run(s)" in summary and ds.attrs["micro_runs"] > 0
+
+
+def test_uq_study_is_not_checkpointed():
+    data = _data('method = "ensemble"\nn = 4')
+    data["output"]["checkpoint"] = "ck.nc"
+    with pytest.raises(ConfigError, match=r"output.checkpoint: a \[uq\] study is not checkpointed"):
+        parse_config(data)
