@@ -92,7 +92,7 @@ class Integral(LinearGoal):
         return np.full(da.shape, volume)
 
     def units(self, ds: Any) -> str:
-        unit, length = str(ds[self.field].attrs.get("units", "1")), None
+        unit = str(ds[self.field].attrs.get("units", "1"))
         dims = self._field(ds).dims
         length = str(ds[dims[0]].attrs.get("units", "1"))
         if length == "1":

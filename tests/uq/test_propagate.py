@@ -166,3 +166,18 @@ def test_concurrent_members_on_a_real_cluster_give_the_sequential_bits():
     np.testing.assert_array_equal(together.mean("u").values, alone.mean("u").values)
     assert ledger.fresh_runs == int(together.dataset["member_micro_runs"].sum()) > 0
     assert len(set(together.dataset["goal"].values.tolist())) == 6  # independent members
+
+
+def test_progress_bar_over_members(capsys):
+    with Coupler(NoisyQuadratic(slope=(0.0, K), noise=NOISE), "sync", seed=0) as coupler:
+        propagate(_solver(coupler), "ensemble", n=3, progress=True)
+    err = capsys.readouterr().err
+    assert "UQ members" in err and "3/3" in err
+
+
+def test_flow_rate_units_carry_the_length():
+    import xarray as xr
+
+    ds = xr.Dataset({"u": ("x", np.ones(4), {"units": "m/s"})}, coords={"x": ("x", np.arange(4.0) + 0.5, {"units": "m"})})
+    assert goals.flow_rate().units(ds) == "m/s m" and goals.flow_rate()(ds) == pytest.approx(4.0)
+    assert goals.regional_mean([0.0], [1.0]).units(ds) == "m/s"
