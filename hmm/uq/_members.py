@@ -116,6 +116,14 @@ def run_members(solver: Any, members: Sequence[Mapping[str, Any]], job: Callable
     return out
 
 
+def check_member_kwargs(run_kwargs: Mapping[str, Any], func: str) -> dict[str, Any]:
+    """The solve's keyword arguments for many members: a checkpoint file would be shared by all of them."""
+    kwargs = dict(run_kwargs or {})
+    if kwargs.get("checkpoint") is not None:
+        raise ValueError(f"{func}: `run_kwargs` must not name a checkpoint: every member would write the same file")
+    return kwargs
+
+
 def check_mode(mode: str, func: str) -> str:
     if mode not in MODES:
         raise ValueError(f"{func}: unknown mode {mode!r}; valid modes are {list(MODES)}")

@@ -37,7 +37,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._members import check_mode, goal_value, member_seeds, run_member, run_members, wants_covariance
+from ._members import (check_member_kwargs, check_mode, goal_value, member_seeds, run_member, run_members,
+                       wants_covariance)
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 from .parameters import DESIGNS, ParameterDesign, check_parameters, describe, to_values, unit_design
 from .propagate import check_confidence, check_n, propagate
@@ -207,6 +208,7 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
     if goal is None:
         raise ValueError(f"{func}: `goal` is required (a callable or a named goal)")
     m = check_n(n_aleatoric, f"{func} (n_aleatoric)", 1)
+    run_kwargs = check_member_kwargs(run_kwargs, func)
     shared = shared_options(surrogate)
     if shared is not None and (mode != "steady" or m != 1):
         raise ValueError(f"{func}: `surrogate` (a shared micro surrogate) needs mode='steady' and n_aleatoric=1")
@@ -223,7 +225,6 @@ def epistemic(solver: Any, parameters: Mapping[str, Any], *, n: int, goal: Any, 
     points = ParameterDesign(coupler.oracle, dists, unit, to_values(unit, dists), method, seed)
     oracles = points.oracles()  # every design point's oracle is validated before any run starts
     seeds = np.asarray(member_seeds(seed, points.n), dtype=np.uint64)
-    run_kwargs = dict(run_kwargs or {})
     if shared is not None:
         q, runs, seconds, unit_text, _ = run_shared(solver, oracles, points.values, seeds, goal, shared,
                                                     run_kwargs, progress)

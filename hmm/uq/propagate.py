@@ -30,7 +30,8 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import stats
 
-from ._members import check_mode, goal_value, member_seeds, run_member, run_members, wants_covariance
+from ._members import (check_member_kwargs, check_mode, goal_value, member_seeds, run_member, run_members,
+                       wants_covariance)
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 
 METHODS = ("linear", "ensemble")
@@ -210,6 +211,7 @@ def propagate(solver: Any, method: str = "ensemble", *, n: int = 16, goal: Any =
     if method == "linear":
         return _linear(solver, goal, mode, run_kwargs, level)
     n = check_n(n, func, 2)
+    run_kwargs = check_member_kwargs(run_kwargs, func)
     return _ensemble(solver, n, goal, seed, mode, run_kwargs, level, progress, keep_members, linear_check,
                      concurrency)
 

@@ -145,6 +145,8 @@ def test_goals_are_linear_functionals():
     ({"method": "linear", "goal": "maximum"}, ValueError, "unknown goal 'maximum'"),
     ({"method": "linear", "goal": 3}, TypeError, "goal must be"),
     ({"method": "ensemble", "mode": "transient", "n": 2}, ValueError, "`t_end` and `dt`"),
+    ({"method": "ensemble", "mode": "transient", "n": 2, "run_kwargs": {"t_end": 1.0, "dt": 0.5, "checkpoint": "c.nc"}},
+     ValueError, "must not name a checkpoint"),
 ])
 def test_bad_input_is_refused_before_any_micro_run(kwargs, error, match):
     with Coupler(NoisyQuadratic(slope=(0.0, K), noise=NOISE), "sync", seed=0) as coupler:
