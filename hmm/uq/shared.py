@@ -59,6 +59,16 @@ class SharedSurrogateOptions:
         is trusted; default ``2 (d + 1)`` for ``d`` parameters. A surrogate
         that has seen one parameter value cannot know how the answer varies
         with the parameters, and its predictive spread there is meaningless.
+    max_observations : int
+        The surrogate stops learning at this many observations (a GP's fit
+        grows as the cube of its data).
+
+    Notes
+    -----
+    ``tol`` must lie above the spread the surrogate can reach: near a point
+    where it pools ``k`` micro answers of stderr ``s`` its predictive spread
+    is about ``s / sqrt(k)``. A design point whose spread stops falling (by
+    less than a tenth in a round) is solved plainly instead.
     """
 
     tol: float
@@ -66,12 +76,17 @@ class SharedSurrogateOptions:
     max_rounds: int = 8
     refit_every: int = 32
     warmup: int | None = None
+    max_observations: int = 2000
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.tol) and self.tol > 0):
             raise ValueError(f"shared surrogate: `tol` must be a finite number > 0, got {self.tol!r}")
         if isinstance(self.max_rounds, bool) or not isinstance(self.max_rounds, int) or self.max_rounds < 1:
             raise ValueError(f"shared surrogate: `max_rounds` must be an int >= 1, got {self.max_rounds!r}")
+
+
+STAGNATION = 0.9
+"""A surrogate round must bring the largest predictive spread below this fraction of the previous one."""
 
 
 def shared_options(spec: Any) -> SharedSurrogateOptions | None:
@@ -114,15 +129,16 @@ class _SurrogateMean:
 
 
 class _Telling:
-    """A closure passing queries to the micro model and telling the surrogate every fresh answer."""
+    """A closure passing queries to the micro model and telling the surrogate every fresh answer
+    (while it holds fewer than ``limit`` observations)."""
 
-    def __init__(self, closure: Any, surrogate: Any, columns: _Columns) -> None:
-        self.closure, self.surrogate, self.columns = closure, surrogate, columns
+    def __init__(self, closure: Any, surrogate: Any, columns: _Columns, limit: int) -> None:
+        self.closure, self.surrogate, self.columns, self.limit = closure, surrogate, columns, limit
 
     def __call__(self, points: np.ndarray, *, seed_rows: Any = None):
         res = self.closure(points, seed_rows=seed_rows)
         fresh = np.asarray(res.fresh, dtype=bool)
-        if fresh.any():
+        if fresh.any() and len(self.surrogate) < self.limit:
             mean = np.asarray(res.mean, dtype=float).reshape(len(points), -1)
             err = np.asarray(res.stderr, dtype=float).reshape(mean.shape)
             self.surrogate.tell(self.columns.augment(np.asarray(points)[fresh]), mean[fresh], err[fresh])
@@ -164,11 +180,11 @@ def run_shared(solver: Any, oracles: list, values: np.ndarray, seeds: np.ndarray
     for i in tqdm(range(n), disable=not progress, desc="UQ design (shared surrogate)", unit="point"):
         member = member_solver(solver, oracle=oracles[i], seed=int(seeds[i]))
         columns = _Columns(n_law, grads, values[i])
-        telling = _Telling(member.coupler_closure, surrogate, columns)
+        telling = _Telling(member.coupler_closure, surrogate, columns, options.max_observations)
         ds = None
         if i >= warmup:
             member.closure = _SurrogateMean(surrogate, columns)
-            u0 = u_prev
+            u0, previous = u_prev, np.inf
             for r in range(options.max_rounds):
                 rounds[i] = r + 1
                 ds = member.solve_steady(u0, stderr=False, **run_kwargs)
@@ -178,8 +194,12 @@ def run_shared(solver: Any, oracles: list, values: np.ndarray, seeds: np.ndarray
                 far = np.any(std > options.tol, axis=1)
                 if not far.any():
                     break
-                telling(points[far])
+                worst = float(std.max())
                 ds = None
+                if worst > STAGNATION * previous or len(surrogate) >= options.max_observations:
+                    break  # the spread no longer falls (a noise floor above tol) or the surrogate is full
+                previous = worst
+                telling(points[far])
         if ds is None:  # no surrogate yet, or it did not settle: a plain HMM solve that teaches it
             member.closure = telling
             ds = member.solve_steady(u_prev, stderr=False, **run_kwargs)
