@@ -43,6 +43,7 @@ suppress_warnings = ["myst.header"]
 
 PACKAGES = {
     "hmm": "The Coupler, the HMM driver, couplings, the equation-free toolkit, config and results.",
+    "hmm.uq": "Uncertainty across scales: linear and ensemble propagation, parameter designs, Sobol' indices.",
     "macro": "Grids, conservation laws, steppers, Newton, closures (no Dask, no oracles).",
     "oracles": "Micro models behind the Oracle protocol, and their registry.",
     "adaptivity": "Error indicators, surrogates and ask/tell learners (they propose, never run).",

@@ -18,6 +18,9 @@ AdaptiveSteadySolver
     of :class:`adaptivity.GoalLearner`).
 ReuseClosure
     Per-query surrogate reuse of micro answers (``HMMSolver(closure_wrapper=...)``).
+uq
+    Uncertainty quantification: linear and ensemble propagation of micro
+    noise, uncertain oracle parameters, Sobol' indices (:mod:`hmm.uq`).
 HMMError, ConfigError, BudgetError, QueryError, SchedulerError, OracleError, OracleSetupError, OracleRunError, CheckpointError
     The exception tree (see :mod:`hmm.contract`).
 """
@@ -46,6 +49,10 @@ __all__ = ["Budget", "Estimate", "EstimateArrays", "EstimateBatch", "EstimateCac
 
 
 def __getattr__(name):
+    if name == "uq":  # the subpackage, loaded on first use
+        from importlib import import_module
+
+        return import_module(".uq", __name__)
     if name in _LAZY:
         from importlib import import_module
 

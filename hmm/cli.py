@@ -84,6 +84,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                     timeout_s=args.timeout, **_fault_options(cfg)) as coupler:
         solver = HMMSolver(law, grid, coupler, budget=budget, stepper=cfg.run.stepper,
                            rename=cfg.macro.rename or None)
+        if cfg.uq is not None:
+            if checkpoint is not None:
+                from .errors import ConfigError
+
+                raise ConfigError("--checkpoint/--resume: a [uq] study is not checkpointed")
+            return _run_uq(cfg, args, solver, coupler, out, start)
         if cfg.run.mode == "steady":
             ds = solver.solve_steady()
         else:
@@ -112,6 +118,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{cfg.title}: {grid.dim}D {shape} grid, {when}; max|u|={np.max(np.abs(final)):.6g} "
           f"({noise}); {int(ds.attrs['micro_runs'])} micro runs, "
           f"{float(ds.attrs['micro_seconds']):.3g} micro-s on {cluster}; wall {wall:.3g} s; wrote {path}")
+    return 0
+
+
+def _run_uq(cfg, args, solver, coupler, out, start) -> int:
+    """The ``[uq]`` branch of ``hmm run``: the study instead of a single run (:func:`hmm.uq.run_study`)."""
+    from .results import write_netcdf
+    from .uq.study import run_study
+
+    ds, summary = run_study(cfg, solver, progress=not args.no_progress)
+    cluster = coupler.describe()
+    coupler.save_cache()
+    ds.attrs["title"] = cfg.title
+    ds.attrs["config"] = str(args.config)
+    path = write_netcdf(ds, out)
+    print(f"{cfg.title}: {summary}; {int(ds.attrs['micro_runs'])} micro runs, "
+          f"{float(ds.attrs['micro_seconds']):.3g} micro-s on {cluster}; wall {time.perf_counter() - start:.3g} s; "
+          f"wrote {path}")
     return 0
 
 

@@ -290,6 +290,121 @@ class OutputConfig(_Strict):
         return v
 
 
+# -- uq ----------------------------------------------------------------------------------------
+UQ_DEFAULT_N = {"ensemble": 16, "sobol": 64, "qmc": 64}
+"""``uq.n`` when it is left out, by ``uq.method``."""
+
+
+class UQConfig(_Strict):
+    """``[uq]``: the uncertainty study run instead of a single run (:mod:`hmm.uq`)."""
+
+    method: Literal["linear", "ensemble", "sobol", "qmc"] = "linear"
+    """``"linear"``: one run with the micro noise propagated by linearisation; ``"ensemble"``: ``n``
+    runs with independent micro seeds; ``"sobol"``: Sobol' indices of ``goal`` over
+    ``[uq.parameters]`` (Saltelli design, ``n (d + 2)`` runs, SALib); ``"qmc"``: a quasi-Monte Carlo
+    design of ``n`` points over ``[uq.parameters]`` (variance split only)."""
+    n: Annotated[int, Field(ge=1)] | None = None
+    """Ensemble members (>= 2), Saltelli base sample (a power of two >= 8) or design points (>= 2);
+    default 16 (ensemble) or 64."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    """Seed of the members' micro seeds (``SeedSequence(seed).spawn``) and of the design."""
+    goal: Union[str, dict[str, Any], None] = None
+    """A named goal (``"flow_rate"``) or a table ``{ kind = "point_value", point = [0.5] }`` /
+    ``{ kind = "regional_mean", lower = [..], upper = [..] }``; required by sobol and qmc."""
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    """Level of the two-sided confidence bounds (``u_lower``/``u_upper``) and of the Sobol' intervals."""
+    n_aleatoric: Annotated[int, Field(ge=1)] = 1
+    """Runs per design point of sobol/qmc (1: the goal's linear stderr gives the aleatoric part)."""
+    design: Literal["sobol", "halton", "lhs", "random"] = "sobol"
+    """The design of ``method = "qmc"`` (scrambled and seeded)."""
+    num_resamples: Annotated[int, Field(ge=10)] = 200
+    """Bootstrap resamples of the Sobol' intervals."""
+    parameters: dict[str, dict[str, Any]] = {}
+    """Uncertain oracle fields, each a scipy.stats distribution table: ``epsilon = { dist = "norm",
+    loc = 1.0, scale = 0.05 }``, ``{ dist = "uniform", low = 0.9, high = 1.1 }``, ``{ dist =
+    "lognorm", s = 0.1, scale = 1.0 }``."""
+
+    surrogate: dict[str, Any] | None = None
+    """Semi-intrusive sobol/qmc of a steady run: one micro surrogate over (macro state, parameters)
+    serves every design point, ``{ tol = 1e-3, linear_in_gradient = true }`` (fields of
+    :class:`hmm.uq.SharedSurrogateOptions`: ``tol``, ``linear_in_gradient``, ``max_rounds``,
+    ``refit_every``, ``warmup``); unset: every design point runs its own micro model."""
+
+    @field_validator("surrogate")
+    @classmethod
+    def _surrogate(cls, v):
+        from .uq.shared import shared_options
+
+        shared_options(v)  # ValueError naming the bad setting
+        return v
+
+    @field_validator("goal")
+    @classmethod
+    def _goal(cls, v):
+        from .uq.goals import make_goal
+
+        make_goal(v)  # ValueError naming the goal
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, v):
+        from .uq.parameters import make_distribution
+
+        for name, spec in v.items():
+            make_distribution(spec, f"uq.parameters.{name}")
+        return v
+
+    @model_validator(mode="after")
+    def _study(self):
+        from .uq.sobol import MIN_BASE_SAMPLES
+
+        epistemic = self.method in ("sobol", "qmc")
+        if epistemic and not self.parameters:
+            raise ValueError(f"uq.method = {self.method!r} needs [uq.parameters]")
+        if not epistemic and self.parameters:
+            raise ValueError(f"[uq.parameters] are used by uq.method 'sobol' or 'qmc', not {self.method!r}")
+        if epistemic and self.goal is None:
+            raise ValueError(f"uq.method = {self.method!r} needs uq.goal")
+        if self.surrogate is not None and (not epistemic or self.n_aleatoric != 1):
+            raise ValueError("uq.surrogate needs uq.method 'sobol' or 'qmc' with uq.n_aleatoric = 1")
+        n = self.n_points
+        if self.method in ("ensemble", "qmc") and n < 2:
+            raise ValueError(f"uq.n must be >= 2 for uq.method = {self.method!r}, got {n}")
+        if self.method == "sobol" and (n < MIN_BASE_SAMPLES or n & (n - 1)):
+            raise ValueError(f"uq.n (the Saltelli base sample) must be a power of two >= {MIN_BASE_SAMPLES}, "
+                             f"got {n}")
+        return self
+
+    @property
+    def n_points(self) -> int:
+        """``n``, or its default for the method."""
+        return self.n if self.n is not None else UQ_DEFAULT_N.get(self.method, 1)
+
+
+def check_uq_parameters(cfg: "RunConfig") -> None:
+    """Every ``[uq.parameters]`` name must be a parameter of the configured oracle: a field of its
+    dataclass, or a dotted field of a nested one (``coefficient.a0``); ConfigError naming the key."""
+    if cfg.uq is None:
+        return
+    if cfg.output.checkpoint is not None:
+        raise ConfigError("invalid run configuration: output.checkpoint: a [uq] study is not checkpointed "
+                          "(remove output.checkpoint or the [uq] section)")
+    if cfg.uq.surrogate is not None and cfg.run.mode != "steady":
+        raise ConfigError("invalid run configuration: uq.surrogate: a shared micro surrogate needs run.mode = "
+                          f"'steady', got {cfg.run.mode!r}")
+    if not cfg.uq.parameters:
+        return
+    from .uq.parameters import parameter_names
+
+    oracle = cfg.build_oracle()
+    names = parameter_names(oracle)
+    for key in cfg.uq.parameters:
+        if key not in names:
+            raise ConfigError(f"invalid run configuration: uq.parameters.{key}: not a parameter of "
+                              f"{type(oracle).__name__} (its parameters: {', '.join(names)})")
+
+
 class RunConfig(_Strict):
     title: str = "hmm run"
     """Name of the run (printed in the summary, stored in the results)."""
@@ -308,6 +423,8 @@ class RunConfig(_Strict):
     cluster: ClusterConfig | None = None
     """Where the micro runs go: an existing scheduler, the embedded cluster with its sizes, or
     SLURM/PBS jobs (:mod:`hmm.cluster`). Unset: ``[coupler] scheduler``, else the embedded cluster."""
+    uq: UQConfig | None = None
+    """An uncertainty study (``[uq]``) instead of a single run; unset: a single run."""
 
     @model_validator(mode="after")
     def _one_cluster(self):
@@ -364,6 +481,7 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> RunConfig:
         raise ConfigError(_format(err, source)) from None
     try:
         cfg.build_oracle()  # every oracle parameter checked before anything starts
+        check_uq_parameters(cfg)
     except ConfigError as err:
         raise ConfigError(str(err).replace("invalid run configuration:",
                                            f"invalid run configuration {source}:", 1)) from None

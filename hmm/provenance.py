@@ -20,8 +20,10 @@ import numpy as np
 PACKAGE = "hmm-ef"
 
 
+@functools.lru_cache(maxsize=1)
 def package_version() -> str:
-    """Installed version of this distribution (``"unknown"`` when run from a source tree)."""
+    """Installed version of this distribution (``"unknown"`` when run from a source tree); looked up once
+    per process (the metadata lookup costs about a millisecond, and every Coupler batch records it)."""
     try:
         return metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:

@@ -61,7 +61,7 @@ def test_getting_started_reads_the_file_the_first_command_writes(tmp_path, monke
     assert int(ds["micro_runs"].sum()) > 0
 
 
-@pytest.mark.parametrize("package", ["hmm", "macro", "oracles", "adaptivity"])
+@pytest.mark.parametrize("package", ["hmm", "hmm.uq", "macro", "oracles", "adaptivity"])
 def test_every_public_name_has_a_docstring(package):
     module = importlib.import_module(package)
     missing = []
