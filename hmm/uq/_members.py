@@ -131,21 +131,23 @@ def check_mode(mode: str, func: str) -> str:
 
 
 def run_member(solver: Any, mode: str, run_kwargs: Mapping[str, Any], *, linear: bool,
-               covariance: bool = False) -> Any:
-    """One whole run of ``solver``: ``solve_steady`` (with the linear stderr if ``linear``) or ``run``."""
+               covariance: bool = False, goal: Any = None) -> Any:
+    """One whole run of ``solver``: ``solve_steady`` or ``run``, with the linear stderr if ``linear``
+    (and, for a :class:`~hmm.uq.goals.LinearGoal`, its stderr by the solver's adjoint, ``goal_uq_stderr``)."""
+    from .goals import LinearGoal
+
     kwargs = dict(run_kwargs)
+    if linear and isinstance(goal, LinearGoal):
+        kwargs.setdefault("goals", {ADJOINT_GOAL: goal.goal})
     if mode == "steady":
         return solver.solve_steady(stderr=linear, covariance=covariance and linear, **kwargs)
     if "t_end" not in kwargs or "dt" not in kwargs:
         raise ValueError("transient runs need `run_kwargs` with `t_end` and `dt` (HMMSolver.run)")
-    return solver.run(kwargs.pop("t_end"), **kwargs)
+    return solver.run(kwargs.pop("t_end"), stderr=linear, covariance=covariance and linear, **kwargs)
 
 
-def wants_covariance(goal: Any, solver: Any, limit: int = 4096) -> bool:
-    """Ask a steady solve for the state covariance when a linear goal needs it (small grids only)."""
-    from .goals import LinearGoal
-
-    return isinstance(goal, LinearGoal) and solver.grid.n_cells * len(solver.fields) <= limit
+ADJOINT_GOAL = "uq"
+"""Name under which a member's linear goal is handed to the solver (``goal_uq``, ``goal_uq_stderr``)."""
 
 
 def goal_value(goal: Any, ds: Any) -> float:

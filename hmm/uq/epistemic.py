@@ -37,8 +37,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._members import (check_member_kwargs, check_mode, goal_value, member_seeds, run_member, run_members,
-                       wants_covariance)
+from ._members import (check_member_kwargs, check_mode, goal_value, member_seeds, run_member, run_members)
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 from .parameters import DESIGNS, ParameterDesign, check_parameters, describe, to_values, unit_design
 from .propagate import check_confidence, check_n, propagate
@@ -244,8 +243,7 @@ def _independent(solver, oracles, seeds, goal, m, mode, run_kwargs, level, concu
 
     def job(member):
         if m == 1:
-            ds = run_member(member, mode, run_kwargs, linear=mode == "steady",
-                            covariance=mode == "steady" and wants_covariance(goal, member))
+            ds = run_member(member, mode, run_kwargs, linear=True, goal=goal)
             return goal_value(goal, ds), linear_goal_stderr(goal, ds) ** 2, goal_units(goal, ds)
         res = propagate(member, "ensemble", n=m, goal=goal, seed=int(member.coupler.seed), mode=mode,
                         run_kwargs=run_kwargs, confidence=level, concurrency=1)

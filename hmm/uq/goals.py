@@ -1,7 +1,9 @@
 r"""Goal quantities: scalars computed from an HMM results Dataset.
 
-A goal is any callable ``goal(ds) -> float``. The helpers here are *linear
-functionals* of one field of the macro state at the last record,
+A goal is any callable ``goal(ds) -> float``. The named goals here are the
+linear functionals of :mod:`macro.goals` (``macro.FlowRate``,
+``macro.RegionMean``, ``macro.PointValue``: one definition in the framework)
+read off a results Dataset at its last record,
 
 .. math::
 
@@ -9,22 +11,21 @@ functionals* of one field of the macro state at the last record,
 
 and say so through :meth:`LinearGoal.weights`, so the linear method can
 carry the state covariance into the goal, :math:`\operatorname{Var} Q =
-w^\mathsf{T} C\, w`. The weights are built from the Dataset's cell-centre
+w^\mathsf{T} C\, w`. The grid is rebuilt from the Dataset's cell-centre
 coordinates (uniform grids, at least two cells per axis):
 
-* :class:`Integral` (``"flow_rate"``): :math:`\int_\Omega u\,dV`, the
+* :func:`flow_rate` (``"flow_rate"``): :math:`\int_\Omega u\,dV`, the
   volumetric flow rate per unit depth of a channel velocity (units of the
   field times length\ :sup:`dim`);
-* :class:`RegionalMean`: the mean of the field over the cells whose centres
+* :func:`regional_mean`: the mean of the field over the cells whose centres
   lie in a box (units of the field);
-* :class:`PointValue`: the field in the cell containing a point (units of
-  the field).
+* :func:`point_value`: the field at a point, (bi)linear between cell
+  centres (units of the field).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,134 +38,90 @@ def last_record(ds: Any) -> Any:
     return ds.isel(time=-1) if "time" in ds.dims else ds
 
 
-def _spacing(coord: np.ndarray, name: str) -> float:
-    if coord.size < 2:
-        raise ValueError(f"goal: axis {name!r} needs at least two cells to know the cell width")
-    return float(coord[1] - coord[0])
+def grid_of(ds: Any, field: str = "u") -> Any:
+    """The uniform :class:`macro.Grid1D` / :class:`macro.Grid2D` whose cell centres are the
+    coordinates of ``field`` in ``ds`` (ValueError for fewer than two cells on an axis)."""
+    from macro import Grid1D, Grid2D
+
+    dims = last_record(ds)[field].dims
+    extents, cells = [], []
+    for d in dims:
+        c = np.asarray(ds[d].values, dtype=float)
+        if c.size < 2:
+            raise ValueError(f"goal: axis {d!r} needs at least two cells to know the cell width")
+        h = float(c[1] - c[0])
+        extents.append((float(c[0] - h / 2), float(c[-1] + h / 2)))
+        cells.append(int(c.size))
+    if len(dims) == 1:
+        return Grid1D(cells[0], extents[0])
+    return Grid2D(tuple(cells), tuple(extents))
 
 
-@dataclass(frozen=True)
 class LinearGoal:
-    """Base of the linear goals: ``Q = sum(weights * field)`` at the last record.
+    """A :mod:`macro.goals` functional evaluated on a results Dataset at its last record.
 
     Parameters
     ----------
-    field : str
-        Field of the macro law (``"u"``).
+    goal : macro.goals.Goal
+        ``macro.FlowRate()``, ``macro.RegionMean(box)``, ``macro.PointValue(x)``
+        or any object with ``field``, ``weights(grid)`` and ``units(grid,
+        field_unit, length_unit)``.
+    name : str
+        Name used in results (``goal`` attributes).
     """
 
-    field: str = "u"
+    def __init__(self, goal: Any, name: str) -> None:
+        self.goal = goal
+        self.name = name
+        self.field = getattr(goal, "field", None) or "u"
 
-    name = "linear_goal"
-
-    def weights(self, ds: Any) -> np.ndarray:
-        """Weights ``w`` of the field's cells (the field's shape without ``time``)."""
-        raise NotImplementedError
-
-    def units(self, ds: Any) -> str:
-        """Unit string of the goal value."""
-        return str(ds[self.field].attrs.get("units", "1"))
+    def __repr__(self) -> str:
+        return f"LinearGoal({self.goal!r})"
 
     def _field(self, ds: Any):
         if self.field not in ds:
-            raise ValueError(f"{type(self).__name__}: the results have no field {self.field!r} "
+            raise ValueError(f"{self.name}: the results have no field {self.field!r} "
                              f"(data variables: {sorted(ds.data_vars)})")
         return last_record(ds)[self.field]
 
-    def __call__(self, ds: Any) -> float:
-        values = self._field(ds).values
-        return float(np.sum(self.weights(ds) * values))
-
-
-@dataclass(frozen=True)
-class Integral(LinearGoal):
-    """``Q = integral of the field over the domain``: the cell sum times the cell volume.
-
-    For a channel velocity ``u(y)`` this is the flow rate per unit depth
-    (units of ``u`` times length).
-    """
-
-    name = "flow_rate"
-
     def weights(self, ds: Any) -> np.ndarray:
-        da = self._field(ds)
-        volume = math.prod(_spacing(np.asarray(ds[d].values), d) for d in da.dims)
-        return np.full(da.shape, volume)
+        """Weights ``w`` of the field's cells (the field's shape without ``time``)."""
+        self._field(ds)
+        return np.asarray(self.goal.weights(grid_of(ds, self.field)), dtype=float)
 
     def units(self, ds: Any) -> str:
-        unit = str(ds[self.field].attrs.get("units", "1"))
-        dims = self._field(ds).dims
-        length = str(ds[dims[0]].attrs.get("units", "1"))
-        if length == "1":
-            return unit
-        power = "" if len(dims) == 1 else f"^{len(dims)}"
-        return f"{unit} {length}{power}" if unit != "1" else f"{length}{power}"
-
-
-@dataclass(frozen=True)
-class RegionalMean(LinearGoal):
-    """Mean of the field over the cells whose centres lie in ``[lower, upper]`` (per axis).
-
-    Parameters
-    ----------
-    lower, upper : sequence of float
-        Corners of the box, one entry per axis (length units).
-    """
-
-    lower: Sequence[float] = ()
-    upper: Sequence[float] = ()
-
-    name = "regional_mean"
-
-    def weights(self, ds: Any) -> np.ndarray:
+        """Unit string of the goal value."""
         da = self._field(ds)
-        if len(self.lower) != da.ndim or len(self.upper) != da.ndim:
-            raise ValueError(f"RegionalMean: `lower` and `upper` need {da.ndim} entries (one per axis "
-                             f"{da.dims}), got {list(self.lower)} and {list(self.upper)}")
-        inside = np.ones(da.shape, dtype=bool)
-        for k, d in enumerate(da.dims):
-            c = np.asarray(ds[d].values)
-            sel = (c >= self.lower[k]) & (c <= self.upper[k])
-            inside &= sel.reshape([-1 if j == k else 1 for j in range(da.ndim)])
-        if not inside.any():
-            raise ValueError(f"RegionalMean: no cell centre lies in the box {list(self.lower)} .. "
-                             f"{list(self.upper)}")
-        return inside / inside.sum()
+        length = str(ds[da.dims[0]].attrs.get("units", "1"))
+        return str(self.goal.units(grid_of(ds, self.field), str(ds[self.field].attrs.get("units", "1")), length))
+
+    def __call__(self, ds: Any) -> float:
+        return float(np.sum(self.weights(ds) * self._field(ds).values))
 
 
-@dataclass(frozen=True)
-class PointValue(LinearGoal):
-    """The field in the cell nearest to ``point`` (one coordinate per axis, length units)."""
+def flow_rate(field: str = "u") -> LinearGoal:
+    """The integral of ``field`` over the domain (a channel's flow rate per unit depth): ``macro.FlowRate``."""
+    from macro.goals import FlowRate
 
-    point: Sequence[float] = ()
-
-    name = "point_value"
-
-    def weights(self, ds: Any) -> np.ndarray:
-        da = self._field(ds)
-        if len(self.point) != da.ndim:
-            raise ValueError(f"PointValue: `point` needs {da.ndim} coordinates (axes {da.dims}), "
-                             f"got {list(self.point)}")
-        index = tuple(int(np.argmin(np.abs(np.asarray(ds[d].values) - p))) for d, p in zip(da.dims, self.point))
-        w = np.zeros(da.shape)
-        w[index] = 1.0
-        return w
+    return LinearGoal(FlowRate(field), "flow_rate")
 
 
-def flow_rate(field: str = "u") -> Integral:
-    """The integral of ``field`` over the domain (a channel's flow rate per unit depth)."""
-    return Integral(field)
+def regional_mean(lower: Sequence[float], upper: Sequence[float], field: str = "u") -> LinearGoal:
+    """The mean of ``field`` over the cells whose centres lie in the box ``[lower, upper]``: ``macro.RegionMean``."""
+    from macro.goals import RegionMean
+
+    lower, upper = np.atleast_1d(np.asarray(lower, dtype=float)), np.atleast_1d(np.asarray(upper, dtype=float))
+    if lower.shape != upper.shape:
+        raise ValueError(f"regional_mean(): `lower` and `upper` need one entry per axis each, got "
+                         f"{lower.tolist()} and {upper.tolist()}")
+    return LinearGoal(RegionMean(np.column_stack([lower, upper]), field), "regional_mean")
 
 
-def regional_mean(lower: Sequence[float], upper: Sequence[float], field: str = "u") -> RegionalMean:
-    """The mean of ``field`` over the cells whose centres lie in the box ``[lower, upper]``."""
-    return RegionalMean(field, tuple(float(v) for v in lower), tuple(float(v) for v in upper))
+def point_value(point: Sequence[float] | float, field: str = "u") -> LinearGoal:
+    """``field`` at ``point``, (bi)linear between cell centres: ``macro.PointValue``."""
+    from macro.goals import PointValue
 
-
-def point_value(point: Sequence[float] | float, field: str = "u") -> PointValue:
-    """``field`` in the cell nearest to ``point``."""
-    pt = (float(point),) if np.ndim(point) == 0 else tuple(float(v) for v in point)
-    return PointValue(field, pt)
+    return LinearGoal(PointValue(point, field), "point_value")
 
 
 GOALS: dict[str, Callable[..., LinearGoal]] = {
@@ -211,11 +168,13 @@ def goal_units(goal: Any, ds: Any) -> str:
 
 
 def linear_goal_stderr(goal: Any, ds: Any) -> float:
-    """Standard error of a linear goal from the state covariance ``{field}_covariance`` of ``ds``
-    (``sqrt(w^T C w)``), or from ``{field}_stderr`` for a single-cell weight; NaN when neither is there
-    or the goal is not linear."""
+    """Standard error of a linear goal: the solver's adjoint value ``goal_uq_stderr`` when the run
+    carries it, else from the state covariance ``{field}_covariance`` of ``ds`` (``sqrt(w^T C w)``), or
+    from ``{field}_stderr`` for a single-cell weight; NaN when none is there or the goal is not linear."""
     if not isinstance(goal, LinearGoal):
         return math.nan
+    if "goal_uq_stderr" in ds:  # the solver's adjoint (hmm.uq._members.run_member hands the goal over)
+        return float(last_record(ds)["goal_uq_stderr"].values)
     w = goal.weights(ds).ravel()
     cov_name = f"{goal.field}_covariance"
     if cov_name in ds:

@@ -30,8 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import stats
 
-from ._members import (check_member_kwargs, check_mode, goal_value, member_seeds, run_member, run_members,
-                       wants_covariance)
+from ._members import (check_member_kwargs, check_mode, goal_value, member_seeds, run_member, run_members)
 from .goals import goal_name, goal_units, linear_goal_stderr, make_goal
 
 METHODS = ("linear", "ensemble")
@@ -222,7 +221,7 @@ def _attrs(ds: Any, method: str, n: int, level: float, seed: Any, mode: str, goa
 
 
 def _linear(solver, goal, mode, run_kwargs, level) -> UQResult:
-    ds = run_member(solver, mode, run_kwargs, linear=True, covariance=wants_covariance(goal, solver))
+    ds = run_member(solver, mode, run_kwargs, linear=True, goal=goal)
     missing = [f for f in solver.fields if f"{f}_stderr" not in ds]
     if missing:
         raise ValueError(f"hmm.uq.propagate(method='linear'): the {mode} results carry no "
@@ -246,10 +245,10 @@ def _linear(solver, goal, mode, run_kwargs, level) -> UQResult:
 def _ensemble(solver, n, goal, seed, mode, run_kwargs, level, progress, keep_members, linear_check,
               concurrency=None) -> UQResult:
     seeds = member_seeds(seed, n)
-    linear = linear_check and mode == "steady"
+    linear = linear_check
 
     def job(member):
-        ds = run_member(member, mode, run_kwargs, linear=linear, covariance=linear and wants_covariance(goal, member))
+        ds = run_member(member, mode, run_kwargs, linear=linear, goal=goal)
         template = ds[list(member.fields)]
         template.attrs = dict(ds.attrs)
         return {"ds": ds if keep_members else template,

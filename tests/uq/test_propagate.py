@@ -127,10 +127,12 @@ def test_goals_are_linear_functionals():
     u, cov = ds["u"].values, ds["u_covariance"].values
     mean = goals.regional_mean([1.0], [2.0])
     assert mean(ds) == pytest.approx(u[2:4].mean(), rel=1e-14)  # centres 1.25 and 1.75
-    assert goals.point_value(3.3)(ds) == u[6]
+    # (bi)linear between the centres 3.25 and 3.75 (macro.PointValue): 0.9 u6 + 0.1 u7
+    assert goals.point_value(3.3)(ds) == pytest.approx(0.9 * u[6] + 0.1 * u[7], rel=1e-12)
     w = np.zeros(8)
     w[2:4] = 0.5
     assert goals.linear_goal_stderr(mean, ds) == pytest.approx(math.sqrt(w @ cov @ w), rel=1e-12)
+    # below the first centre (0.25) the first centre's value: a one-cell weight
     assert goals.linear_goal_stderr(goals.point_value([0.2]), ds) == pytest.approx(math.sqrt(cov[0, 0]), rel=1e-12)
     assert goals.make_goal({"kind": "point_value", "point": [0.2]})(ds) == u[0]
     assert goals.make_goal("flow_rate").units(ds) == "1"
@@ -181,5 +183,22 @@ def test_flow_rate_units_carry_the_length():
     import xarray as xr
 
     ds = xr.Dataset({"u": ("x", np.ones(4), {"units": "m/s"})}, coords={"x": ("x", np.arange(4.0) + 0.5, {"units": "m"})})
-    assert goals.flow_rate().units(ds) == "m/s m" and goals.flow_rate()(ds) == pytest.approx(4.0)
+    assert goals.flow_rate().units(ds) == "m/s*m" and goals.flow_rate()(ds) == pytest.approx(4.0)
     assert goals.regional_mean([0.0], [1.0]).units(ds) == "m/s"
+
+
+def test_transient_linear_carries_the_goal_by_the_solvers_adjoint():
+    """method="linear" on a transient run: u_stderr from the tangent-linear model, the flow rate's
+    stderr from the solver's adjoint sweep; both equal the covariance forms to round-off."""
+    with Coupler(NoisyQuadratic(slope=(0.0, K), noise=NOISE), "sync", seed=2, cache=True) as coupler:
+        solver = _solver(coupler, cells=6)
+        res = propagate(solver, "linear", mode="transient", goal="flow_rate",
+                        run_kwargs={"t_end": 0.3, "dt": 0.1})
+        full = solver.run(0.3, dt=0.1, covariance=True)
+    ds = res.dataset
+    np.testing.assert_array_equal(ds["u"].values, full["u"].values)
+    np.testing.assert_array_equal(ds["u_stderr"].values, full["u_stderr"].values)
+    w = np.full(6, 4.0 / 6)  # the cell volume: the flow rate is sum u_i h
+    cov = full["u_covariance"].values[-1]
+    assert float(ds["goal_stderr"].values[0]) == pytest.approx(math.sqrt(w @ cov @ w), rel=1e-10)
+    assert float(ds["goal_stderr"].values[0]) > 0
