@@ -18,7 +18,7 @@ seconds are the oracle's own ``cost_s`` summed over all advances. ``--oracle toy
 is :class:`oracles.solids.RelaxingStress`; ``--oracle md`` is the stateful MD RVE
 of the registry (``--md-name NAME``, or the first registered oracle with
 ``initial_state`` and ``advance`` whose name mentions md or lj), built with its
-defaults. The last line is ``warm_ratio = <micro-s kept / micro-s re-equilibrated>``.
+defaults and ``warm_equilibration_steps = --warm-eq``. The last line is ``warm_ratio = <micro-s kept / micro-s re-equilibrated>``.
 Run: ``OMP_NUM_THREADS=1 python benchmarks/fe2_warm_state.py [--oracle toy|md]``.
 """
 
@@ -95,13 +95,20 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--tol", type=float, default=1e-2,
                         help="relative Newton tolerance: above the residual noise (about 3e-3 at the first of 16 steps)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--warm-eq", type=int, default=100,
+                        help="md: equilibration steps of an advance from a kept (equilibrated) state, the "
+                             "oracle's warm_equilibration_steps (the cold start pays its budget's)")
     args = parser.parse_args(argv)
     if args.oracle == "toy":
         from oracles.solids import RelaxingStress
 
         oracle = RelaxingStress()
     else:
+        import dataclasses
+
         oracle = md_oracle(args.md_name)
+        if "warm_equilibration_steps" in {f.name for f in dataclasses.fields(oracle)}:
+            oracle = dataclasses.replace(oracle, warm_equilibration_steps=args.warm_eq)
     if not isinstance(oracle, StatefulOracle):
         raise SystemExit(f"fe2_warm_state.py: {type(oracle).__name__} is not a stateful oracle")
     rows, counted = {}, {}
