@@ -166,3 +166,20 @@ def test_importing_hmm_uq_does_not_import_openturns():
     code = ("import sys, hmm.uq; assert 'openturns' not in sys.modules; "
             "assert hmm.uq.PCEResult.__name__ == 'PCEResult'; assert 'openturns' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[2]))
+
+
+def test_guide_pce_snippet_runs_as_pasted(ot, capsys):
+    """The ``py`` block of docs/guide/uq.md (not a ``python`` block: tests/test_docs_site.py runs those
+    without the optional extra). Physics: across the layers the harmonic mean is controlled by the weak
+    phase, so a_low must dominate."""
+    import re
+
+    page = Path(__file__).parents[2] / "docs" / "guide" / "uq.md"
+    blocks = re.findall(r"^```py\n(.*?)^```$", page.read_text(), flags=re.S | re.M)
+    assert len(blocks) == 1
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(blocks[0], str(page), "exec", dont_inherit=True), namespace)  # as pasted
+    chaos = namespace["chaos"]
+    assert "leave-one-out error" in capsys.readouterr().out
+    assert chaos.names == ("coefficient.a_low", "coefficient.a_high") and chaos.first[0] > 0.5 > chaos.first[1]
+    assert chaos.loo_error < 1e-3 and chaos.n_runs == 2 * chaos.basis_size
