@@ -192,6 +192,7 @@ class PCEResult:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Parameter names, in the order of ``first``, ``total`` and the design columns."""
         return self.design.names
 
     @property
