@@ -19,6 +19,9 @@ SharedSurrogateOptions
 goals
     Goal quantities (linear functionals of a field: flow rate, regional
     mean, point value) and :func:`~hmm.uq.goals.make_goal`.
+pce_study, PCEResult
+    A polynomial chaos expansion of the goal over the parameters (optional
+    extra ``pce``, OpenTURNS; imported on first use, :mod:`hmm.uq.pce`).
 run_study
     The ``[uq]`` section of a run configuration (:mod:`hmm.uq.study`).
 """
@@ -31,7 +34,8 @@ from .shared import SharedSurrogateOptions
 from .sobol import SobolIndices
 
 __all__ = ["propagate", "UQResult", "sample_parameters", "ParameterDesign", "make_distribution", "epistemic",
-           "EpistemicResult", "VarianceSplit", "SobolIndices", "SharedSurrogateOptions", "goals", "run_study"]
+           "EpistemicResult", "VarianceSplit", "SobolIndices", "SharedSurrogateOptions", "goals", "run_study",
+           "pce_study", "PCEResult"]
 
 
 def __getattr__(name):
@@ -39,4 +43,8 @@ def __getattr__(name):
         from .study import run_study
 
         return run_study
+    if name in ("pce_study", "PCEResult"):
+        from . import pce
+
+        return getattr(pce, name)
     raise AttributeError(f"module 'hmm.uq' has no attribute {name!r}")
