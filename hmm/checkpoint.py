@@ -48,7 +48,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -143,35 +142,15 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_json(data: Mapping[str, Any], target: Path) -> None:
-    """Write JSON atomically: temporary file in the same directory, fsync, rename."""
-    from .results import _umask
+    """Write JSON atomically (:func:`hmm.results.atomic_write`)."""
+    from .results import atomic_write
 
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, sort_keys=True, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+
+    atomic_write(target, write)
 
 
 def manifest_path(path: str | os.PathLike) -> Path:
@@ -180,19 +159,24 @@ def manifest_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + MANIFEST_SUFFIX)
 
 
-def read_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The manifest of checkpoint ``path`` (None if it has none); CheckpointError
-    if it cannot be read or is not a checkpoint manifest."""
-    mpath = manifest_path(path)
+def _read_json_manifest(mpath: Path, fmt: str, what: str) -> dict[str, Any] | None:
+    """The JSON manifest at ``mpath`` if it exists and has format ``fmt`` (None if absent);
+    CheckpointError naming ``what`` otherwise."""
     if not mpath.exists():
         return None
     try:
         data = json.loads(mpath.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"cannot read checkpoint manifest {str(mpath)!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{str(mpath)!r} is not an hmm checkpoint manifest (expected format {FORMAT!r})")
+        raise CheckpointError(f"cannot read {what} {str(mpath)!r}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise CheckpointError(f"{str(mpath)!r} is not an hmm {what} (expected format {fmt!r})")
     return data
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The manifest of checkpoint ``path`` (None if it has none); CheckpointError
+    if it cannot be read or is not a checkpoint manifest."""
+    return _read_json_manifest(manifest_path(path), FORMAT, "checkpoint manifest")
 
 
 def _versions() -> dict[str, str]:
@@ -295,11 +279,15 @@ class Checkpoint:
             _fsync(cache_file)
             files["cache"] = {"name": cache_file.name, "blake2b": _digest(cache_file)}
         if extra:
+            from .results import atomic_write
+
             extra_file = self.extra_path(step)
-            tmp = extra_file.with_name(extra_file.name + ".tmp.npz")
-            np.savez(tmp, **{k: np.asarray(v) for k, v in extra.items()})
-            _fsync(tmp)
-            os.replace(tmp, extra_file)
+
+            def write_extra(tmp: str) -> None:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **{k: np.asarray(v) for k, v in extra.items()})
+
+            atomic_write(extra_file, write_extra, suffix=".tmp.npz")
             files["extra"] = {"name": extra_file.name, "blake2b": _digest(extra_file)}
         write_netcdf(dataset, self.path)
         files["records"] = {"name": self.path.name}
@@ -432,9 +420,7 @@ def write_states(path: str | os.PathLike, states: list[Mapping[str, Any]], *, st
     ValueError
         The points' states do not share their keys.
     """
-    import numpy as np
-
-    from .results import _umask
+    from .results import atomic_write
 
     target = Path(path)
     keys = sorted(states[0]) if states else []
@@ -454,17 +440,11 @@ def write_states(path: str | os.PathLike, states: list[Mapping[str, Any]], *, st
             layout[key] = "per point"
     for name, value in (macro or {}).items():
         arrays[f"macro/{name}"] = np.asarray(value)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp.npz", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(target, write, suffix=".tmp.npz")
     manifest = {"format": STATES_FORMAT, "step": int(step), "run_token": run_token, "n_points": len(states),
                 "keys": layout, "macro": sorted(macro or {}), "digest": _digest(target), "versions": _versions()}
     _write_json(manifest, manifest_path(target))
@@ -484,15 +464,9 @@ def read_states(path: str | os.PathLike, *, run_token: str) -> tuple[int, list[d
     """
     import numpy as np
 
-    mpath = manifest_path(path)
-    if not mpath.exists():
+    manifest = _read_json_manifest(manifest_path(path), STATES_FORMAT, "micro-state checkpoint manifest")
+    if manifest is None:
         return None
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"cannot read micro-state manifest {str(mpath)!r}: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != STATES_FORMAT:
-        raise CheckpointError(f"{path}: not a micro-state checkpoint (format {manifest.get('format')!r})")
     if manifest.get("run_token") != run_token:
         raise CheckpointError(f"{path}: the micro-state checkpoint belongs to another run "
                               f"(run_token {manifest.get('run_token')!r}, this run {run_token!r})")

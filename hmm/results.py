@@ -10,6 +10,8 @@ dataset, and :meth:`Records.from_dataset` reads it back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -53,20 +55,19 @@ def _umask() -> int:
     return mask
 
 
-def write_netcdf(ds, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to ``path`` atomically: a temporary file in the same
-    directory, flushed to disk (fsync) and renamed over the target only once
-    it is complete, so a crash never leaves a half-written results file. The
-    file gets the permissions of any file the user creates (``0o666`` less
-    the umask), not the private ``0o600`` of a temporary file."""
-    target = Path(path)
-    if target.suffix not in (".nc", ".nc4", ".netcdf"):
-        raise ValueError(f"results path must end in .nc, got {str(target)!r}")
+def atomic_write(target: str | os.PathLike, write: Callable[[str], None], *, suffix: str = ".tmp") -> Path:
+    """Write a file atomically: ``write(tmp)`` fills a temporary file in the
+    target's directory, which is flushed to disk (fsync), given the
+    permissions of any file the user creates (``0o666`` less the umask, not
+    the private ``0o600`` of a temporary file) and renamed over ``target``;
+    the directory entry is fsynced too, so the rename survives a crash. A
+    crash never leaves a half-written file under the target's name."""
+    target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=suffix, dir=target.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp)
+        write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
@@ -74,7 +75,7 @@ def write_netcdf(ds, path: str | os.PathLike) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    try:  # the rename itself survives a crash once the directory entry is on disk
+    try:
         dir_fd = os.open(target.parent, os.O_RDONLY)
     except OSError:
         return target
@@ -85,6 +86,14 @@ def write_netcdf(ds, path: str | os.PathLike) -> Path:
     finally:
         os.close(dir_fd)
     return target
+
+
+def write_netcdf(ds, path: str | os.PathLike) -> Path:
+    """Write ``ds`` to ``path`` (``.nc``) atomically (:func:`atomic_write`)."""
+    target = Path(path)
+    if target.suffix not in (".nc", ".nc4", ".netcdf"):
+        raise ValueError(f"results path must end in .nc, got {str(target)!r}")
+    return atomic_write(target, ds.to_netcdf)
 
 
 def face_coords(grid) -> dict[str, np.ndarray]:
